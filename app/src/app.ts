@@ -1,0 +1,80 @@
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type pg from 'pg';
+import type { Config } from './config.js';
+import { sessionUser } from './lib/auth.js';
+import { csrf } from './lib/csrf.js';
+import { pageErrors } from './lib/errors.js';
+import './lib/locals.js';
+import { parseMultipart } from './lib/photos.js';
+import type { SessionMiddleware } from './lib/session.js';
+import { notFound, requireUser } from './lib/web.js';
+import { apiRouter } from './routes/api.js';
+import { authRouter } from './routes/auth.js';
+import { companiesRouter } from './routes/companies.js';
+import { customersRouter } from './routes/customers.js';
+import { healthHandler } from './routes/health.js';
+import { tokensRouter } from './routes/tokens.js';
+import { uploadsRouter } from './routes/uploads.js';
+import { usersRouter } from './routes/users.js';
+import { visitsRouter } from './routes/visits.js';
+
+const publicDir = fileURLToPath(new URL('../public', import.meta.url));
+
+export interface AppDeps {
+  config: Config;
+  pool: pg.Pool;
+  session: SessionMiddleware;
+  isShuttingDown: () => boolean;
+}
+
+/**
+ * Middleware order matters: the cheap, cookie-less endpoints (health, static files,
+ * API) come before the session, so they never read or create sessions.
+ */
+export function createApp({ config, pool, session, isShuttingDown }: AppDeps): Express {
+  const app = express();
+  const hostname = os.hostname();
+  app.disable('x-powered-by');
+  // HAProxy sits on a private network in front of the servers.
+  app.set('trust proxy', 'loopback, uniquelocal');
+
+  app.use((_req, res, next) => {
+    res.setHeader('X-Served-By', hostname);
+    // Once draining, ask keep-alive clients to reconnect (to another server).
+    if (isShuttingDown()) res.setHeader('Connection', 'close');
+    next();
+  });
+  app.use(
+    helmet({
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.cookieSecure ? [] : null } },
+      strictTransportSecurity: config.cookieSecure,
+    }),
+  );
+
+  app.get('/healthz', healthHandler(pool, config.uploadDir, isShuttingDown));
+  app.use('/public', express.static(publicDir, { maxAge: '1h', index: false }));
+  app.use('/api/v1', apiRouter(pool));
+
+  app.use(session.handler);
+  app.use(express.urlencoded({ extended: false, limit: '100kb' }));
+  app.use(parseMultipart);
+  app.use(csrf.csrfSynchronisedProtection);
+  app.use(sessionUser(pool));
+
+  app.use(authRouter(pool));
+  app.use(requireUser);
+  app.get('/', (_req, res) => res.redirect(303, '/customers'));
+  app.use('/uploads', uploadsRouter(config.uploadDir));
+  app.use('/companies', companiesRouter(pool));
+  app.use('/customers', customersRouter(pool, config.uploadDir));
+  app.use('/visits', visitsRouter(pool));
+  app.use('/users', usersRouter(pool, config.uploadDir));
+  app.use('/tokens', tokensRouter(pool));
+
+  app.use(notFound);
+  app.use(pageErrors);
+  return app;
+}

@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Everything the server needs, read once from the environment at start-up. */
+export interface Config {
+  databaseUrl: string;
+  port: number;
+  host: string;
+  uploadDir: string;
+  sessionSecret: string;
+  adminPassword: string;
+  /** Set when the load balancer terminates TLS, so session cookies are only sent over HTTPS. */
+  cookieSecure: boolean;
+}
+
+const required = z.string({ error: 'is required' });
+
+const schema = z.object({
+  DATABASE_URL: required.regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL'),
+  PORT: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be between 1 and 65535')
+    .max(65535, 'must be between 1 and 65535')
+    .default(3000),
+  HOST: z.string().min(1, 'must not be empty').default('0.0.0.0'),
+  UPLOAD_DIR: required.refine(path.isAbsolute, 'must be an absolute path'),
+  SESSION_SECRET: required.min(32, 'must be at least 32 characters'),
+  ADMIN_PASSWORD: required.min(8, 'must be at least 8 characters'),
+  COOKIE_SECURE: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).default('false'),
+});
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const name = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`${name}: ${issue?.message ?? 'invalid'}`);
+  }
+  const e = result.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    port: e.PORT,
+    host: e.HOST,
+    uploadDir: path.resolve(e.UPLOAD_DIR),
+    sessionSecret: e.SESSION_SECRET,
+    adminPassword: e.ADMIN_PASSWORD,
+    cookieSecure: e.COOKIE_SECURE === 'true',
+  };
+}

@@ -1,0 +1,98 @@
+import type { NextFunction, Request, Response, Router } from 'express';
+import type { z } from 'zod';
+import type { User } from '../models/users.js';
+import { csrf } from './csrf.js';
+import { formErrorsFromDb } from './dbErrors.js';
+import { parseId, validate, type FieldErrors } from './validation.js';
+import { eta } from './views.js';
+
+export type Data = Record<string, unknown>;
+
+/** Renders a template inside the layout, with the user and a CSRF token for its forms. */
+export function render(req: Request, res: Response, view: string, data: Data = {}, status?: number): void {
+  const html = eta.render(view, { ...data, user: res.locals.user, csrfToken: csrf.generateToken(req), path: req.path });
+  if (status) res.status(status);
+  res.type('html').send(html);
+}
+
+export function requireUser(req: Request, res: Response, next: NextFunction): void {
+  if (res.locals.user) return next();
+  res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+}
+
+export function requireAdmin(req: Request, res: Response, next: NextFunction): void {
+  if (res.locals.user?.is_admin) return next();
+  render(req, res, 'error', { title: 'Forbidden', message: 'Only administrators can do this.' }, 403);
+}
+
+/** The signed-in user; only call behind requireUser. */
+export function currentUser(res: Response): User {
+  const user = res.locals.user;
+  if (!user) throw new Error('currentUser called without a signed-in user');
+  return user;
+}
+
+export function notFound(req: Request, res: Response): void {
+  render(req, res, 'error', { title: 'Not found', message: 'There is nothing at this address.' }, 404);
+}
+
+export interface FormSubmission<S extends z.ZodType> {
+  schema: S;
+  /** Extra problems found before validation (e.g. a rejected photo). */
+  errors?: FieldErrors;
+  /** Re-displays the form with what the user typed and what is wrong with it. */
+  showForm: (values: Data, errors: FieldErrors) => Promise<void>;
+  /** Saves valid input and returns where to go next. */
+  save: (data: z.infer<S>) => Promise<string>;
+}
+
+/** Validate, save and redirect, or show the form again with messages (422). */
+export async function submitForm<S extends z.ZodType>(req: Request, res: Response, form: FormSubmission<S>): Promise<void> {
+  const values: Data = { ...(req.body as Data | undefined) };
+  const result = validate(form.schema, values);
+  const errors = { ...(result.ok ? {} : result.errors), ...form.errors };
+  if (!result.ok || Object.keys(errors).length > 0) {
+    res.status(422);
+    return form.showForm(values, errors);
+  }
+  try {
+    res.redirect(303, await form.save(result.data));
+  } catch (err) {
+    const dbErrors = formErrorsFromDb(err);
+    if (!dbErrors) throw err;
+    res.status(422);
+    await form.showForm(values, dbErrors);
+  }
+}
+
+export interface EditRoutes<S extends z.ZodType> {
+  schema: S;
+  /** The record's current values, or undefined when it does not exist. */
+  load: (id: number) => Promise<object | undefined>;
+  showForm: (req: Request, res: Response, values: Data, errors: FieldErrors, id: number) => Promise<void>;
+  /** Problems found before validation (e.g. a rejected photo). */
+  preErrors?: (req: Request, res: Response) => FieldErrors;
+  /** Saves valid input for record `id` and returns where to go next. */
+  update: (id: number, data: z.infer<S>, req: Request) => Promise<string>;
+}
+
+/** GET /:id/edit and POST /:id, the same for every editable record. */
+export function addEditRoutes<S extends z.ZodType>(router: Router, e: EditRoutes<S>): void {
+  router.get('/:id/edit', async (req, res) => {
+    const id = parseId(req.params.id);
+    const record = id && (await e.load(id));
+    if (!id || !record) return notFound(req, res);
+    await e.showForm(req, res, { ...record }, {}, id);
+  });
+
+  router.post('/:id', async (req, res) => {
+    const id = parseId(req.params.id);
+    if (!id) return notFound(req, res);
+    await submitForm(req, res, {
+      schema: e.schema,
+      errors: e.preErrors?.(req, res),
+      showForm: (values, errors) => e.showForm(req, res, values, errors, id),
+      save: (data) => e.update(id, data, req),
+    });
+  });
+}

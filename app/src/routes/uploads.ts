@@ -1,0 +1,17 @@
+import { Router } from 'express';
+import { UPLOAD_NAME } from '../lib/uploads.js';
+import { notFound } from '../lib/web.js';
+
+/** Serves stored photos to signed-in users; only exact content-hash names are looked up. */
+export function uploadsRouter(uploadDir: string): Router {
+  const router = Router();
+  router.get('/:name', (req, res) => {
+    const name = req.params.name;
+    if (!UPLOAD_NAME.test(name)) return notFound(req, res);
+    // Names are content hashes, so a URL's bytes never change.
+    res.sendFile(name, { root: uploadDir, dotfiles: 'deny', maxAge: '365d', immutable: true }, (err) => {
+      if (err && !res.headersSent) notFound(req, res);
+    });
+  });
+  return router;
+}
