@@ -43,9 +43,12 @@ async function main(): Promise<void> {
     if (shuttingDown) return;
     shuttingDown = true;
     console.log(`${signal}: closing, finishing in-flight requests`);
+    // Keep-alive connections go idle as their last request finishes; close them as they do.
+    const reaper = setInterval(() => server.closeIdleConnections(), 200);
     // Past the grace period, cut the remaining connections so systemd sees a clean stop.
-    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     server.close(async () => {
+      clearInterval(reaper);
       clearTimeout(force);
       session.close();
       await pool.end();

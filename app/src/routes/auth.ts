@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { clearFailures, isLockedOut, recordFailure } from '../models/loginThrottle.js';
 import { authenticate } from '../models/users.js';
+import { csrf } from '../lib/csrf.js';
 import { SESSION_COOKIE } from '../lib/session.js';
 import { validate } from '../lib/validation.js';
 import { render } from '../lib/web.js';
@@ -51,6 +52,9 @@ export function authRouter(db: pg.Pool): Router {
     // A new session id at sign-in, so an id planted before sign-in is worthless.
     await sessionCall(req, 'regenerate');
     req.session.userId = user.id;
+    // Issue the session's CSRF token now: if a page view created it later, two pages
+    // loading in parallel (possibly on two servers) could each store a different one.
+    csrf.generateToken(req, true);
     await sessionCall(req, 'save');
     res.redirect(303, next);
   });

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { ADMIN_PASSWORD, APP_DIR, AppProcess, tempDir } from './support/app.js';
+import { Client } from './support/client.js';
+import { createDatabase, queryOnce } from './support/db.js';
+import { createCompany, createCustomer, photoUrl } from './support/fixtures.js';
+import { solidPng } from './support/images.js';
+
+describe('several servers behind the load balancer', () => {
+  const apps: AppProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.stop()));
+  });
+
+  it('continues a session on another server and serves a photo uploaded through one from the other', async () => {
+    const databaseUrl = await createDatabase('cluster');
+    const uploadDir = tempDir('uploads');
+    const a = await AppProcess.startHealthy(databaseUrl, uploadDir);
+    const b = await AppProcess.startHealthy(databaseUrl, uploadDir);
+    apps.push(a, b);
+
+    const onA = new Client(a.url);
+    await onA.login('admin', ADMIN_PASSWORD);
+    const onB = new Client(b.url);
+    onB.cookie = onA.cookie;
+    const page = await onB.get('/customers');
+    assert.equal(page.status, 200, 'B accepts the session cookie issued by A');
+    assert.equal(page.headers.get('x-served-by'), (await onA.get('/customers')).headers.get('x-served-by'));
+    assert.match(await page.text(), /Administrator/);
+
+    const photo = solidPng(64, 48, [200, 40, 40]);
+    const companyId = await createCompany(onA, databaseUrl, 'Acme');
+    const customerId = await createCustomer(onA, companyId, 'Ann Example', new Blob([new Uint8Array(photo)], { type: 'image/png' }));
+    const url = await photoUrl(onB, customerId);
+    const download = await onB.get(url);
+    assert.equal(download.status, 200);
+    assert.equal(download.headers.get('content-type'), 'image/png');
+    assert.deepEqual(Buffer.from(await download.arrayBuffer()), photo, 'bytes served by B equal those uploaded to A');
+    assert.deepEqual(readdirSync(uploadDir).filter((f) => f.startsWith('.tmp-')), [], 'no temp files left behind');
+  });
+
+  it('applies migrations exactly once when three servers start together on an empty database', async () => {
+    const databaseUrl = await createDatabase('migrate');
+    const uploadDir = tempDir('uploads');
+    const started = await Promise.all([0, 1, 2].map(() => AppProcess.startHealthy(databaseUrl, uploadDir)));
+    apps.push(...started);
+
+    const migrationFiles = readdirSync(path.join(APP_DIR, 'dist', 'migrations')).filter((f) => f.endsWith('.js'));
+    const rows = await queryOnce<{ name: string }>(databaseUrl, 'SELECT name FROM pgmigrations');
+    assert.equal(rows.length, migrationFiles.length, 'one row per migration file');
+    assert.equal(new Set(rows.map((r) => r.name)).size, rows.length, 'no migration recorded twice');
+    const admins = await queryOnce<{ n: number }>(databaseUrl, "SELECT count(*)::int AS n FROM users WHERE username = 'admin'");
+    assert.equal(admins[0]?.n, 1);
+    const applied = started.filter((app) => /migrations applied: \d/.test(app.log));
+    assert.equal(applied.length, 1, 'exactly one server applied the migrations');
+    for (const app of started) {
+      assert.doesNotMatch(app.log, /error/i, 'no server logged an error');
+      assert.equal((await app.health()).status, 200);
+    }
+  });
+
+  it('stops cleanly on SIGTERM with an idle keep-alive connection open, within 10 s', async () => {
+    const app = await AppProcess.startHealthy(await createDatabase('shutdown'), tempDir('uploads'));
+    // fetch keeps the connection alive after this request; the server must still exit.
+    assert.equal((await fetch(`${app.url}/login`)).status, 200);
+    const t0 = Date.now();
+    assert.equal(await app.stop(), 0);
+    assert.ok(Date.now() - t0 < 10_000, 'stopped within 10 s');
+    assert.match(app.log, /stopped/);
+  });
+});

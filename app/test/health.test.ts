@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { renameSync } from 'node:fs';
+import path from 'node:path';
+import { APP_DIR, AppProcess, tempDir } from './support/app.js';
+
+const STATE_DIR = process.env.CRM_STATE_DIR ?? '/tmp/crm-app-state';
+// A cluster of its own, so stopping it cannot disturb the other tests.
+const CLUSTER_DIR = path.join(STATE_DIR, 'health-pg');
+const pgCluster = (...args: string[]): string =>
+  execFileSync('bash', [path.join(APP_DIR, 'scripts', 'pg-cluster.sh'), ...args], { encoding: 'utf8' }).trim();
+
+describe('/healthz', () => {
+  let app: AppProcess | undefined;
+  let uploadDir: string;
+
+  before(() => {
+    uploadDir = tempDir('uploads');
+    const databaseUrl = pgCluster('init', CLUSTER_DIR);
+    return AppProcess.startHealthy(databaseUrl, uploadDir).then((a) => (app = a));
+  });
+  after(async () => {
+    await app?.stop();
+    pgCluster('stop', CLUSTER_DIR, 'immediate');
+  });
+
+  it('is 200 with every check ok, creates no session, and names the server', async () => {
+    const res = await fetch(`${app!.url}/healthz`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'ok', checks: { database: 'ok', uploads: 'ok' } });
+    assert.equal(res.headers.get('set-cookie'), null);
+    assert.ok(res.headers.get('x-served-by'));
+  });
+
+  it('turns 503 within 2 s of the database stopping, and 200 once it is back', async () => {
+    pgCluster('stop', CLUSTER_DIR, 'immediate');
+    const failedAfter = await app!.waitHealthy(2000, 503);
+    assert.ok(failedAfter <= 2000, `503 after ${failedAfter} ms`);
+    const { body } = await app!.health();
+    assert.notEqual(body.checks.database, 'ok');
+    assert.equal(body.checks.uploads, 'ok');
+
+    pgCluster('resume', CLUSTER_DIR);
+    await app!.waitHealthy(15_000, 200);
+  });
+
+  it('is 503 naming the upload folder while that folder is unusable', async () => {
+    // Root ignores permission bits, so make the folder unusable by moving it away.
+    const moved = `${uploadDir}.away`;
+    renameSync(uploadDir, moved);
+    try {
+      const res = await app!.health();
+      assert.equal(res.status, 503);
+      assert.equal(res.body.checks.database, 'ok');
+      assert.match(res.body.checks.uploads ?? '', /ENOENT/);
+    } finally {
+      renameSync(moved, uploadDir);
+    }
+    assert.equal((await app!.health()).status, 200);
+  });
+});

@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const APP_DIR = fileURLToPath(new URL('../..', import.meta.url));
+const SERVER = path.join(APP_DIR, 'dist', 'server.js');
+export const ADMIN_PASSWORD = 'admin-password-for-tests';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `crm-${prefix}-`));
+}
+
+/** A complete, valid environment; tests override single variables. */
+export function appEnv(databaseUrl: string, uploadDir: string, port: number): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    DATABASE_URL: databaseUrl,
+    UPLOAD_DIR: uploadDir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SESSION_SECRET: 'test-session-secret-that-is-long-enough',
+    ADMIN_PASSWORD,
+  };
+}
+
+/** A server started as a real child process, the way systemd runs it. */
+export class AppProcess {
+  readonly url: string;
+  private output = '';
+  private readonly exited: Promise<number | null>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    port: number,
+  ) {
+    this.url = `http://127.0.0.1:${port}`;
+    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  }
+
+  static start(env: NodeJS.ProcessEnv): AppProcess {
+    const child = spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    return new AppProcess(child, Number(env.PORT));
+  }
+
+  /** Starts a server on a free port and waits until /healthz says 200. */
+  static async startHealthy(databaseUrl: string, uploadDir: string): Promise<AppProcess> {
+    const app = AppProcess.start(appEnv(databaseUrl, uploadDir, await freePort()));
+    await app.waitHealthy();
+    return app;
+  }
+
+  get log(): string {
+    return this.output;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async health(): Promise<{ status: number; body: { checks: Record<string, string> } }> {
+    const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(3000) });
+    return { status: res.status, body: (await res.json()) as { checks: Record<string, string> } };
+  }
+
+  /** Polls /healthz until it answers `status` (default 200); fails if the process exits. */
+  async waitHealthy(timeoutMs = 20_000, status = 200): Promise<number> {
+    const started = Date.now();
+    while (Date.now() - started < timeoutMs) {
+      if (!this.running) throw new Error(`server exited with ${this.child.exitCode}:\n${this.output}`);
+      try {
+        if ((await this.health()).status === status) return Date.now() - started;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no /healthz ${status} within ${timeoutMs} ms:\n${this.output}`);
+  }
+
+  /** Resolves with the exit code (for servers expected to stop on their own). */
+  waitExit(): Promise<number | null> {
+    return this.exited;
+  }
+
+  /** SIGTERM, then the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.running) this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}

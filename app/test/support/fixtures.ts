@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { Client, redirectId } from './client.js';
+import { queryOnce } from './db.js';
+
+/** Creates a company through the web form and returns its id. */
+export async function createCompany(client: Client, databaseUrl: string, name: string): Promise<number> {
+  const res = await client.submit('/companies/new', '/companies', { name, website: 'https://example.test' });
+  assert.equal(res.status, 303, 'company form accepted');
+  const rows = await queryOnce<{ id: number }>(databaseUrl, 'SELECT id FROM companies WHERE name = $1', [name]);
+  assert.ok(rows[0]);
+  return rows[0].id;
+}
+
+/** Creates a customer (optionally with a photo) through the web form and returns its id. */
+export async function createCustomer(client: Client, companyId: number, name: string, photo?: Blob): Promise<number> {
+  const fields: Record<string, string | Blob> = { name, company_id: String(companyId), email: 'ann@example.test' };
+  if (photo) fields.photo = photo;
+  return redirectId(await client.submit('/customers/new', '/customers', fields), '/customers');
+}
+
+/** The /uploads/... URL of the photo on a customer's page. */
+export async function photoUrl(client: Client, customerId: number): Promise<string> {
+  const m = /src="(\/uploads\/[a-f0-9]{64}\.(?:png|jpg|gif|webp))"/.exec(await client.text(`/customers/${customerId}`));
+  assert.ok(m?.[1], 'customer page shows the photo');
+  return m[1];
+}
