@@ -1,0 +1,4 @@
+import { loadSettings } from "./topology/settings";
+
+const { settings } = loadSettings();
+export const target = settings.target;

@@ -1,0 +1,85 @@
+/**
+ * The firewall's policy as typed rules, and its nftables rendering for the fw host.
+ * The clouds render the same rules into security groups and network ACLs.
+ */
+import { isIpv4Cidr } from "../topology/settings";
+import { ipForwarding, roleScript, writeFile, enableNow } from "./script";
+
+export type Protocol = "tcp" | "udp" | "icmp-echo";
+
+/** Traffic allowed from outside towards one address of the scenario; everything else is dropped. */
+export interface AllowRule {
+  readonly description: string;
+  readonly protocol: Protocol;
+  /** Destination address (the service's entry point). */
+  readonly to: string;
+  /** Destination port; required for tcp/udp, absent for icmp-echo. */
+  readonly port?: number;
+  /** Source CIDR; default: anywhere. */
+  readonly from?: string;
+}
+
+export interface FirewallPolicy {
+  /** New connections forwarded through the firewall. */
+  readonly forward: readonly AllowRule[];
+  /** What the firewall host itself answers (besides replies to its own traffic). */
+  readonly input: readonly AllowRule[];
+}
+
+/** Returns what is wrong with a rule, or undefined; exported for the component's early validation. */
+export function ruleProblem(rule: AllowRule): string | undefined {
+  const hasPort = rule.port !== undefined;
+  if (rule.protocol === "icmp-echo" && hasPort) return `${rule.description}: icmp-echo takes no port`;
+  if (rule.protocol !== "icmp-echo" && (!hasPort || !Number.isInteger(rule.port) || rule.port! < 1 || rule.port! > 65535)) {
+    return `${rule.description}: ${rule.protocol} needs a port between 1 and 65535`;
+  }
+  if (rule.from !== undefined && !isIpv4Cidr(rule.from)) return `${rule.description}: source ${rule.from} is not an IPv4 CIDR`;
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(rule.to)) return `${rule.description}: destination ${rule.to} is not an IPv4 address`;
+  return undefined;
+}
+
+function nftMatch(rule: AllowRule): string {
+  const from = rule.from ? `ip saddr ${rule.from} ` : "";
+  const to = `ip daddr ${rule.to} `;
+  const what = rule.protocol === "icmp-echo" ? "icmp type echo-request" : `${rule.protocol} dport ${rule.port} ct state new`;
+  return `    ${from}${to}${what} accept comment "${rule.description.replace(/"/g, "'")}"`;
+}
+
+/** The complete nftables ruleset: default drop, stateful, one line per allowed flow. */
+export function renderNftables(policy: FirewallPolicy): string {
+  return `#!/usr/sbin/nft -f
+# crm-infra firewall (generated). Default drop; only the listed flows are let through.
+flush ruleset
+
+table inet crm_filter {
+  chain input {
+    type filter hook input priority filter; policy drop;
+    iif "lo" accept
+    ct state established,related accept
+    ct state invalid drop
+${policy.input.map(nftMatch).join("\n")}
+  }
+
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    ct state established,related accept
+    ct state invalid drop
+${policy.forward.map(nftMatch).join("\n")}
+  }
+
+  chain output {
+    type filter hook output priority filter; policy accept;
+  }
+}
+`;
+}
+
+/** The fw host: forwarding on, the ruleset loaded now and at every boot by nftables.service. */
+export function firewallRoleScript(policy: FirewallPolicy): string {
+  return roleScript(
+    "firewall",
+    ipForwarding(),
+    writeFile("/etc/nftables.conf", renderNftables(policy), { mode: "0755", onChange: "nft -c -f /etc/nftables.conf && systemctl restart nftables.service" }),
+    enableNow("nftables.service"),
+  );
+}

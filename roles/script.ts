@@ -1,0 +1,87 @@
+/**
+ * Building blocks for role scripts: idempotent bash that turns a plain Debian host into one
+ * role of the scenario. The same text runs on every target (piped into `lxc-attach` on vnx,
+ * as cloud-init user data on the clouds), so it may rely only on what the base image has.
+ */
+
+/** Bash functions every role script starts with. `crm_write` reports through its exit status whether it changed the file. */
+const PRELUDE = `set -euo pipefail
+umask 022
+# crm_write PATH MODE < content: replace PATH only when the content differs; status 0 = changed.
+crm_write() {
+  local tmp
+  mkdir -p "$(dirname "$1")"
+  tmp=$(mktemp "$1.XXXXXX")
+  cat >"$tmp"
+  chmod "$2" "$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; return 1; fi
+  mv "$tmp" "$1"
+}
+# crm_retry SECONDS DESCRIPTION CMD...: run CMD until it succeeds, for at most SECONDS.
+crm_retry() {
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@"; do
+    if ((SECONDS >= deadline)); then echo "crm: timed out waiting for $what" >&2; return 1; fi
+    sleep 1
+  done
+}`;
+
+/** A complete role script: the prelude, then each step in order. */
+export function roleScript(role: string, ...steps: string[]): string {
+  return [`#!/bin/bash`, `# crm-infra role: ${role} (generated; safe to run again)`, PRELUDE, ...steps, `echo "crm: role ${role} configured"`, ""].join("\n");
+}
+
+/** A quoted heredoc delimiter that the content cannot end early. */
+function delimiterFor(content: string): string {
+  let delimiter = "CRM_EOF";
+  while (content.split("\n").includes(delimiter)) delimiter += "_";
+  return delimiter;
+}
+
+/**
+ * Writes a file; when it changed, runs `onChange` (e.g. a reload).
+ * The heredoc is quoted, so the content is written byte for byte, with no shell expansion.
+ */
+export function writeFile(path: string, content: string, opts: { mode?: string; onChange?: string } = {}): string {
+  const body = content.endsWith("\n") ? content : `${content}\n`;
+  const delimiter = delimiterFor(body);
+  const write = `crm_write ${shellPath(path)} ${opts.mode ?? "0644"} <<'${delimiter}'\n${body}${delimiter}`;
+  return opts.onChange ? `if ${write}\nthen ${opts.onChange}; fi` : `${write} || true`;
+}
+
+/** A path for bash: double-quoted when it refers to a script variable (`$PG_ETC/…`), else single-quoted. */
+function shellPath(path: string): string {
+  return /^\$[A-Z_]+\//.test(path) ? `"${path}"` : shellQuote(path);
+}
+
+/** Single-quotes a value for bash. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Enables a unit and makes sure it runs now; `restart` when its configuration changed. */
+export function enableNow(unit: string): string {
+  return `systemctl enable --quiet ${unit}\nsystemctl is-active --quiet ${unit} || systemctl start ${unit}`;
+}
+
+/** A systemd unit file rendered from sections, so every unit the roles write has one shape. */
+export function systemdUnit(sections: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>): string {
+  return Object.entries(sections)
+    .map(([section, keys]) => {
+      const lines = Object.entries(keys).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((item) => `${k}=${item}`));
+      return [`[${section}]`, ...lines].join("\n");
+    })
+    .join("\n\n")
+    .concat("\n");
+}
+
+/** Turns on IPv4 forwarding now and at every boot (a unit, because containers skip systemd-sysctl). */
+export function ipForwarding(): string {
+  const unit = systemdUnit({
+    Unit: { Description: "crm: IPv4 forwarding", Before: "network.target" },
+    Service: { Type: "oneshot", RemainAfterExit: "yes", ExecStart: "/usr/sbin/sysctl -w net.ipv4.ip_forward=1" },
+    Install: { WantedBy: "multi-user.target" },
+  });
+  return [writeFile("/etc/systemd/system/crm-forwarding.service", unit, { onChange: "systemctl daemon-reload" }), enableNow("crm-forwarding.service")].join("\n");
+}

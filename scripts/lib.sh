@@ -1,0 +1,49 @@
+# Shared shell for the project's scripts: paths, the Pulumi environment, package installs.
+# Sourced, not run.
+
+CRM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export CRM_ROOT
+# Built tools live in the project (git-ignored); Go's own caches make a rebuild after a fresh clone fast.
+CRM_TOOLS=${CRM_TOOLS:-$CRM_ROOT/.tools}
+export CRM_TOOLS
+
+crm_log() { printf '[%s] %s\n' "${CRM_LOG_TAG:-crm}" "$*" >&2; }
+crm_die() { crm_log "error: $*"; exit 1; }
+
+# crm_apt PKG...: installs the Debian packages that are missing; a no-op when all are present.
+crm_apt() {
+  local missing=() pkg
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  ((${#missing[@]} == 0)) && return 0
+  crm_log "installing Debian packages: ${missing[*]}"
+  if [[ ! -f /var/lib/apt/periodic/crm-updated ]] || ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+    apt-get update -qq
+    mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/crm-updated
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+# crm_stamp_ok FILE KEY: true when FILE holds KEY (a cache is current); crm_stamp_set FILE KEY records it.
+crm_stamp_ok() { [[ -f $1 && $(cat "$1") == "$2" ]]; }
+crm_stamp_set() { mkdir -p "$(dirname "$1")" && printf '%s' "$2" >"$1"; }
+
+# The Pulumi environment every command of this project runs in: local state, no downloads, no login.
+crm_pulumi_env() {
+  export PATH="$CRM_TOOLS/bin:$CRM_ROOT/node_modules/.bin:$PATH"
+  export PULUMI_HOME=${PULUMI_HOME:-$CRM_TOOLS/pulumi-home}
+  export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$CRM_ROOT/.pulumi-state}
+  export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+  export PULUMI_SKIP_UPDATE_CHECK=true
+  export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+  # Secrets use the passphrase provider. Unless the user gives one, a random passphrase is made once
+  # and kept beside the local state (see README, "Secrets").
+  if [[ -z ${PULUMI_CONFIG_PASSPHRASE:-} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE:-} ]]; then
+    local file=$CRM_ROOT/.pulumi-state/passphrase
+    if [[ ! -s $file ]]; then
+      mkdir -p "$(dirname "$file")"
+      (umask 077 && head -c 32 /dev/urandom | base64 >"$file")
+    fi
+    export PULUMI_CONFIG_PASSPHRASE_FILE=$file
+  fi
+  mkdir -p "${PULUMI_BACKEND_URL#file://}"
+}

@@ -1,0 +1,145 @@
+/**
+ * The scenario's address plan (the seed's VNX scenario), as pure data.
+ *
+ * Every target derives its hosts from this one plan: the vnx target uses the addresses as they
+ * are; the clouds map each LAN onto subnets of their own and keep the host roles and names.
+ */
+
+export const SCENARIO_CIDR = "10.1.0.0/16";
+
+export type Lan = "lan1" | "lan2" | "lan3" | "lan4";
+
+/** LAN1 outside (clients), LAN2 DMZ (fw–lb), LAN3 front (lb–app), LAN4 back (app–data). */
+export const LANS: Readonly<Record<Lan, { cidr: string; prefix: string }>> = {
+  lan1: { cidr: "10.1.1.0/24", prefix: "10.1.1" },
+  lan2: { cidr: "10.1.2.0/24", prefix: "10.1.2" },
+  lan3: { cidr: "10.1.3.0/24", prefix: "10.1.3" },
+  lan4: { cidr: "10.1.4.0/24", prefix: "10.1.4" },
+};
+
+export type Role = "client" | "firewall" | "balancer" | "app" | "nas" | "db" | "monitor" | "management";
+
+export interface Nic {
+  readonly lan: Lan;
+  readonly address: string;
+}
+
+export interface Route {
+  readonly to: string;
+  readonly via: string;
+}
+
+export interface HostPlan {
+  readonly name: string;
+  readonly role: Role;
+  readonly nics: readonly Nic[];
+  /** Static routes; the plan gives no host a default route, so nothing leaves the scenario. */
+  readonly routes: readonly Route[];
+}
+
+export interface ScenarioOptions {
+  readonly servers: number;
+  readonly monitoring: boolean;
+  readonly management: boolean;
+  readonly dbStandby: boolean;
+}
+
+/** The machine running the vnx stack sits on LAN1 like a client. */
+export const MACHINE_ADDRESS = "10.1.1.2";
+export const FIREWALL_OUTSIDE = "10.1.1.1";
+/** The address clients use: the load balancer's DMZ side, reached through the firewall. */
+export const SERVICE_ADDRESS = "10.1.2.2";
+export const APP_PORT = 3000;
+export const NAS_ADDRESSES = ["10.1.4.21", "10.1.4.22", "10.1.4.23"] as const;
+export const DB_ADDRESS = "10.1.4.31";
+export const DB_STANDBY_ADDRESS = "10.1.4.32";
+const MONITOR_OCTET = 15;
+const MANAGEMENT_OCTET = 20;
+const FIRST_SERVER_OCTET = 11;
+
+/** Host octets on LAN3/LAN4 that app servers may not take because another role owns them. */
+function reservedOctets(opts: Pick<ScenarioOptions, "monitoring" | "management">): number[] {
+  return [...(opts.monitoring ? [MONITOR_OCTET] : []), ...(opts.management ? [MANAGEMENT_OCTET] : [])];
+}
+
+/** The largest app tier the address plan allows: servers take .11 upwards until a reserved octet. */
+export function maxServers(opts: Pick<ScenarioOptions, "monitoring" | "management">): number {
+  const firstReserved = Math.min(...reservedOctets(opts), 255);
+  return Math.min(firstReserved, 255) - FIRST_SERVER_OCTET;
+}
+
+export function serverName(index: number): string {
+  return `s${index}`;
+}
+
+/** An app server, like the monitoring and management hosts, sits on LAN3 and LAN4 with the same host octet. */
+function frontBackHost(name: string, role: Role, octet: number): HostPlan {
+  return {
+    name,
+    role,
+    nics: [
+      { lan: "lan3", address: `${LANS.lan3.prefix}.${octet}` },
+      { lan: "lan4", address: `${LANS.lan4.prefix}.${octet}` },
+    ],
+    routes: [{ to: SCENARIO_CIDR, via: `${LANS.lan3.prefix}.1` }],
+  };
+}
+
+function backHost(name: string, role: Role, address: string): HostPlan {
+  return { name, role, nics: [{ lan: "lan4", address }], routes: [] };
+}
+
+/** Every host of the scenario, in the order they should come up. */
+export function planScenario(opts: ScenarioOptions): HostPlan[] {
+  const hosts: HostPlan[] = [
+    {
+      name: "fw",
+      role: "firewall",
+      nics: [
+        { lan: "lan1", address: FIREWALL_OUTSIDE },
+        { lan: "lan2", address: `${LANS.lan2.prefix}.1` },
+      ],
+      routes: [
+        { to: LANS.lan3.cidr, via: SERVICE_ADDRESS },
+        { to: LANS.lan4.cidr, via: SERVICE_ADDRESS },
+      ],
+    },
+    {
+      name: "lb",
+      role: "balancer",
+      nics: [
+        { lan: "lan2", address: SERVICE_ADDRESS },
+        { lan: "lan3", address: `${LANS.lan3.prefix}.1` },
+      ],
+      routes: [{ to: LANS.lan1.cidr, via: `${LANS.lan2.prefix}.1` }],
+    },
+    ...NAS_ADDRESSES.map((address, i) => backHost(`nas${i + 1}`, "nas", address)),
+    backHost("bbdd", "db", DB_ADDRESS),
+    ...(opts.dbStandby ? [backHost("bbdd2", "db", DB_STANDBY_ADDRESS)] : []),
+  ];
+  for (let i = 1; i <= opts.servers; i++) {
+    hosts.push(frontBackHost(serverName(i), "app", FIRST_SERVER_OCTET + i - 1));
+  }
+  if (opts.monitoring) hosts.push(frontBackHost("nagios", "monitor", MONITOR_OCTET));
+  if (opts.management) hosts.push(frontBackHost("ges", "management", MANAGEMENT_OCTET));
+  for (const [i, octet] of [11, 12].entries()) {
+    hosts.push({
+      name: `c${i + 1}`,
+      role: "client",
+      nics: [{ lan: "lan1", address: `${LANS.lan1.prefix}.${octet}` }],
+      routes: [{ to: SCENARIO_CIDR, via: FIREWALL_OUTSIDE }],
+    });
+  }
+  return hosts;
+}
+
+export function hostsWithRole(hosts: readonly HostPlan[], role: Role): HostPlan[] {
+  return hosts.filter((h) => h.role === role);
+}
+
+/** A host's address on one LAN; throws if the plan gives it none there (a programming error). */
+export function addressOn(host: HostPlan, lan: Lan): string {
+  const nic = host.nics.find((n) => n.lan === lan);
+  if (!nic) throw new Error(`host ${host.name} has no address on ${lan}`);
+  return nic.address;
+}

@@ -1,0 +1,100 @@
+/**
+ * The stack's settings: read from Pulumi config, validated in one place, typed from then on.
+ *
+ * Validation is a pure function over plain values so that it is tested without Pulumi; each
+ * message starts with the full config key (`crm:servers`) so a user knows what to fix.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { maxServers } from "./plan";
+
+export const CONFIG_NAMESPACE = "crm";
+export const TARGETS = ["vnx", "openstack", "aws"] as const;
+export type Target = (typeof TARGETS)[number];
+export const BALANCE_ALGORITHMS = ["roundrobin", "leastconn"] as const;
+
+/** An IPv4 CIDR such as 10.1.1.0/24, with every octet ≤ 255 and a prefix ≤ 32. */
+export function isIpv4Cidr(value: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (!m) return false;
+  const octets = m.slice(1, 5).map(Number);
+  return octets.every((o) => o <= 255) && Number(m[5]) <= 32;
+}
+
+const cidr = z.string().refine(isIpv4Cidr, { message: "must be an IPv4 CIDR such as 10.1.1.0/24" });
+const integerLike = z.union([z.number(), z.string().regex(/^\s*-?\d+\s*$/, "must be a whole number")]).transform((v) => Number(v)).pipe(z.number().int());
+const booleanLike = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
+
+const settingsSchema = z
+  .object({
+    target: z.enum(TARGETS),
+    servers: integerLike.default(3),
+    monitoring: booleanLike.default(false),
+    management: booleanLike.default(false),
+    dbStandby: booleanLike.default(false),
+    balance: z.enum(BALANCE_ALGORITHMS).default("roundrobin"),
+    adminCidr: cidr.default("10.1.1.0/24"),
+  })
+  .superRefine((s, ctx) => {
+    const max = maxServers(s);
+    if (s.servers < 1 || s.servers > max) {
+      const why = s.monitoring ? " (the monitoring host takes .15 on LAN3/LAN4)" : "";
+      ctx.addIssue({ code: "custom", path: ["servers"], message: `must be between 1 and ${max}${why}, got ${s.servers}` });
+    }
+  });
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Thrown for bad settings: Pulumi prints a RunError's message without a stack trace. */
+export class SettingsError extends pulumi.RunError {}
+
+/** Validates raw config values (as strings or already-typed values) into Settings. */
+export function parseSettings(raw: Readonly<Record<string, unknown>>): Settings {
+  const result = settingsSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const key = issue.path.length > 0 ? `${CONFIG_NAMESPACE}:${issue.path.join(".")}` : CONFIG_NAMESPACE;
+    const message = issue.code === "invalid_value" || issue.code === "invalid_type" ? describeExpected(issue) : issue.message;
+    return `${key}: ${message}`;
+  });
+  throw new SettingsError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+}
+
+function describeExpected(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_value") return `must be one of ${issue.values.map(String).join(", ")}`;
+  if (issue.input === undefined) return "is required";
+  return issue.message;
+}
+
+/** The secret settings, which stay Outputs from config to the host that needs them. */
+export interface Secrets {
+  readonly dbPassword: pulumi.Output<string>;
+  readonly sessionSecret: pulumi.Output<string>;
+  readonly adminPassword: pulumi.Output<string>;
+}
+
+const SECRET_MIN_LENGTH: Readonly<Record<keyof Secrets, number>> = { dbPassword: 12, sessionSecret: 32, adminPassword: 8 };
+
+/** Checks a secret's length inside its Output, so that the value itself never reaches a message. */
+export function checkSecretLength(key: keyof Secrets, value: string): string {
+  const min = SECRET_MIN_LENGTH[key];
+  if (value.length < min) throw new SettingsError(`${CONFIG_NAMESPACE}:${key}: must be at least ${min} characters`);
+  return value;
+}
+
+const SETTING_KEYS = ["target", "servers", "monitoring", "management", "dbStandby", "balance", "adminCidr"] as const;
+
+/** Reads and validates the stack's settings and secrets from Pulumi config. */
+export function loadSettings(): { settings: Settings; secrets: Secrets } {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+  const raw: Record<string, unknown> = {};
+  for (const key of SETTING_KEYS) {
+    const value = config.get(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  const secret = (key: keyof Secrets) => config.requireSecret(key).apply((v) => checkSecretLength(key, v));
+  return {
+    settings: parseSettings(raw),
+    secrets: { dbPassword: secret("dbPassword"), sessionSecret: secret("sessionSecret"), adminPassword: secret("adminPassword") },
+  };
+}
