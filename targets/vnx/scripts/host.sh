@@ -112,12 +112,12 @@ destroy() {
     if container_running "$name"; then
       lxc-stop -n "$name" -t "$STOP_TIMEOUT" || lxc-stop -n "$name" -k || true
     fi
-    lxc-destroy -n "$name" >&2 || log "lxc-destroy $name failed; removing its directory"
+    with_lock lxc-destroy -n "$name" >&2 || log "lxc-destroy $name failed; removing its directory"
   fi
   if [[ -e "$LXC_PATH/$name" ]]; then   # stale overlay or half-made clone
     umount_under "$LXC_PATH/$name"
     rm -rf "${LXC_PATH:?}/$name"
-    unregister_clone "$name"
+    with_lock unregister_clone "$name"
   fi
 }
 
@@ -148,7 +148,7 @@ create() {
   fi
   destroy "$name"
 
-  lxc-copy -n "$image" -N "$name" -s -B overlayfs >&2
+  with_lock lxc-copy -n "$image" -N "$name" -s -B overlayfs >&2
   printf '%s\n' "$desired" >"$LXC_PATH/$name/config"
   # Files the clone needs before its first boot go straight into the overlay's upper dir.
   delta="$LXC_PATH/$name/overlay/delta"

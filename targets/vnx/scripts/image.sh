@@ -51,6 +51,11 @@ prune() {
 }
 
 # chroot_in ROOTFS CMD... with /proc, /sys and /dev available for maintainer scripts.
+# quiet CMD... : long, chatty steps go to the build log; its tail is shown on failure.
+quiet() {
+  "$@" >>"$BUILD_LOG" 2>&1 || { local rc=$?; tail -n 40 "$BUILD_LOG" >&2; log "failed (rc $rc): $*; full log $BUILD_LOG"; return "$rc"; }
+}
+
 chroot_in() {
   local r="$1"; shift
   DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 chroot "$r" "$@"
@@ -63,10 +68,10 @@ build() {
 
   log "step 1/6 lxc-create -t debian (trixie; debootstrap cache in /var/cache/lxc)"
   release=trixie
-  if ! lxc-create -n "$name" -t debian -- -r trixie >&2; then
+  if ! quiet lxc-create -n "$name" -t debian -- -r trixie; then
     log "WARNING: trixie failed, falling back to bookworm"
     destroy_image "$name"; release=bookworm
-    lxc-create -n "$name" -t debian -- -r bookworm >&2
+    quiet lxc-create -n "$name" -t debian -- -r bookworm
   fi
   log "  rootfs ready after $(elapsed "$t0")s"
 
@@ -82,10 +87,10 @@ build() {
 
   log "step 3/6 apt-get install ${#PACKAGES[@]} packages (long)"
   t="$(date +%s.%N)"
-  chroot_in "$rootfs" apt-get update >&2
-  chroot_in "$rootfs" apt-get install -y --no-install-recommends "${PACKAGES[@]}" >&2
+  quiet chroot_in "$rootfs" apt-get update
+  quiet chroot_in "$rootfs" apt-get install -y --no-install-recommends "${PACKAGES[@]}"
   # Addresses come from the LXC config: no DHCP client, no ifupdown.
-  chroot_in "$rootfs" apt-get purge -y ifupdown isc-dhcp-client isc-dhcp-common >&2 || true
+  quiet chroot_in "$rootfs" apt-get purge -y ifupdown isc-dhcp-client isc-dhcp-common || true
   chroot_in "$rootfs" apt-get clean
   rm -rf "$rootfs"/var/lib/apt/lists/*
   log "  packages installed in $(elapsed "$t")s"
@@ -100,10 +105,10 @@ build() {
   while read -r u _; do
     case "$u" in
       getty@*|console-getty*|systemd-*|dbus*|remote-fs.target|e2scrub*|fstrim*|sshd-keygen*) ;;
-      *) log "  disable $u"; chroot_in "$rootfs" systemctl disable "$u" >&2 2>&1 || true ;;
+      *) log "  disable $u"; quiet chroot_in "$rootfs" systemctl disable "$u" || true ;;
     esac
   done < <(chroot_in "$rootfs" systemctl list-unit-files --state=enabled --no-legend --no-pager)
-  chroot_in "$rootfs" systemctl mask "${MASK[@]}" >&2 2>&1 || true
+  quiet chroot_in "$rootfs" systemctl mask "${MASK[@]}" || true
   # Clones must not share SSH host keys: sshd-keygen (WantedBy=ssh.service) makes any
   # missing key whenever ssh starts, not only on a first boot. (host.sh gives each
   # clone its own machine-id; a "first boot" would re-apply presets and re-enable all.)
@@ -133,7 +138,12 @@ case "${1:-}" in
     [[ "$name" == crm-base-* ]] || die "image name must start with crm-base-"
     [[ -x "$node" ]] || die "usage: image.sh NAME NODE_BINARY (node binary '$node' not executable)"
     ensure_pkgs lxc debootstrap rsync distro-info
+    # One builder per image name, even when several callers start at once.
+    mkdir -p /run/lock /var/log/crm-vnx
+    exec 9>"/run/lock/$name.lock"; flock 9
+    BUILD_LOG="/var/log/crm-vnx/image-$name.log"
     if is_complete "$name"; then log "$name is complete, nothing to do"; exit 0; fi
+    : >"$BUILD_LOG"; log "build log: $BUILD_LOG"
     if [[ -e "$LXC_PATH/$name" ]]; then log "$name is half-built: destroying it"; destroy_image "$name"; fi
     build "$name" "$node"
     ;;

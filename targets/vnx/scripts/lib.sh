@@ -53,3 +53,10 @@ umount_under() {
 
 # elapsed START : seconds since START (from `date +%s.%N`), one decimal.
 elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+
+# with_lock CMD... : serialise short LXC bookkeeping (lxc-copy, lxc-destroy, the base
+# image's lxc_snapshots list) between scripts that Pulumi runs in parallel.
+with_lock() {
+  mkdir -p /run/lock
+  ( flock 9 && "$@" ) 9>/run/lock/crm-vnx-lxc.lock
+}
