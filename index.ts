@@ -1,4 +1,61 @@
+/**
+ * crm-infra: the seed's CRM architecture — firewall, load balancer, N app servers, PostgreSQL,
+ * a replica-3 GlusterFS volume — on the stack's target (vnx, openstack or aws).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { CrmTier } from "./components/CrmTier";
+import { Firewall, scenarioPolicy } from "./components/Firewall";
+import { GlusterCluster } from "./components/GlusterCluster";
+import { LoadBalancer } from "./components/LoadBalancer";
+import { PgServer } from "./components/PgServer";
+import { selectPlatform } from "./targets";
+import { planScenario, hostsWithRole, type HostPlan } from "./topology/plan";
 import { loadSettings } from "./topology/settings";
 
-const { settings } = loadSettings();
+const { settings, secrets } = loadSettings();
+const hosts = planScenario(settings);
+const one = (role: HostPlan["role"]): HostPlan => hostsWithRole(hosts, role)[0];
+const servers = hostsWithRole(hosts, "app");
+const platform = selectPlatform(settings, hosts);
+
+const policy = scenarioPolicy({
+  adminCidr: settings.adminCidr,
+  monitoring: settings.monitoring ? hostsWithRole(hosts, "monitor")[0].nics[0].address : undefined,
+  management: settings.management ? hostsWithRole(hosts, "management")[0].nics[0].address : undefined,
+});
+const firewall = new Firewall("fw", { platform, host: one("firewall"), policy });
+const db = new PgServer("bbdd", {
+  platform,
+  host: one("db"),
+  standby: hostsWithRole(hosts, "db")[1],
+  clients: servers,
+  password: secrets.dbPassword,
+});
+const storage = new GlusterCluster("nas", { platform, hosts: hostsWithRole(hosts, "nas"), clients: servers });
+const tier = new CrmTier("crm", {
+  platform,
+  servers,
+  databaseUrl: db.databaseUrl,
+  sessionSecret: secrets.sessionSecret,
+  adminPassword: secrets.adminPassword,
+  storage,
+  dependsOn: [...db.ready, ...storage.ready],
+});
+const lb = new LoadBalancer("lb", {
+  platform,
+  host: one("balancer"),
+  members: tier.members,
+  port: tier.port,
+  algorithm: settings.balance,
+  entry: firewall.policy.forward,
+  dependsOn: tier.ready,
+});
+
+export const url = lb.url;
 export const target = settings.target;
+/** Every host of the plan with its addresses, by name. */
+export const addresses: Record<string, Record<string, string>> = Object.fromEntries(
+  hosts.map((h) => [h.name, Object.fromEntries(h.nics.map((n) => [n.lan, n.address]))]),
+);
+export const appServers = tier.members.map((m) => m.name);
+export const databaseUrl = pulumi.secret(db.databaseUrl);

@@ -1,0 +1,50 @@
+import * as pulumi from "@pulumi/pulumi";
+import { HEALTH_PATH } from "../roles/app";
+import { APP_PORT, type HostPlan } from "../topology/plan";
+import type { AppMember, Platform } from "../targets/platform";
+
+export interface CrmTierArgs {
+  readonly platform: Platform;
+  /** One host per app server. */
+  readonly servers: readonly HostPlan[];
+  /** Secret: DATABASE_URL. */
+  readonly databaseUrl: pulumi.Output<string>;
+  readonly sessionSecret: pulumi.Output<string>;
+  readonly adminPassword: pulumi.Output<string>;
+  /** The uploads volume and the servers that serve it. */
+  readonly storage: { readonly volume: string; readonly addresses: pulumi.Input<readonly string[]> };
+  /** @default 3000 */
+  readonly port?: number;
+  /** Resources (database, storage) the servers must wait for. */
+  readonly dependsOn?: pulumi.Resource[];
+}
+
+/** The CRM's stateless application servers. */
+export class CrmTier extends pulumi.ComponentResource {
+  public readonly members: readonly AppMember[];
+  public readonly port: number;
+  public readonly ready: pulumi.Resource[];
+
+  constructor(name: string, args: CrmTierArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("crm:app:CrmTier", name, {}, opts);
+    if (args.servers.length === 0) throw new pulumi.ResourceError("CrmTier needs at least one server", this);
+    this.port = args.port ?? APP_PORT;
+    const realized = args.platform.appTier(
+      name,
+      {
+        servers: args.servers,
+        port: this.port,
+        healthPath: HEALTH_PATH,
+        databaseUrl: args.databaseUrl,
+        sessionSecret: args.sessionSecret,
+        adminPassword: args.adminPassword,
+        volume: args.storage.volume,
+        storageAddresses: args.storage.addresses,
+      },
+      { parent: this, dependsOn: args.dependsOn },
+    );
+    this.members = realized.members;
+    this.ready = [...realized.resources];
+    this.registerOutputs({ members: this.members.map((m) => m.name) });
+  }
+}

@@ -1,0 +1,47 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { HostPlan } from "../topology/plan";
+import type { Platform } from "../targets/platform";
+
+export const PG_PORT = 5432;
+
+export interface PgServerArgs {
+  readonly platform: Platform;
+  /** The primary's host. */
+  readonly host: HostPlan;
+  /** A streaming-replication standby, when enabled. @default none */
+  readonly standby?: HostPlan;
+  /** App servers allowed to connect (one pg_hba line each). */
+  readonly clients: readonly HostPlan[];
+  /** @default "crm" */
+  readonly database?: string;
+  /** @default "crm" */
+  readonly user?: string;
+  /** The user's password; stays secret from config to the host. */
+  readonly password: pulumi.Input<string>;
+}
+
+/** A postgres:// URL; the password is percent-encoded so any character is safe in it. */
+export function postgresUrl(parts: { user: string; password: string; host: string; database: string }): string {
+  return `postgres://${encodeURIComponent(parts.user)}:${encodeURIComponent(parts.password)}@${parts.host}:${PG_PORT}/${encodeURIComponent(parts.database)}`;
+}
+
+/** PostgreSQL for the CRM: listens on the back LAN only and accepts only the app servers. */
+export class PgServer extends pulumi.ComponentResource {
+  public readonly address: pulumi.Output<string>;
+  /** Secret: the URL the app servers use (DATABASE_URL). */
+  public readonly databaseUrl: pulumi.Output<string>;
+  public readonly ready: pulumi.Resource[];
+
+  constructor(name: string, args: PgServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("crm:db:PgServer", name, {}, opts);
+    const database = args.database ?? "crm";
+    const user = args.user ?? "crm";
+    if (args.clients.length === 0) throw new pulumi.ResourceError("PgServer needs at least one client host", this);
+    const password = pulumi.secret(args.password);
+    const realized = args.platform.database(name, { host: args.host, standby: args.standby, clients: args.clients, database, user, password }, { parent: this });
+    this.address = realized.address;
+    this.ready = [...realized.resources];
+    this.databaseUrl = pulumi.secret(pulumi.all([realized.address, password]).apply(([host, pw]) => postgresUrl({ user, password: pw, host, database })));
+    this.registerOutputs({ address: this.address, databaseUrl: this.databaseUrl });
+  }
+}

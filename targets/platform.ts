@@ -1,0 +1,89 @@
+/**
+ * What a target must provide to realize the scenario. The components (components/) are
+ * backend-neutral: they validate, decide and name; a Platform turns each element into the
+ * target's own resources. `targets/index.ts` chooses the platform, in one place.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { AllowRule, FirewallPolicy } from "../roles/firewall";
+import type { HostPlan } from "../topology/plan";
+
+export interface FirewallSpec {
+  readonly policy: FirewallPolicy;
+  /** The fw host of the plan (vnx realizes it as a host; clouds as security groups / ACLs). */
+  readonly host: HostPlan;
+}
+
+export interface DatabaseSpec {
+  readonly host: HostPlan;
+  readonly standby?: HostPlan;
+  readonly database: string;
+  readonly user: string;
+  readonly password: pulumi.Output<string>;
+  /** App servers allowed to connect. */
+  readonly clients: readonly HostPlan[];
+}
+
+export interface StorageSpec {
+  readonly hosts: readonly HostPlan[];
+  readonly volume: string;
+  readonly brick: string;
+  /** App servers allowed to mount the volume. */
+  readonly clients: readonly HostPlan[];
+}
+
+export interface AppTierSpec {
+  readonly servers: readonly HostPlan[];
+  readonly port: number;
+  readonly healthPath: string;
+  readonly databaseUrl: pulumi.Output<string>;
+  readonly sessionSecret: pulumi.Output<string>;
+  readonly adminPassword: pulumi.Output<string>;
+  readonly volume: string;
+  readonly storageAddresses: pulumi.Input<readonly string[]>;
+}
+
+export interface LoadBalancerSpec {
+  readonly host: HostPlan;
+  readonly algorithm: "roundrobin" | "leastconn";
+  readonly healthPath: string;
+  readonly port: number;
+  readonly members: readonly AppMember[];
+  /** Entry rules the load balancer's public side must allow (TCP/80, ICMP echo). */
+  readonly entry: readonly AllowRule[];
+}
+
+export interface AppMember {
+  readonly name: string;
+  readonly address: pulumi.Input<string>;
+}
+
+/** What each realization hands back: resources to order after, and addresses to publish. */
+export interface Realized {
+  readonly resources: readonly pulumi.Resource[];
+}
+export interface RealizedDatabase extends Realized {
+  readonly address: pulumi.Output<string>;
+}
+export interface RealizedStorage extends Realized {
+  readonly addresses: pulumi.Output<string[]>;
+}
+export interface RealizedAppTier extends Realized {
+  readonly members: readonly AppMember[];
+}
+export interface RealizedLoadBalancer extends Realized {
+  readonly url: pulumi.Output<string>;
+}
+
+export interface RealizeOptions {
+  readonly parent: pulumi.Resource;
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+export interface Platform {
+  readonly target: string;
+  firewall(name: string, spec: FirewallSpec, opts: RealizeOptions): Realized;
+  database(name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase;
+  storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage;
+  appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier;
+  loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer;
+}

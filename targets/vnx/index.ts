@@ -1,0 +1,207 @@
+/**
+ * The vnx target: the seed's VNX scenario on this machine. Every host is a privileged LXC
+ * container cloned from one cached Debian image, on four Linux bridges; each is configured by
+ * its role script, piped into `lxc-attach`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { appRoleScript } from "../../roles/app";
+import { balancerRoleScript } from "../../roles/balancer";
+import { dbRoleScript } from "../../roles/db";
+import { firewallRoleScript } from "../../roles/firewall";
+import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
+import { shellQuote } from "../../roles/script";
+import { addressOn, LANS, SERVICE_ADDRESS, type HostPlan } from "../../topology/plan";
+import type { Settings } from "../../topology/settings";
+import type {
+  AppTierSpec,
+  DatabaseSpec,
+  FirewallSpec,
+  LoadBalancerSpec,
+  Platform,
+  RealizeOptions,
+  Realized,
+  RealizedAppTier,
+  RealizedDatabase,
+  RealizedLoadBalancer,
+  RealizedStorage,
+  StorageSpec,
+} from "../platform";
+import { LocalCommand } from "./localCommand";
+import { appBundleDir, imageName, nodeBinary, PROJECT_ROOT } from "./recipe";
+
+const SCRIPTS = path.join(__dirname, "scripts");
+const script = (name: string) => shellQuote(path.join(SCRIPTS, name));
+
+/** The LXC name of a scenario host: prefixed, so nothing but our own containers is ever touched. */
+export function containerName(host: HostPlan): string {
+  return `crm-${host.name}`;
+}
+
+/** `host.sh create` arguments for a host of the plan. */
+export function hostArgs(host: HostPlan, image: string, fuse: boolean): string[] {
+  return [
+    containerName(host),
+    image,
+    "--hostname",
+    host.name,
+    ...(fuse ? ["--fuse"] : []),
+    ...host.nics.flatMap((n) => ["--nic", `${n.lan}=${n.address}/${LANS[n.lan].cidr.split("/")[1]}`]),
+    ...host.routes.flatMap((r) => ["--route", `${r.to}=${r.via}`]),
+  ];
+}
+
+/** Refuses to start where the vnx target cannot work, before anything is created. */
+export function preflightProblem(env: { uid: number; hasCgroups: boolean; hasOverlay: boolean }): string | undefined {
+  if (env.uid !== 0) return "the vnx target creates bridges, routes and containers: run it as root (e.g. with sudo)";
+  if (!env.hasCgroups) return "the vnx target needs cgroups (/sys/fs/cgroup) to start containers, and this machine has none mounted";
+  if (!env.hasOverlay) return "the vnx target clones hosts with overlayfs, which this kernel does not offer (/proc/filesystems)";
+  return undefined;
+}
+
+function preflight(): void {
+  const problem = preflightProblem({
+    uid: process.getuid?.() ?? -1,
+    hasCgroups: fs.existsSync("/sys/fs/cgroup/cgroup.controllers") || fs.existsSync("/sys/fs/cgroup/devices"),
+    hasOverlay: fs.readFileSync("/proc/filesystems", "utf8").includes("overlay"),
+  });
+  if (problem) throw new pulumi.RunError(`crm:target vnx: ${problem}`);
+}
+
+interface HostOptions {
+  readonly fuse?: boolean;
+  /** Shell run on the machine after the container exists and before the role (e.g. copying the app in). */
+  readonly provision?: { readonly command: string; readonly triggers: unknown[] };
+  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+export class VnxPlatform implements Platform {
+  public readonly target = "vnx";
+  private readonly network: LocalCommand;
+  private readonly image: LocalCommand;
+  private readonly imageName: string;
+
+  constructor(_settings: Settings, _hosts: readonly HostPlan[]) {
+    preflight();
+    // The safety route and the bridges come first and go last: see network.sh.
+    this.network = new LocalCommand("vnx-network", {
+      create: `${script("network.sh")} up`,
+      delete: `${script("network.sh")} down`,
+      triggers: [fs.readFileSync(path.join(SCRIPTS, "network.sh"), "utf8")],
+    });
+    this.imageName = imageName();
+    // The base image is a cache shared by every deployment: it outlives `destroy` (see README).
+    this.image = new LocalCommand("vnx-image", {
+      create: `${script("image.sh")} ${this.imageName} ${shellQuote(nodeBinary())}`,
+    });
+  }
+
+  /** One scenario host: its container, then optionally a provisioning step, then its role script. */
+  private host(host: HostPlan, roleScript: pulumi.Input<string>, opts: RealizeOptions & HostOptions): pulumi.Resource {
+    const name = containerName(host);
+    const container = new LocalCommand(
+      `${host.name}-container`,
+      {
+        create: [script("host.sh"), "create", ...hostArgs(host, this.imageName, opts.fuse ?? false).map(shellQuote)].join(" "),
+        delete: `${script("host.sh")} destroy ${name}`,
+      },
+      { parent: opts.parent, dependsOn: [this.network, this.image] },
+    );
+    const before: pulumi.Resource[] = [container];
+    if (opts.provision) {
+      before.push(
+        new LocalCommand(
+          `${host.name}-provision`,
+          { create: opts.provision.command, triggers: [container.id, ...opts.provision.triggers], rerunOnChange: true },
+          { parent: opts.parent, dependsOn: [container] },
+        ),
+      );
+    }
+    return new LocalCommand(
+      `${host.name}-role`,
+      {
+        create: `lxc-attach -n ${name} --clear-env -- bash -s`,
+        stdin: roleScript,
+        triggers: [container.id],
+        rerunOnChange: true,
+      },
+      { parent: opts.parent, dependsOn: [...before, ...(opts.dependsOn ?? [])] },
+    );
+  }
+
+  firewall(_name: string, spec: FirewallSpec, opts: RealizeOptions): Realized {
+    return { resources: [this.host(spec.host, firewallRoleScript(spec.policy), opts)] };
+  }
+
+  database(_name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
+    if (spec.standby) throw new pulumi.ResourceError("crm:dbStandby: the standby database is not available on vnx yet", opts.parent);
+    const listen = addressOn(spec.host, "lan4");
+    const roleScript = pulumi.secret(spec.password).apply((password) =>
+      dbRoleScript({ listen, clients: spec.clients.map((c) => addressOn(c, "lan4")), database: spec.database, user: spec.user, password }),
+    );
+    return { resources: [this.host(spec.host, roleScript, opts)], address: pulumi.output(listen) };
+  }
+
+  storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
+    const servers = spec.hosts.map((h) => addressOn(h, "lan4"));
+    const nodes = spec.hosts.map((h) => this.host(h, nasRoleScript({ brick: spec.brick }), opts));
+    const [first] = spec.hosts;
+    const formation = new LocalCommand(
+      `${name}-volume`,
+      {
+        create: `lxc-attach -n ${containerName(first)} --clear-env -- bash -s`,
+        stdin: glusterFormationScript({ volume: spec.volume, servers, brick: spec.brick, clients: spec.clients.map((c) => addressOn(c, "lan4")) }),
+        rerunOnChange: true,
+      },
+      { parent: opts.parent, dependsOn: nodes },
+    );
+    return { resources: [formation], addresses: pulumi.output(servers) };
+  }
+
+  appTier(_name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
+    const bundle = appBundleDir();
+    const bundleCommand = new LocalCommand(
+      "app-bundle",
+      { create: `${shellQuote(path.join(PROJECT_ROOT, "app/scripts/bundle.sh"))} ${shellQuote(bundle.dir)}`, triggers: [bundle.hash], rerunOnChange: true },
+      { parent: opts.parent },
+    );
+    const resources = spec.servers.map((server) => {
+      const listen = addressOn(server, "lan3");
+      const roleScript = pulumi
+        .all([spec.databaseUrl, spec.sessionSecret, spec.adminPassword, spec.storageAddresses])
+        .apply(([databaseUrl, sessionSecret, adminPassword, glusterServers]) =>
+          appRoleScript({ listen, port: spec.port, databaseUrl, sessionSecret, adminPassword, volume: spec.volume, glusterServers }),
+        );
+      return this.host(server, pulumi.secret(roleScript), {
+        ...opts,
+        fuse: true,
+        provision: { command: copyBundleCommand(bundle.dir, containerName(server)), triggers: [bundle.hash] },
+        dependsOn: [bundleCommand, ...(opts.dependsOn ?? [])],
+      });
+    });
+    return { resources, members: spec.servers.map((s) => ({ name: s.name, address: addressOn(s, "lan3") })) };
+  }
+
+  loadBalancer(_name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
+    const roleScript = pulumi.all(spec.members.map((m) => pulumi.output(m.address))).apply((addresses) =>
+      balancerRoleScript({
+        bind: `${SERVICE_ADDRESS}:80`,
+        backends: spec.members.map((m, i) => ({ name: m.name, address: addresses[i], port: spec.port })),
+        algorithm: spec.algorithm,
+        healthPath: spec.healthPath,
+        statsBind: `${addressOn(spec.host, "lan3")}:8404`,
+      }),
+    );
+    return { resources: [this.host(spec.host, roleScript, opts)], url: pulumi.output(`http://${SERVICE_ADDRESS}/`) };
+  }
+}
+
+/** Copies the app bundle into a server's /opt/crm as a whole (swap, then restart if it runs). */
+function copyBundleCommand(bundleDir: string, container: string): string {
+  return `tar -C ${shellQuote(bundleDir)} -c . | lxc-attach -n ${container} --clear-env -- sh -c '
+set -e
+rm -rf /opt/crm.new && mkdir -p /opt/crm.new && tar -C /opt/crm.new -x
+rm -rf /opt/crm.old; [ -d /opt/crm ] && mv /opt/crm /opt/crm.old; mv /opt/crm.new /opt/crm; rm -rf /opt/crm.old
+systemctl try-restart crm.service'`;
+}
