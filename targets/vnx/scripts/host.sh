@@ -86,11 +86,15 @@ wait_systemd() {
     fi
     sleep 0.2
   done
-  die "$name: systemd not running after ${WAIT_TIMEOUT}s (last state '${state:-none}'; see $LXC_PATH/$name/lxc.log)"
+  die "$name: systemd not running after ${WAIT_TIMEOUT}s (state '${state:-none}', container $(lxc-info -n "$name" -sH 2>/dev/null); see $LXC_PATH/$name/lxc.log)"
 }
 
 start() {
   container_running "$1" && return 0
+  local br
+  while read -r br; do
+    ip link show dev "$br" >/dev/null 2>&1 || die "$1: bridge $br missing (run network.sh up first)"
+  done < <(awk '$1 ~ /^lxc\.net\.[0-9]+\.link$/ { print $3 }' "$LXC_PATH/$1/config")
   lxc-start -n "$1" || die "lxc-start $1 failed; see $LXC_PATH/$1/lxc.log"
 }
 
@@ -168,7 +172,7 @@ create() {
 }
 
 case "${1:-}" in
-  create) (($# >= 3)) || usage; shift; create "$@" ;;
+  create) (($# >= 3)) || usage; shift; ensure_host_pkgs; create "$@" ;;
   destroy) (($# == 2)) || usage; destroy "$2" ;;
   wait) (($# == 2)) || usage; require_crm_name "$2"; container_exists "$2" || die "$2 does not exist"; wait_systemd "$2" ;;
   *) usage ;;

@@ -137,7 +137,7 @@ case "${1:-}" in
     name="$1"; node="${2:-}"
     [[ "$name" == crm-base-* ]] || die "image name must start with crm-base-"
     [[ -x "$node" ]] || die "usage: image.sh NAME NODE_BINARY (node binary '$node' not executable)"
-    ensure_pkgs lxc debootstrap rsync distro-info
+    ensure_host_pkgs
     # One builder per image name, even when several callers start at once.
     mkdir -p /run/lock /var/log/crm-vnx
     exec 9>"/run/lock/$name.lock"; flock 9

@@ -25,6 +25,10 @@ ensure_pkgs() {
     { apt-get update >&2 && apt-get install -y "${missing[@]}" >&2; }
 }
 
+# Everything the vnx scripts call on the machine (distro-info: the lxc debian template).
+HOST_PKGS=(lxc debootstrap distro-info rsync iproute2 iptables nftables nmap)
+ensure_host_pkgs() { ensure_pkgs "${HOST_PKGS[@]}"; }
+
 # require_crm_name NAME : refuse to act on anything we do not own.
 require_crm_name() {
   [[ "$1" == "${CRM_PREFIX}"* ]] || die "refusing to touch '$1': name must start with ${CRM_PREFIX}"

@@ -107,7 +107,7 @@ status() {
 }
 
 case "${1:-}" in
-  up) ensure_pkgs iproute2 iptables; up ;;
+  up) ensure_host_pkgs; up ;;
   down) down ;;
   status) status ;;
   *) echo "usage: network.sh up|down|status" >&2; exit 2 ;;

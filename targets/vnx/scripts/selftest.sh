@@ -29,15 +29,27 @@ timed() {   # timed LABEL CMD... : run and record its duration
 }
 in_() { local n="$1"; shift; lxc-attach -n "$n" -- "$@"; }
 
+# Simulate a running Docker for the whole test: br_netfilter on, FORWARD policy DROP.
+# network.sh must keep our bridges working anyway. Restored in teardown.
+modprobe br_netfilter 2>/dev/null || true
+[[ -d /proc/sys/net/bridge ]] || die "br_netfilter unavailable: cannot simulate Docker"
+OLD_POLICY="$(iptables -S FORWARD | awk '$1 == "-P" { print $3 }')"
+OLD_BRNF="$(sysctl -n net.bridge.bridge-nf-call-iptables)"
+OLD_FWD="$(sysctl -n net.ipv4.ip_forward)"
+
 teardown() {
   local n
   log "teardown"
+  iptables -P FORWARD "$OLD_POLICY"
+  sysctl -qw net.bridge.bridge-nf-call-iptables="$OLD_BRNF"
   in_ "$CLIENT" umount /mnt/nas 2>/dev/null || true
   for n in "$CLIENT" "${NAS[@]}"; do "$HERE/host.sh" destroy "$n"; done
   "$HERE/network.sh" down
 }
 trap 'teardown' EXIT
 
+sysctl -qw net.bridge.bridge-nf-call-iptables=1
+iptables -P FORWARD DROP
 timed "network up" "$HERE/network.sh" up
 if [[ -f "$LXC_PATH/$IMAGE/rootfs/etc/crm-image-complete" ]]; then
   log "$IMAGE already built (a cold build is measured by the first run only)"
@@ -65,7 +77,13 @@ timed "clone+start ${NAS[1]}, ${NAS[2]}, $CLIENT (fuse) in parallel" parallel_cr
 timed "idempotent re-create $CLIENT" "$HERE/host.sh" create "$CLIENT" "$IMAGE" "${client_args[@]}"
 check "hostname is the plain name" test "$(in_ "${NAS[0]}" hostname)" = nas1
 check "no default route inside" test -z "$(in_ "${NAS[0]}" ip route show default)"
-check "client reaches nas3 on crmlan4" in_ "$CLIENT" ping -c1 -W2 10.1.4.23
+check "client reaches nas3 on crmlan4 (FORWARD policy DROP, br_netfilter on)" in_ "$CLIENT" ping -c1 -W2 10.1.4.23
+# Proof that the rule is what makes it work: without it, bridged frames are dropped.
+iptables -D FORWARD -i 'crmlan+' -o 'crmlan+' -m comment --comment crm-vnx -j ACCEPT
+check "without the crm-vnx rule the same ping fails" sh -c "! lxc-attach -n $CLIENT -- ping -c1 -W1 10.1.4.23"
+"$HERE/network.sh" up   # idempotent: puts the rule back
+check "network.sh up again restores it" in_ "$CLIENT" ping -c1 -W2 10.1.4.23
+check "host ip_forward untouched ($OLD_FWD)" test "$(sysctl -n net.ipv4.ip_forward)" = "$OLD_FWD"
 
 gluster_up() {
   local n
@@ -103,6 +121,7 @@ check "no crmlan bridge left" sh -c '! ip -br link | grep -q "^crmlan"'
 no_routes() { [[ -z "$(ip route show 10.1.0.0/16; ip route show type unreachable 10.1.0.0/16)" ]]; }
 check "no 10.1.0.0/16 route left" no_routes
 check "no crm-vnx iptables rule left" sh -c '! { iptables -S; ip6tables -S; } 2>/dev/null | grep -q crm-vnx'
+check "FORWARD policy restored ($OLD_POLICY)" sh -c "iptables -S FORWARD | grep -qx -- '-P FORWARD $OLD_POLICY'"
 check "base image $IMAGE kept" test -f "$LXC_PATH/$IMAGE/rootfs/etc/crm-image-complete"
 "$HERE/network.sh" status >&2
 
