@@ -16,7 +16,7 @@ const { settings, secrets } = loadSettings();
 const hosts = planScenario(settings);
 const one = (role: HostPlan["role"]): HostPlan => hostsWithRole(hosts, role)[0];
 const servers = hostsWithRole(hosts, "app");
-const platform = selectPlatform(settings, hosts);
+const platform = selectPlatform(settings);
 
 const policy = scenarioPolicy({
   adminCidr: settings.adminCidr,

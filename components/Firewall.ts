@@ -31,7 +31,8 @@ export function scenarioPolicy(optional: OptionalEntries = {}): FirewallPolicy {
     { description: "web to the load balancer", protocol: "tcp", to: SERVICE_ADDRESS, port: 80 },
   ];
   if (optional.monitoring) forward.push({ description: "monitoring page", protocol: "tcp", to: optional.monitoring, port: 80, from });
-  if (optional.management) forward.push({ description: "ssh to the management host", protocol: "tcp", to: optional.management, port: 22, from });
+  if (optional.management)
+    forward.push({ description: "ssh to the management host", protocol: "tcp", to: optional.management, port: 22, from });
   return {
     forward,
     input: [{ description: "ping the firewall from outside", protocol: "icmp-echo", to: FIREWALL_OUTSIDE, from: LANS.lan1.cidr }],

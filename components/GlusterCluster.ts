@@ -25,10 +25,17 @@ export class GlusterCluster extends pulumi.ComponentResource {
   constructor(name: string, args: GlusterClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("crm:storage:GlusterCluster", name, {}, opts);
     if (args.hosts.length !== GLUSTER_REPLICAS) {
-      throw new pulumi.ResourceError(`GlusterCluster needs exactly ${GLUSTER_REPLICAS} hosts for replica ${GLUSTER_REPLICAS}, got ${args.hosts.length}`, this);
+      throw new pulumi.ResourceError(
+        `GlusterCluster needs exactly ${GLUSTER_REPLICAS} hosts for replica ${GLUSTER_REPLICAS}, got ${args.hosts.length}`,
+        this,
+      );
     }
     this.volume = args.volume ?? "nas";
-    const realized = args.platform.storage(name, { hosts: args.hosts, clients: args.clients, volume: this.volume, brick: args.brick ?? "/nas" }, { parent: this });
+    const realized = args.platform.storage(
+      name,
+      { hosts: args.hosts, clients: args.clients, volume: this.volume, brick: args.brick ?? "/nas" },
+      { parent: this },
+    );
     this.addresses = realized.addresses;
     this.ready = [...realized.resources];
     this.registerOutputs({ volume: this.volume, addresses: this.addresses });

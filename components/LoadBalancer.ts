@@ -26,7 +26,14 @@ export class LoadBalancer extends pulumi.ComponentResource {
     if (args.members.length === 0) throw new pulumi.ResourceError("LoadBalancer needs at least one member", this);
     const realized = args.platform.loadBalancer(
       name,
-      { host: args.host, members: args.members, port: args.port, algorithm: args.algorithm ?? "roundrobin", healthPath: HEALTH_PATH, entry: args.entry },
+      {
+        host: args.host,
+        members: args.members,
+        port: args.port,
+        algorithm: args.algorithm ?? "roundrobin",
+        healthPath: HEALTH_PATH,
+        entry: args.entry,
+      },
       { parent: this, dependsOn: args.dependsOn },
     );
     this.url = realized.url;

@@ -38,10 +38,16 @@ export class PgServer extends pulumi.ComponentResource {
     const user = args.user ?? "crm";
     if (args.clients.length === 0) throw new pulumi.ResourceError("PgServer needs at least one client host", this);
     const password = pulumi.secret(args.password);
-    const realized = args.platform.database(name, { host: args.host, standby: args.standby, clients: args.clients, database, user, password }, { parent: this });
+    const realized = args.platform.database(
+      name,
+      { host: args.host, standby: args.standby, clients: args.clients, database, user, password },
+      { parent: this },
+    );
     this.address = realized.address;
     this.ready = [...realized.resources];
-    this.databaseUrl = pulumi.secret(pulumi.all([realized.address, password]).apply(([host, pw]) => postgresUrl({ user, password: pw, host, database })));
+    this.databaseUrl = pulumi.secret(
+      pulumi.all([realized.address, password]).apply(([host, pw]) => postgresUrl({ user, password: pw, host, database })),
+    );
     this.registerOutputs({ address: this.address, databaseUrl: this.databaseUrl });
   }
 }

@@ -46,7 +46,10 @@ export function dbRoleScript(args: DbArgs): string {
 PG_ETC=/etc/postgresql/$PG_MAJOR/main`,
     enableNow("postgresql.service"),
     writeFile("$PG_ETC/conf.d/crm.conf", renderPgConf(args.listen), { onChange: "systemctl restart postgresql" }),
-    writeFile("$PG_ETC/pg_hba.conf", renderPgHba(args), { mode: "0640", onChange: "chown postgres:postgres \"$PG_ETC/pg_hba.conf\"; systemctl reload postgresql" }),
+    writeFile("$PG_ETC/pg_hba.conf", renderPgHba(args), {
+      mode: "0640",
+      onChange: 'chown postgres:postgres "$PG_ETC/pg_hba.conf"; systemctl reload postgresql',
+    }),
     `crm_retry 60 "PostgreSQL to accept connections" runuser -u postgres -- pg_isready -q
 # The password travels in psql's environment, never on its command line.
 CRM_DB_PASSWORD=${shellQuote(args.password)} runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -v user=${shellQuote(args.user)} -v db=${shellQuote(args.database)} <<'CRM_SQL'

@@ -79,7 +79,10 @@ export function firewallRoleScript(policy: FirewallPolicy): string {
   return roleScript(
     "firewall",
     ipForwarding(),
-    writeFile("/etc/nftables.conf", renderNftables(policy), { mode: "0755", onChange: "nft -c -f /etc/nftables.conf && systemctl restart nftables.service" }),
+    writeFile("/etc/nftables.conf", renderNftables(policy), {
+      mode: "0755",
+      onChange: "nft -c -f /etc/nftables.conf && systemctl restart nftables.service",
+    }),
     enableNow("nftables.service"),
   );
 }

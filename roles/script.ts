@@ -29,7 +29,14 @@ crm_retry() {
 
 /** A complete role script: the prelude, then each step in order. */
 export function roleScript(role: string, ...steps: string[]): string {
-  return [`#!/bin/bash`, `# crm-infra role: ${role} (generated; safe to run again)`, PRELUDE, ...steps, `echo "crm: role ${role} configured"`, ""].join("\n");
+  return [
+    `#!/bin/bash`,
+    `# crm-infra role: ${role} (generated; safe to run again)`,
+    PRELUDE,
+    ...steps,
+    `echo "crm: role ${role} configured"`,
+    "",
+  ].join("\n");
 }
 
 /** A quoted heredoc delimiter that the content cannot end early. */
@@ -83,5 +90,8 @@ export function ipForwarding(): string {
     Service: { Type: "oneshot", RemainAfterExit: "yes", ExecStart: "/usr/sbin/sysctl -w net.ipv4.ip_forward=1" },
     Install: { WantedBy: "multi-user.target" },
   });
-  return [writeFile("/etc/systemd/system/crm-forwarding.service", unit, { onChange: "systemctl daemon-reload" }), enableNow("crm-forwarding.service")].join("\n");
+  return [
+    writeFile("/etc/systemd/system/crm-forwarding.service", unit, { onChange: "systemctl daemon-reload" }),
+    enableNow("crm-forwarding.service"),
+  ].join("\n");
 }

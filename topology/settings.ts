@@ -22,7 +22,10 @@ export function isIpv4Cidr(value: string): boolean {
 }
 
 const cidr = z.string().refine(isIpv4Cidr, { message: "must be an IPv4 CIDR such as 10.1.1.0/24" });
-const integerLike = z.union([z.number(), z.string().regex(/^\s*-?\d+\s*$/, "must be a whole number")]).transform((v) => Number(v)).pipe(z.number().int());
+const integerLike = z
+  .union([z.number(), z.string().regex(/^\s*-?\d+\s*$/, "must be a whole number")])
+  .transform((v) => Number(v))
+  .pipe(z.number().int());
 const booleanLike = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 
 const settingsSchema = z

@@ -13,7 +13,6 @@ import { firewallRoleScript } from "../../roles/firewall";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
 import { shellQuote } from "../../roles/script";
 import { addressOn, LANS, SERVICE_ADDRESS, type HostPlan } from "../../topology/plan";
-import type { Settings } from "../../topology/settings";
 import type {
   AppTierSpec,
   DatabaseSpec,
@@ -82,7 +81,7 @@ export class VnxPlatform implements Platform {
   private readonly image: LocalCommand;
   private readonly imageName: string;
 
-  constructor(_settings: Settings, _hosts: readonly HostPlan[]) {
+  constructor() {
     preflight();
     // The safety route and the bridges come first and go last: see network.sh.
     this.network = new LocalCommand("vnx-network", {
@@ -137,9 +136,17 @@ export class VnxPlatform implements Platform {
   database(_name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
     if (spec.standby) throw new pulumi.ResourceError("crm:dbStandby: the standby database is not available on vnx yet", opts.parent);
     const listen = addressOn(spec.host, "lan4");
-    const roleScript = pulumi.secret(spec.password).apply((password) =>
-      dbRoleScript({ listen, clients: spec.clients.map((c) => addressOn(c, "lan4")), database: spec.database, user: spec.user, password }),
-    );
+    const roleScript = pulumi
+      .secret(spec.password)
+      .apply((password) =>
+        dbRoleScript({
+          listen,
+          clients: spec.clients.map((c) => addressOn(c, "lan4")),
+          database: spec.database,
+          user: spec.user,
+          password,
+        }),
+      );
     return { resources: [this.host(spec.host, roleScript, opts)], address: pulumi.output(listen) };
   }
 
@@ -151,7 +158,12 @@ export class VnxPlatform implements Platform {
       `${name}-volume`,
       {
         create: `lxc-attach -n ${containerName(first)} --clear-env -- bash -s`,
-        stdin: glusterFormationScript({ volume: spec.volume, servers, brick: spec.brick, clients: spec.clients.map((c) => addressOn(c, "lan4")) }),
+        stdin: glusterFormationScript({
+          volume: spec.volume,
+          servers,
+          brick: spec.brick,
+          clients: spec.clients.map((c) => addressOn(c, "lan4")),
+        }),
         rerunOnChange: true,
       },
       { parent: opts.parent, dependsOn: nodes },
@@ -163,7 +175,11 @@ export class VnxPlatform implements Platform {
     const bundle = appBundleDir();
     const bundleCommand = new LocalCommand(
       "app-bundle",
-      { create: `${shellQuote(path.join(PROJECT_ROOT, "app/scripts/bundle.sh"))} ${shellQuote(bundle.dir)}`, triggers: [bundle.hash], rerunOnChange: true },
+      {
+        create: `${shellQuote(path.join(PROJECT_ROOT, "app/scripts/bundle.sh"))} ${shellQuote(bundle.dir)}`,
+        triggers: [bundle.hash],
+        rerunOnChange: true,
+      },
       { parent: opts.parent },
     );
     const resources = spec.servers.map((server) => {

@@ -58,7 +58,9 @@ function fingerprint(p: { create: string; stdinHash: string; environment?: Recor
 const provider: pulumi.dynamic.ResourceProvider<ProviderInputs, ProviderOutputs> = {
   async diff(_id, olds, news) {
     const { createHash } = await import("node:crypto");
-    const stdinHash = createHash("sha256").update(news.stdin ?? "").digest("hex");
+    const stdinHash = createHash("sha256")
+      .update(news.stdin ?? "")
+      .digest("hex");
     const changed = fingerprint(olds) !== fingerprint({ ...news, stdinHash });
     return {
       changes: changed || olds.delete !== news.delete,
@@ -106,7 +108,12 @@ async function run(script: string, inputs: ProviderInputs | (ProviderOutputs & {
     // The script text is not echoed: it may be long, and the caller's message says what ran.
     throw new Error(`command exited with code ${code}; last output:\n${tail.join("").slice(-4000)}`);
   }
-  const outs: ProviderOutputs = { create: inputs.create, stdinHash: createHash("sha256").update(inputs.stdin ?? "").digest("hex") };
+  const outs: ProviderOutputs = {
+    create: inputs.create,
+    stdinHash: createHash("sha256")
+      .update(inputs.stdin ?? "")
+      .digest("hex"),
+  };
   // Outputs travel as a protobuf Struct, which has no `undefined`: set only what is present.
   if (inputs.delete !== undefined) outs.delete = inputs.delete;
   if (inputs.environment !== undefined) outs.environment = inputs.environment;
@@ -116,7 +123,7 @@ async function run(script: string, inputs: ProviderInputs | (ProviderOutputs & {
 }
 
 export class LocalCommand extends pulumi.dynamic.Resource {
-  public declare readonly stdinHash: pulumi.Output<string>;
+  declare public readonly stdinHash: pulumi.Output<string>;
 
   constructor(name: string, args: LocalCommandArgs, opts?: pulumi.CustomResourceOptions) {
     super(provider, name, { stdinHash: undefined, ...args }, opts, "crm-local-command");

@@ -36,6 +36,8 @@ export function imageName(): string {
 /** Where the app bundle is built, and the hash of the sources it is built from. */
 export function appBundleDir(): { dir: string; hash: string } {
   const app = path.join(PROJECT_ROOT, "app");
-  const sources = ["src", "views", "public", "package.json", "package-lock.json", "tsconfig.json", "scripts/bundle.sh"].map((p) => path.join(app, p));
+  const sources = ["src", "views", "public", "package.json", "package-lock.json", "tsconfig.json", "scripts/bundle.sh"].map((p) =>
+    path.join(app, p),
+  );
   return { dir: path.join(CACHE_DIR, "app-bundle"), hash: hashPaths(sources) };
 }
