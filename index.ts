@@ -51,6 +51,8 @@ const lb = new LoadBalancer("lb", {
   dependsOn: tier.ready,
 });
 
+platform.clients?.(hostsWithRole(hosts, "client"));
+
 export const url = lb.url;
 export const target = settings.target;
 /** Every host of the plan with its addresses, by name. */

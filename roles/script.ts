@@ -53,8 +53,10 @@ function delimiterFor(content: string): string {
 export function writeFile(path: string, content: string, opts: { mode?: string; onChange?: string } = {}): string {
   const body = content.endsWith("\n") ? content : `${content}\n`;
   const delimiter = delimiterFor(body);
-  const write = `crm_write ${shellPath(path)} ${opts.mode ?? "0644"} <<'${delimiter}'\n${body}${delimiter}`;
-  return opts.onChange ? `if ${write}\nthen ${opts.onChange}; fi` : `${write} || true`;
+  const command = `crm_write ${shellPath(path)} ${opts.mode ?? "0644"} <<'${delimiter}'`;
+  const heredoc = `${body}${delimiter}`;
+  // Whatever follows the command must stand on its first line: the heredoc body comes after it.
+  return opts.onChange ? `if ${command}\n${heredoc}\nthen ${opts.onChange}; fi` : `${command} || true\n${heredoc}`;
 }
 
 /** A path for bash: double-quoted when it refers to a script variable (`$PG_ETC/…`), else single-quoted. */

@@ -86,4 +86,6 @@ export interface Platform {
   storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage;
   appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier;
   loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer;
+  /** Client hosts on the outside LAN, where the target has an outside of its own (vnx); clouds use the Internet. */
+  clients?(hosts: readonly HostPlan[]): Realized;
 }

@@ -57,15 +57,18 @@ const MONITOR_OCTET = 15;
 const MANAGEMENT_OCTET = 20;
 const FIRST_SERVER_OCTET = 11;
 
-/** Host octets on LAN3/LAN4 that app servers may not take because another role owns them. */
+/**
+ * Host octets app servers may not take: on LAN3/LAN4 a server uses .11 upwards on both, so it
+ * must stop below the storage hosts (.21 on LAN4) and below the optional hosts that are enabled.
+ */
 function reservedOctets(opts: Pick<ScenarioOptions, "monitoring" | "management">): number[] {
-  return [...(opts.monitoring ? [MONITOR_OCTET] : []), ...(opts.management ? [MANAGEMENT_OCTET] : [])];
+  const firstNas = Number(NAS_ADDRESSES[0].split(".")[3]);
+  return [firstNas, ...(opts.monitoring ? [MONITOR_OCTET] : []), ...(opts.management ? [MANAGEMENT_OCTET] : [])];
 }
 
-/** The largest app tier the address plan allows: servers take .11 upwards until a reserved octet. */
+/** The largest app tier the address plan allows. */
 export function maxServers(opts: Pick<ScenarioOptions, "monitoring" | "management">): number {
-  const firstReserved = Math.min(...reservedOctets(opts), 255);
-  return Math.min(firstReserved, 255) - FIRST_SERVER_OCTET;
+  return Math.min(...reservedOctets(opts)) - FIRST_SERVER_OCTET;
 }
 
 export function serverName(index: number): string {

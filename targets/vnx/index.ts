@@ -11,7 +11,7 @@ import { balancerRoleScript } from "../../roles/balancer";
 import { dbRoleScript } from "../../roles/db";
 import { firewallRoleScript } from "../../roles/firewall";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
-import { shellQuote } from "../../roles/script";
+import { roleScript, shellQuote } from "../../roles/script";
 import { addressOn, LANS, SERVICE_ADDRESS, type HostPlan } from "../../topology/plan";
 import type {
   AppTierSpec,
@@ -31,7 +31,7 @@ import { LocalCommand } from "./localCommand";
 import { appBundleDir, imageName, nodeBinary, PROJECT_ROOT } from "./recipe";
 
 const SCRIPTS = path.join(__dirname, "scripts");
-const script = (name: string) => shellQuote(path.join(SCRIPTS, name));
+const substrate = (name: string) => shellQuote(path.join(SCRIPTS, name));
 
 /** The LXC name of a scenario host: prefixed, so nothing but our own containers is ever touched. */
 export function containerName(host: HostPlan): string {
@@ -85,25 +85,25 @@ export class VnxPlatform implements Platform {
     preflight();
     // The safety route and the bridges come first and go last: see network.sh.
     this.network = new LocalCommand("vnx-network", {
-      create: `${script("network.sh")} up`,
-      delete: `${script("network.sh")} down`,
+      create: `${substrate("network.sh")} up`,
+      delete: `${substrate("network.sh")} down`,
       triggers: [fs.readFileSync(path.join(SCRIPTS, "network.sh"), "utf8")],
     });
     this.imageName = imageName();
     // The base image is a cache shared by every deployment: it outlives `destroy` (see README).
     this.image = new LocalCommand("vnx-image", {
-      create: `${script("image.sh")} ${this.imageName} ${shellQuote(nodeBinary())}`,
+      create: `${substrate("image.sh")} ${this.imageName} ${shellQuote(nodeBinary())}`,
     });
   }
 
   /** One scenario host: its container, then optionally a provisioning step, then its role script. */
-  private host(host: HostPlan, roleScript: pulumi.Input<string>, opts: RealizeOptions & HostOptions): pulumi.Resource {
+  private host(host: HostPlan, role: pulumi.Input<string>, opts: Partial<RealizeOptions> & HostOptions): pulumi.Resource {
     const name = containerName(host);
     const container = new LocalCommand(
       `${host.name}-container`,
       {
-        create: [script("host.sh"), "create", ...hostArgs(host, this.imageName, opts.fuse ?? false).map(shellQuote)].join(" "),
-        delete: `${script("host.sh")} destroy ${name}`,
+        create: [substrate("host.sh"), "create", ...hostArgs(host, this.imageName, opts.fuse ?? false).map(shellQuote)].join(" "),
+        delete: `${substrate("host.sh")} destroy ${name}`,
       },
       { parent: opts.parent, dependsOn: [this.network, this.image] },
     );
@@ -121,7 +121,7 @@ export class VnxPlatform implements Platform {
       `${host.name}-role`,
       {
         create: `lxc-attach -n ${name} --clear-env -- bash -s`,
-        stdin: roleScript,
+        stdin: role,
         triggers: [container.id],
         rerunOnChange: true,
       },
@@ -136,17 +136,15 @@ export class VnxPlatform implements Platform {
   database(_name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
     if (spec.standby) throw new pulumi.ResourceError("crm:dbStandby: the standby database is not available on vnx yet", opts.parent);
     const listen = addressOn(spec.host, "lan4");
-    const roleScript = pulumi
-      .secret(spec.password)
-      .apply((password) =>
-        dbRoleScript({
-          listen,
-          clients: spec.clients.map((c) => addressOn(c, "lan4")),
-          database: spec.database,
-          user: spec.user,
-          password,
-        }),
-      );
+    const roleScript = pulumi.secret(spec.password).apply((password) =>
+      dbRoleScript({
+        listen,
+        clients: spec.clients.map((c) => addressOn(c, "lan4")),
+        database: spec.database,
+        user: spec.user,
+        password,
+      }),
+    );
     return { resources: [this.host(spec.host, roleScript, opts)], address: pulumi.output(listen) };
   }
 
@@ -199,6 +197,10 @@ export class VnxPlatform implements Platform {
     return { resources, members: spec.servers.map((s) => ({ name: s.name, address: addressOn(s, "lan3") })) };
   }
 
+  clients(hosts: readonly HostPlan[]): Realized {
+    return { resources: hosts.map((h) => this.host(h, roleScript("client"), {})) };
+  }
+
   loadBalancer(_name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
     const roleScript = pulumi.all(spec.members.map((m) => pulumi.output(m.address))).apply((addresses) =>
       balancerRoleScript({
@@ -219,5 +221,6 @@ function copyBundleCommand(bundleDir: string, container: string): string {
 set -e
 rm -rf /opt/crm.new && mkdir -p /opt/crm.new && tar -C /opt/crm.new -x
 rm -rf /opt/crm.old; [ -d /opt/crm ] && mv /opt/crm /opt/crm.old; mv /opt/crm.new /opt/crm; rm -rf /opt/crm.old
-systemctl try-restart crm.service'`;
+# On the first copy the role has not installed the unit yet; later copies restart a running app.
+if systemctl cat crm.service >/dev/null 2>&1; then systemctl try-restart crm.service; fi'`;
 }

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { testStack, VALID_SECRETS, type TestStack } from "../support/pulumi";
+
+/** Names of this machine's LXC containers and bridges, to prove a failed run created none. */
+function machineState(): string {
+  const containers = execFileSync("bash", ["-c", "lxc-ls -1 2>/dev/null | grep -v '^crm-base-' || true"], { encoding: "utf8" });
+  const bridges = execFileSync("bash", ["-c", "ip -o link show type bridge | awk -F': ' '{print $2}'"], { encoding: "utf8" });
+  return `${containers}\n${bridges}`;
+}
+
+describe("the real Pulumi CLI on the vnx stack", function () {
+  this.timeout(180_000);
+  let stack: TestStack;
+
+  before(() => {
+    stack = testStack("preview");
+    stack.configure({ "crm:target": "vnx" }, VALID_SECRETS);
+  });
+
+  it("pulumi version is the pinned engine", () => {
+    const r = stack.run("version");
+    assert.equal(r.stdout.trim(), "v3.274.1");
+    const plugins = stack.run("plugin", "ls");
+    assert.equal(plugins.status, 0, plugins.stderr);
+  });
+
+  it("pulumi preview plans every host of the seed's scenario and creates nothing", () => {
+    const r = stack.pulumi("preview", "--diff");
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    for (const type of ["crm:net:Firewall", "crm:net:LoadBalancer", "crm:app:CrmTier", "crm:storage:GlusterCluster", "crm:db:PgServer"]) {
+      assert.match(r.stdout, new RegExp(`\\+ ${type}`), type);
+    }
+    for (const host of ["fw", "lb", "s1", "s2", "s3", "nas1", "nas2", "nas3", "bbdd", "c1", "c2"]) {
+      assert.match(r.stdout, new RegExp(`${host}-container`), host);
+    }
+    assert.match(r.stdout, /\+ 35 to create/);
+    assert.equal(stack.resourceCount(), 0);
+  });
+
+  it("plans s4 when crm:servers is 4", () => {
+    stack.configure({ "crm:servers": 4 });
+    const r = stack.pulumi("preview");
+    stack.configure({ "crm:servers": 3 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /s4-container/);
+    assert.match(r.stdout, /\+ 38 to create/);
+  });
+
+  const badValues: [string, string | number, RegExp][] = [
+    ["crm:servers", "three", /crm:servers/],
+    ["crm:servers", 0, /crm:servers: must be between 1 and 10, got 0/],
+    ["crm:servers", 11, /crm:servers: must be between 1 and 10, got 11/],
+    ["crm:adminCidr", "10.1.1.0/40", /crm:adminCidr: must be an IPv4 CIDR/],
+    ["crm:balance", "random", /crm:balance: must be one of roundrobin, leastconn/],
+  ];
+  for (const [key, value, message] of badValues) {
+    it(`${key} = ${value} fails preview and up with a message naming the key, and nothing is created`, () => {
+      const before = machineState();
+      stack.configure({ [key]: value });
+      try {
+        const preview = stack.pulumi("preview");
+        assert.notEqual(preview.status, 0);
+        assert.match(preview.stdout + preview.stderr, message);
+        const up = stack.pulumi("up", "--yes", "--skip-preview");
+        assert.notEqual(up.status, 0);
+        assert.match(up.stdout + up.stderr, message);
+      } finally {
+        stack.pulumi("config", "rm", key);
+      }
+      assert.equal(stack.resourceCount(), 0, "the stack's state holds no resource");
+      assert.equal(machineState(), before, "no container or bridge appeared");
+    });
+  }
+
+  it("a missing secret fails with the key's name", () => {
+    stack.pulumi("config", "rm", "crm:dbPassword");
+    const r = stack.pulumi("preview");
+    stack.configure({}, { "crm:dbPassword": VALID_SECRETS["crm:dbPassword"] });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout + r.stderr, /crm:dbPassword/);
+  });
+
+  it("a too-short secret fails with the key's name and without its value", () => {
+    stack.configure({}, { "crm:sessionSecret": "short-secret-xyz" });
+    const r = stack.pulumi("preview");
+    stack.configure({}, { "crm:sessionSecret": VALID_SECRETS["crm:sessionSecret"] });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stdout + r.stderr, /crm:sessionSecret: must be at least 32 characters/);
+    assert.doesNotMatch(r.stdout + r.stderr, /short-secret-xyz/);
+  });
+});
