@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { run, tempDir, type Result } from "./shell";
+import { run, runAsync, tempDir, type Result } from "./shell";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -13,6 +13,8 @@ export interface TestStack {
   readonly configFile: string;
   /** `pulumi ARGS --stack NAME --config-file FILE`. */
   pulumi(...args: string[]): Result;
+  /** The same, without blocking the event loop. */
+  pulumiAsync(...args: string[]): Promise<Result>;
   /** `pulumi ARGS` in the same environment, for commands that take no stack. */
   run(...args: string[]): Result;
   /** Sets config values (secrets go on stdin, never on the command line). */
@@ -21,9 +23,13 @@ export interface TestStack {
   resourceCount(): number;
 }
 
-export function testStack(prefix: string): TestStack {
-  const dir = tempDir(prefix);
-  const name = `${prefix}-${process.pid}`;
+/**
+ * A stack in its own local backend. By default in a temporary folder; `dir` gives a fixed one,
+ * so a run that crashed leaves state the next run can destroy.
+ */
+export function testStack(prefix: string, opts: { dir?: string } = {}): TestStack {
+  const dir = opts.dir ?? tempDir(prefix);
+  const name = opts.dir ? prefix : `${prefix}-${process.pid}`;
   const configFile = path.join(dir, `Pulumi.${name}.yaml`);
   const env = {
     ...process.env,
@@ -31,10 +37,11 @@ export function testStack(prefix: string): TestStack {
     PULUMI_CONFIG_PASSPHRASE: "crm-test-passphrase",
     PULUMI_CONFIG_PASSPHRASE_FILE: "",
   };
-  fs.mkdirSync(path.join(dir, "state"));
+  fs.mkdirSync(path.join(dir, "state"), { recursive: true });
   const pulumi = (...args: string[]) => run(path.join(ROOT, "scripts/pulumi"), [...args, "--stack", name], { env, cwd: ROOT });
   const plain = (...args: string[]) => run(path.join(ROOT, "scripts/pulumi"), args, { env, cwd: ROOT });
-  const init = plain("stack", "init", name, "--secrets-provider", "passphrase");
+  const exists = plain("stack", "ls", "--json").stdout.includes(`"${name}"`);
+  const init = exists ? { status: 0, stderr: "" } : plain("stack", "init", name, "--secrets-provider", "passphrase");
   if (init.status !== 0) throw new Error(`stack init failed: ${init.stderr}`);
   // `stack init` writes the stack's settings (its encryption salt) beside Pulumi.yaml; keep them in the test's own folder.
   const written = path.join(ROOT, `Pulumi.${name}.yaml`);
@@ -43,6 +50,7 @@ export function testStack(prefix: string): TestStack {
     name,
     configFile,
     pulumi: (...args) => pulumi(...args, "--config-file", configFile),
+    pulumiAsync: (...args) => runAsync(path.join(ROOT, "scripts/pulumi"), [...args, "--stack", name, "--config-file", configFile], { env, cwd: ROOT }),
     run: plain,
     configure(values, secrets = {}) {
       for (const [k, v] of Object.entries(values)) {

@@ -1,0 +1,177 @@
+/**
+ * The vnx stack for real: `pulumi up` builds the seed's scenario in LXC containers on this
+ * machine, then each check exercises what a user of the architecture relies on, and
+ * `pulumi destroy` must leave nothing behind. Needs root; takes a few minutes.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { testStack, VALID_SECRETS, type TestStack } from "../support/pulumi";
+import { get, inContainer, leftovers, loadStream, removeStaleScenario, scenarioContainers, serversUp, spread, waitFor } from "../support/scenario";
+import { run } from "../support/shell";
+
+const STATE_DIR = "/var/tmp/crm-infra-e2e";
+const SERVERS = ["s1", "s2", "s3"];
+const NAS = ["nas1", "nas2", "nas3"];
+/** Every address of the scenario that a client could try. */
+const ADDRESSES = [
+  "10.1.1.1",
+  "10.1.2.1",
+  "10.1.2.2",
+  "10.1.3.1",
+  ...SERVERS.flatMap((_, i) => [`10.1.3.1${i + 1}`, `10.1.4.1${i + 1}`]),
+  "10.1.4.21",
+  "10.1.4.22",
+  "10.1.4.23",
+  "10.1.4.31",
+];
+
+/** A 1×1 PNG: small, valid, and unique per run (a text chunk with the time), so its content address is new. */
+function uniquePng(): Buffer {
+  const base = Buffer.from(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082",
+    "hex",
+  );
+  const text = Buffer.from(`crm-e2e ${Date.now()} ${process.pid}`);
+  const chunk = Buffer.concat([Buffer.from([0, 0, 0, text.length]), Buffer.from("tEXt"), text, Buffer.alloc(4)]);
+  // Insert the chunk before IEND (the last 12 bytes). PNG readers skip ancillary chunks; the CRC is not checked by the app.
+  return Buffer.concat([base.subarray(0, base.length - 12), chunk, base.subarray(base.length - 12)]);
+}
+
+describe("vnx stack, end to end", function () {
+  this.timeout(30 * 60_000);
+  let stack: TestStack;
+
+  const up = async () => {
+    const r = await stack.pulumiAsync("up", "--yes", "--skip-preview");
+    assert.equal(r.status, 0, r.stdout.slice(-6000) + r.stderr.slice(-3000));
+  };
+
+  before(async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    stack = testStack("e2e", { dir: STATE_DIR });
+    // A run that crashed left its stack behind: destroy it; then anything no stack owns.
+    if (stack.resourceCount() > 0) stack.pulumi("destroy", "--yes", "--skip-preview");
+    removeStaleScenario();
+    stack.configure({ "crm:target": "vnx", "crm:servers": 3 }, VALID_SECRETS);
+    await up();
+  });
+
+  after(function () {
+    if (!stack) return;
+    stack.pulumi("destroy", "--yes", "--skip-preview");
+  });
+
+  it("a second pulumi up changes nothing", () => {
+    const r = stack.pulumi("preview", "--expect-no-changes");
+    assert.equal(r.status, 0, r.stdout.slice(-3000));
+  });
+
+  it("serves the CRM at http://10.1.2.2/ from the machine, 30 requests spread evenly over s1..s3", async () => {
+    const replies = [];
+    for (let i = 0; i < 30; i++) replies.push(await get("/login"));
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      Array(30).fill(200),
+    );
+    assert.deepEqual(spread(replies), { s1: 10, s2: 10, s3: 10 });
+  });
+
+  it("serves it to client c1 through the firewall, also round-robin", () => {
+    const r = inContainer("c1", "for i in $(seq 30); do curl -s -o /dev/null -D - http://10.1.2.2/login | tr -d '\\r' | awk -F': ' 'tolower($1)==\"x-backend-server\"{print $2}'; done | sort | uniq -c");
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      r.stdout.trim().split("\n").map((l) => l.trim()),
+      ["10 s1", "10 s2", "10 s3"],
+    );
+  });
+
+  it("a photo uploaded through s1 is served by s2 and s3 and stored on all three bricks", () => {
+    const png = uniquePng();
+    const name = `${createHash("sha256").update(png).digest("hex")}.png`;
+    // Sign in and upload straight to s1 from lb (the only host with a leg on the app LAN), then fetch from the others.
+    const script = `set -euo pipefail
+jar=$(mktemp); photo=$(mktemp); cat >"$photo"
+token() { curl -fsS -b "$jar" -c "$jar" "http://10.1.3.11:3000$1" | sed -n 's/.*name="_csrf" value="\\([^"]*\\)".*/\\1/p' | head -1; }
+curl -fsS -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$(token /login)" --data-urlencode username=admin --data-urlencode "password=$ADMIN_PASSWORD" http://10.1.3.11:3000/login
+curl -fsS -b "$jar" -c "$jar" -o /dev/null -F "_csrf=$(token /users/new)" -F username=e2e$$ -F display_name=E2E -F password=e2e-password-1 -F "photo=@$photo;type=image/png" http://10.1.3.11:3000/users
+for s in 12 13; do curl -fsS -b "$jar" "http://10.1.3.$s:3000/uploads/${name}" | sha256sum | cut -c1-64; done`;
+    const r = run("lxc-attach", ["-n", "crm-lb", "--clear-env", "--set-var", `ADMIN_PASSWORD=${VALID_SECRETS["crm:adminPassword"]}`, "--", "bash", "-c", script], {
+      input: png.toString("latin1"),
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const digest = createHash("sha256").update(png).digest("hex");
+    assert.deepEqual(r.stdout.trim().split("\n"), [digest, digest], "s2 and s3 serve the same bytes");
+    for (const nas of NAS) {
+      assert.equal(inContainer(nas, `sha256sum /nas/uploads/${name} | cut -c1-64`).stdout.trim(), digest, `${nas} brick`);
+    }
+  });
+
+  it("the firewall lets through only ping and TCP/80 to 10.1.2.2 (nmap from c1)", () => {
+    const tcp = inContainer("c1", `nmap -sS -Pn -p- -n -T5 --min-rate 20000 --max-retries 1 -oG - ${ADDRESSES.join(" ")}`);
+    assert.equal(tcp.status, 0, tcp.stderr);
+    const open = [...tcp.stdout.matchAll(/Host: (\S+).*?Ports: (.*)/g)].flatMap(([, host, ports]) =>
+      ports
+        .split(", ")
+        .filter((p) => p.split("/")[1] === "open")
+        .map((p) => `${host}:${p.split("/")[0]}`),
+    );
+    assert.deepEqual(open, ["10.1.2.2:80"]);
+    const udp = inContainer("c1", `nmap -sU -Pn -n --top-ports 100 -T5 --max-retries 1 -oG - ${ADDRESSES.join(" ")}`);
+    assert.equal(udp.status, 0, udp.stderr);
+    assert.doesNotMatch(udp.stdout, /\/open\//, "no UDP port is open");
+    assert.equal(inContainer("c1", "ping -c1 -W2 10.1.2.2").status, 0, "ping of the service works");
+    assert.notEqual(inContainer("c1", "ping -c1 -W1 10.1.3.11").status, 0, "ping of an app server is dropped");
+  });
+
+  it("losing an app server under a stream of GETs loses no request", async () => {
+    const stream = loadStream("/login", { concurrency: 4, maxRequests: 3000 });
+    await new Promise((r) => setTimeout(r, 2000));
+    run("lxc-stop", ["-k", "-n", "crm-s2"]);
+    await new Promise((r) => setTimeout(r, 6000));
+    const replies = await stream.stop();
+    const failed = replies.filter((r) => r.status !== 200);
+    assert.ok(replies.length > 100, `only ${replies.length} requests ran`);
+    assert.equal(failed.length, 0, `${failed.length} of ${replies.length} failed: ${JSON.stringify(spread(failed))}`);
+    assert.ok(!serversUp().includes("s2"), "s2 is out of the rotation");
+    run("lxc-start", ["-n", "crm-s2"]);
+    await waitFor("s2 back in rotation", 60, () => serversUp().includes("s2"));
+  });
+
+  it("every container restarted without Pulumi: the CRM serves again within 60 s", async () => {
+    const containers = scenarioContainers();
+    for (const c of containers) run("lxc-stop", ["-n", c, "-t", "20"]);
+    for (const c of containers) run("lxc-start", ["-n", c]);
+    const seconds = await waitFor("the CRM answering with all servers up", 60, async () => (await get("/login", undefined, 3000)).status === 200 && serversUp().length === 3);
+    console.log(`      (serving again ${seconds.toFixed(1)} s after the restart)`);
+    const health = await get("/healthz");
+    assert.equal(health.status, 200);
+  });
+
+  it("scales out to 4 servers and back to 3 under load, without a failed request", async () => {
+    const stream = loadStream("/login", { concurrency: 2, maxRequests: 20000 });
+    try {
+      stack.configure({ "crm:servers": 4 });
+      await up();
+      assert.deepEqual(serversUp().sort(), ["s1", "s2", "s3", "s4"]);
+      const replies = [];
+      for (let i = 0; i < 40; i++) replies.push(await get("/login"));
+      assert.equal(spread(replies).s4, 10, "s4 takes its share");
+      stack.configure({ "crm:servers": 3 });
+      await up();
+      assert.deepEqual(serversUp().sort(), SERVERS);
+      assert.ok(!scenarioContainers().includes("crm-s4"), "s4 is gone");
+    } finally {
+      const replies = await stream.stop();
+      const failed = replies.filter((r) => r.status !== 200);
+      assert.equal(failed.length, 0, `${failed.length} of ${replies.length} failed during scaling`);
+    }
+  });
+
+  it("pulumi destroy leaves no container, bridge, route, address, mount or rule", () => {
+    const r = stack.pulumi("destroy", "--yes", "--skip-preview");
+    assert.equal(r.status, 0, r.stdout.slice(-3000));
+    assert.deepEqual(leftovers(), []);
+    assert.equal(fs.existsSync("/sys/class/net/crmlan1"), false);
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * Reaching into the running vnx scenario: commands inside its containers, HTTP through the
+ * firewall and the load balancer, and the state it leaves on this machine. Traffic goes only to
+ * the scenario's own addresses, which the safety route keeps on this machine.
+ */
+import * as http from "node:http";
+import * as path from "node:path";
+import { run, type Result } from "./shell";
+
+export const ROOT = path.resolve(__dirname, "../..");
+export const SERVICE = "10.1.2.2";
+const SCENARIO_CONTAINER = /^crm-(fw|lb|s\d+|nas[1-3]|bbdd2?|c[12]|nagios|ges)$/;
+
+/** Runs a shell command inside a scenario container. */
+export function inContainer(host: string, command: string, input?: string): Result {
+  return run("lxc-attach", ["-n", `crm-${host}`, "--clear-env", "--", "bash", "-c", command], { input });
+}
+
+export function scenarioContainers(): string[] {
+  return run("lxc-ls", ["-1"])
+    .stdout.split("\n")
+    .filter((n) => SCENARIO_CONTAINER.test(n));
+}
+
+/** What the vnx target may leave on the machine: must be empty after `destroy`. */
+export function leftovers(): string[] {
+  const found: string[] = scenarioContainers().map((c) => `container ${c}`);
+  const sh = (cmd: string) => run("bash", ["-c", cmd]).stdout.trim();
+  const bridges = sh("ip -o link show type bridge | awk -F': ' '{print $2}' | grep '^crmlan' || true");
+  const routes = sh("ip route show | grep '^\\(unreachable \\)\\?10\\.1\\.' || true");
+  const addresses = sh("ip -o addr show | grep ' 10\\.1\\.' || true");
+  const mounts = sh("grep -E 'glusterfs|/var/lib/lxc/crm-(fw|lb|s[0-9]|nas|bbdd|c[12])' /proc/mounts || true");
+  const rules = sh("(iptables -S 2>/dev/null; ip6tables -S 2>/dev/null) | grep crm-vnx || true");
+  for (const [what, text] of Object.entries({ bridge: bridges, route: routes, address: addresses, mount: mounts, rule: rules })) {
+    if (text) found.push(...text.split("\n").map((l) => `${what} ${l}`));
+  }
+  return found;
+}
+
+/** Removes scenario containers and networks that no stack owns any more (a crashed earlier run). */
+export function removeStaleScenario(): void {
+  for (const c of scenarioContainers()) run(path.join(ROOT, "targets/vnx/scripts/host.sh"), ["destroy", c]);
+  run(path.join(ROOT, "targets/vnx/scripts/network.sh"), ["down"]);
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly server?: string;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+
+/** One GET through the load balancer; a network error counts as status 0. */
+export function get(pathname: string, host = SERVICE, timeoutMs = 10_000): Promise<Reply> {
+  return new Promise((resolve) => {
+    const req = http.get({ host, port: 80, path: pathname, agent, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, server: res.headers["x-backend-server"] as string | undefined }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", () => resolve({ status: 0 }));
+  });
+}
+
+/** How many of `replies` each server answered. */
+export function spread(replies: readonly Reply[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of replies) counts[r.server ?? "none"] = (counts[r.server ?? "none"] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * A steady stream of GETs with a few in flight at once, until `stop()` — bounded by `maxRequests`
+ * so it always ends. Collects every reply.
+ */
+export function loadStream(pathname: string, opts: { concurrency: number; maxRequests: number }) {
+  const replies: Reply[] = [];
+  let stopped = false;
+  const worker = async () => {
+    while (!stopped && replies.length < opts.maxRequests) {
+      replies.push(await get(pathname));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const done = Promise.all(Array.from({ length: opts.concurrency }, worker));
+  return {
+    replies,
+    async stop(): Promise<Reply[]> {
+      stopped = true;
+      await done;
+      return replies;
+    },
+  };
+}
+
+/** Polls `check` every second until it is true or `seconds` pass; returns the seconds it took. */
+export async function waitFor(what: string, seconds: number, check: () => boolean | Promise<boolean>): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < seconds * 1000) {
+    if (await check()) return (Date.now() - start) / 1000;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`${what}: not within ${seconds} s`);
+}
+
+/** Which servers HAProxy currently sees as UP, from its statistics page (CSV) on lb's front side. */
+export function serversUp(): string[] {
+  const r = inContainer("lb", "curl -fsS 'http://10.1.3.1:8404/;csv'");
+  return r.stdout
+    .split("\n")
+    .map((l) => l.split(","))
+    .filter((f) => f[0] === "crm_app" && f[1] !== "BACKEND" && f[1] !== "FRONTEND" && f[17]?.startsWith("UP"))
+    .map((f) => f[1]);
+}
