@@ -59,14 +59,12 @@ export function createOpenStackHost(ctx: HostContext, args: OpenStackHostArgs): 
     ? new openstack.blockstorage.Volume(`${name}-data`, { size: ctx.volumeSizeGiB, description: `crm ${name} data` }, o)
     : undefined;
   const mountPoint = args.volumeAt;
-  const rendered = pulumi
-    .all([args.cloudInit, volume?.id ?? pulumi.output(undefined)])
-    .apply(([cloudInit, volumeId]) =>
-      renderCloudInit({
-        ...cloudInit,
-        volume: volumeId && mountPoint ? { device: openstackVolumeDevice(volumeId), mountPoint } : undefined,
-      }),
-    );
+  const rendered = pulumi.all([args.cloudInit, volume?.id ?? pulumi.output(undefined)]).apply(([cloudInit, volumeId]) =>
+    renderCloudInit({
+      ...cloudInit,
+      volume: volumeId && mountPoint ? { device: openstackVolumeDevice(volumeId), mountPoint } : undefined,
+    }),
+  );
   const server = new openstack.compute.Instance(
     name,
     {

@@ -18,6 +18,8 @@ export interface Recorded {
 
 export interface RunResult {
   readonly resources: Recorded[];
+  /** Provider function calls (data sources such as the AMI lookup). */
+  readonly calls: { token: string; inputs: Record<string, unknown> }[];
   readonly outputs: Record<string, unknown>;
   readonly errors: string[];
 }

@@ -23,6 +23,7 @@ const [scenarioJson, outFile] = process.argv.slice(2);
 const scenario = JSON.parse(scenarioJson) as Scenario;
 const resources: Recorded[] = [];
 const errors: string[] = [];
+const calls: { token: string; inputs: Record<string, unknown> }[] = [];
 
 /** Unwraps secret signatures, recording the dotted path of every secret found. */
 function reveal(value: unknown, at: string, secrets: string[]): unknown {
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
         return { id, state };
       },
       call(args: pulumi.runtime.MockCallArgs) {
+        calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
         switch (args.token) {
           case "aws:ec2/getAmi:getAmi":
             return { id: "ami-0debian13", name: "debian-13-amd64-20260101-0000" };
@@ -109,10 +111,10 @@ async function main(): Promise<void> {
     errors.push(e instanceof Error ? e.message : String(e));
   }
   await pulumi.runtime.disconnect();
-  const result: RunResult = { resources, outputs, errors };
+  const result: RunResult = { resources, calls, outputs, errors };
   fs.writeFileSync(outFile, JSON.stringify(result));
 }
 
 main().catch((e) => {
-  fs.writeFileSync(outFile, JSON.stringify({ resources, outputs: {}, errors: [...errors, String(e)] }));
+  fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, String(e)] }));
 });
