@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ADMIN_PASSWORD, APP_DIR, AppProcess, tempDir } from './support/app.js';
+import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate';
+import pg from 'pg';
+import { ADMIN_PASSWORD, APP_DIR, AppProcess, appEnv, freePort, tempDir, waitFor } from './support/app.js';
 import { Client } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
 import { createCompany, createCustomer, photoUrl } from './support/fixtures.js';
@@ -43,8 +45,25 @@ describe('several servers behind the load balancer', () => {
   it('applies migrations exactly once when three servers start together on an empty database', async () => {
     const databaseUrl = await createDatabase('migrate');
     const uploadDir = tempDir('uploads');
-    const started = await Promise.all([0, 1, 2].map(() => AppProcess.startHealthy(databaseUrl, uploadDir)));
+    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+
+    // Hold the migration lock while the servers start, so all three reach it together
+    // whatever their start-up timing, then let them go.
+    const holder = new pg.Client({ connectionString: databaseUrl });
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock($1)', [PG_MIGRATE_LOCK_ID]);
+    const started = ports.map((port) => AppProcess.start(appEnv(databaseUrl, uploadDir, port)));
     apps.push(...started);
+    try {
+      await waitFor(async () => {
+        assert.ok(started.every((app) => app.running), `a server exited:\n${started.map((a) => a.log).join('\n')}`);
+        const r = await holder.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+        return r.rows[0]?.n === 3;
+      });
+    } finally {
+      await holder.end();
+    }
+    await Promise.all(started.map((app) => app.waitHealthy()));
 
     const migrationFiles = readdirSync(path.join(APP_DIR, 'dist', 'migrations')).filter((f) => f.endsWith('.js'));
     const rows = await queryOnce<{ name: string }>(databaseUrl, 'SELECT name FROM pgmigrations');

@@ -29,23 +29,24 @@ export function containsPattern(q: string): string {
 }
 
 /**
- * Runs one page of a listing. `from` and `orderBy` are fixed SQL fragments written in
- * code; the only user value, the search pattern, is always bound as $1.
+ * Runs one page of a listing. `from`, `where` and `orderBy` are fixed SQL fragments
+ * written in code; the only user value, the search pattern, is always bound as $1.
+ * Without a search the WHERE is left out, so the ORDER BY can walk an index.
  */
 export async function fetchPage<T extends pg.QueryResultRow>(
   db: pg.Pool,
-  sql: { select: string; from: string; orderBy: string },
+  sql: { select: string; from: string; where: string; orderBy: string },
   list: ListQuery,
 ): Promise<Page<T>> {
-  const pattern = containsPattern(list.q);
-  const offset = (list.page - 1) * PAGE_SIZE;
+  const filter = list.q ? ` WHERE ${sql.where}` : '';
+  const params: unknown[] = list.q ? [containsPattern(list.q)] : [];
+  const n = params.length;
   const [count, rows] = await Promise.all([
-    db.query<{ total: string }>(`SELECT count(*) AS total FROM ${sql.from}`, [pattern]),
-    db.query<T>(`SELECT ${sql.select} FROM ${sql.from} ORDER BY ${sql.orderBy} LIMIT $2 OFFSET $3`, [
-      pattern,
-      PAGE_SIZE,
-      offset,
-    ]),
+    db.query<{ total: string }>(`SELECT count(*) AS total FROM ${sql.from}${filter}`, params),
+    db.query<T>(
+      `SELECT ${sql.select} FROM ${sql.from}${filter} ORDER BY ${sql.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`,
+      [...params, PAGE_SIZE, (list.page - 1) * PAGE_SIZE],
+    ),
   ]);
   const total = Number(count.rows[0]?.total ?? 0);
   return { items: rows.rows, page: list.page, pageSize: PAGE_SIZE, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)) };

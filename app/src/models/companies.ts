@@ -20,7 +20,7 @@ const COLUMNS = 'co.id, co.name, co.website, co.address, (SELECT count(*)::int F
 export function listCompanies(db: pg.Pool, list: ListQuery): Promise<Page<Company>> {
   return fetchPage<Company>(
     db,
-    { select: COLUMNS, from: 'companies co WHERE co.name ILIKE $1 OR co.website ILIKE $1', orderBy: 'co.name, co.id' },
+    { select: COLUMNS, from: 'companies co', where: 'co.name ILIKE $1 OR co.website ILIKE $1', orderBy: 'co.name, co.id' },
     list,
   );
 }

@@ -26,7 +26,8 @@ export function listCustomers(db: pg.Pool, list: ListQuery): Promise<Page<Custom
     db,
     {
       select: COLUMNS,
-      from: `${FROM} WHERE c.name ILIKE $1 OR c.email ILIKE $1 OR co.name ILIKE $1`,
+      from: FROM,
+      where: 'c.name ILIKE $1 OR c.email ILIKE $1 OR co.name ILIKE $1',
       orderBy: 'c.name, c.id',
     },
     list,

@@ -29,7 +29,7 @@ const COLUMNS = 'u.id, u.username, u.display_name, u.is_admin, u.photo';
 export function listUsers(db: pg.Pool, list: ListQuery): Promise<Page<User>> {
   return fetchPage<User>(
     db,
-    { select: COLUMNS, from: 'users u WHERE u.username ILIKE $1 OR u.display_name ILIKE $1', orderBy: 'u.display_name, u.id' },
+    { select: COLUMNS, from: 'users u', where: 'u.username ILIKE $1 OR u.display_name ILIKE $1', orderBy: 'u.display_name, u.id' },
     list,
   );
 }

@@ -31,7 +31,7 @@ const ORDER = 'v.visit_date DESC, v.id DESC';
 export function listVisits(db: pg.Pool, list: ListQuery): Promise<Page<Visit>> {
   return fetchPage<Visit>(
     db,
-    { select: COLUMNS, from: `${FROM} WHERE c.name ILIKE $1 OR v.notes ILIKE $1 OR u.display_name ILIKE $1`, orderBy: ORDER },
+    { select: COLUMNS, from: FROM, where: 'c.name ILIKE $1 OR v.notes ILIKE $1 OR u.display_name ILIKE $1', orderBy: ORDER },
     list,
   );
 }

@@ -18,6 +18,15 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Polls `condition` every 100 ms until it holds; fails after `timeoutMs`. */
+export async function waitFor(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `crm-${prefix}-`));
 }
@@ -35,6 +44,14 @@ export function appEnv(databaseUrl: string, uploadDir: string, port: number): No
   };
 }
 
+/** Every server a test started and has not yet seen exit; see stopAll. */
+const live = new Set<AppProcess>();
+
+/** Stops whatever a failed test left running (a root hook runs this after the suite). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((app) => app.stop()));
+}
+
 /** A server started as a real child process, the way systemd runs it. */
 export class AppProcess {
   readonly url: string;
@@ -49,6 +66,8 @@ export class AppProcess {
     child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    live.add(this);
+    void this.exited.then(() => live.delete(this));
   }
 
   static start(env: NodeJS.ProcessEnv): AppProcess {
@@ -59,7 +78,12 @@ export class AppProcess {
   /** Starts a server on a free port and waits until /healthz says 200. */
   static async startHealthy(databaseUrl: string, uploadDir: string): Promise<AppProcess> {
     const app = AppProcess.start(appEnv(databaseUrl, uploadDir, await freePort()));
-    await app.waitHealthy();
+    try {
+      await app.waitHealthy();
+    } catch (err) {
+      await app.stop();
+      throw err;
+    }
     return app;
   }
 
@@ -76,19 +100,16 @@ export class AppProcess {
     return { status: res.status, body: (await res.json()) as { checks: Record<string, string> } };
   }
 
-  /** Polls /healthz until it answers `status` (default 200); fails if the process exits. */
+  /** Polls /healthz until it answers `status` (default 200) and returns how long that took. */
   async waitHealthy(timeoutMs = 20_000, status = 200): Promise<number> {
     const started = Date.now();
-    while (Date.now() - started < timeoutMs) {
+    await waitFor(async () => {
       if (!this.running) throw new Error(`server exited with ${this.child.exitCode}:\n${this.output}`);
-      try {
-        if ((await this.health()).status === status) return Date.now() - started;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`no /healthz ${status} within ${timeoutMs} ms:\n${this.output}`);
+      return (await this.health().catch(() => undefined))?.status === status;
+    }, timeoutMs).catch((err: Error) => {
+      throw new Error(`${err.message} (waiting for /healthz ${status}):\n${this.output}`);
+    });
+    return Date.now() - started;
   }
 
   /** Resolves with the exit code (for servers expected to stop on their own). */
