@@ -9,7 +9,8 @@ ensure_node_modules
 build_app
 
 PG_DIR="$STATE_DIR/bench-pg"
-trap 'pg_cluster_stop "$PG_DIR" immediate' EXIT
+fresh_tmpdir bench-tmp
+trap 'pg_cluster_stop "$PG_DIR" immediate; rm -rf "$TMPDIR"' EXIT
 TEST_DATABASE_URL="$(pg_cluster_init "$PG_DIR")"
 export TEST_DATABASE_URL
 

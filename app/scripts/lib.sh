@@ -39,6 +39,14 @@ build_app() {
   (cd "$APP_DIR" && npx tsc -p tsconfig.json)
 }
 
+# Points TMPDIR at a fresh folder for this run's upload folders and browser profiles.
+fresh_tmpdir() {
+  TMPDIR="$STATE_DIR/$1"
+  export TMPDIR
+  rm -rf "$TMPDIR"
+  mkdir -p "$TMPDIR"
+}
+
 free_port() {
   node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }

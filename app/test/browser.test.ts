@@ -106,11 +106,12 @@ describe('in a browser', function () {
     await page.goto(`${app.url}/customers?q=grace`);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'crm-customers-desktop.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const url of ['/customers', '/visits', '/companies', '/tokens']) {
+    for (const url of ['/customers', '/visits', '/companies', '/tokens', '/customers/new']) {
       await page.goto(`${app.url}${url}`);
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       assert.ok(width <= 390, `${url} is ${width} px wide`);
     }
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'crm-form-phone.png'), fullPage: true });
     const customer = await page.goto(`${app.url}/customers?q=grace`);
     assert.equal(customer?.status(), 200);
     await rowWith('Grace Hopper').getByRole('link', { name: 'Grace Hopper' }).click();

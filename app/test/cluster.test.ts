@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate';
 import pg from 'pg';
 import { ADMIN_PASSWORD, APP_DIR, AppProcess, appEnv, freePort, tempDir, waitFor } from './support/app.js';
-import { Client } from './support/client.js';
+import { Client, csrfToken } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
 import { createCompany, createCustomer, photoUrl } from './support/fixtures.js';
 import { solidPng } from './support/images.js';
@@ -79,13 +81,37 @@ describe('several servers behind the load balancer', () => {
     }
   });
 
-  it('stops cleanly on SIGTERM with an idle keep-alive connection open, within 10 s', async () => {
-    const app = await AppProcess.startHealthy(await createDatabase('shutdown'), tempDir('uploads'));
-    // fetch keeps the connection alive after this request; the server must still exit.
-    assert.equal((await fetch(`${app.url}/login`)).status, 200);
+  it('on SIGTERM finishes the request in flight, then exits 0 within 10 s', async () => {
+    const databaseUrl = await createDatabase('shutdown');
+    const app = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
+    const client = new Client(app.url);
+    await client.login('admin', ADMIN_PASSWORD);
+    const body = `_csrf=${encodeURIComponent(csrfToken(await client.text('/companies/new')))}&name=Late+Ltd`;
+
+    // A form post whose body is still arriving when the signal comes.
+    const { hostname, port } = new URL(app.url);
+    const req = http.request({
+      hostname,
+      port,
+      method: 'POST',
+      path: '/companies',
+      headers: { cookie: client.cookie, 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length },
+    });
+    const status = new Promise<number>((resolve, reject) => {
+      req.on('response', (res) => resolve(res.resume().statusCode ?? 0)).on('error', reject);
+    });
+    req.write(body.slice(0, 10));
+    await sleep(300);
     const t0 = Date.now();
-    assert.equal(await app.stop(), 0);
+    const exitCode = app.stop();
+    await sleep(500);
+    assert.ok(app.running, 'the server waits for the unfinished request');
+    req.end(body.slice(10));
+
+    assert.equal(await status, 303, 'the in-flight form post completed');
+    assert.equal(await exitCode, 0);
     assert.ok(Date.now() - t0 < 10_000, 'stopped within 10 s');
-    assert.match(app.log, /stopped/);
+    const saved = await queryOnce(databaseUrl, "SELECT 1 FROM companies WHERE name = 'Late Ltd'");
+    assert.equal(saved.length, 1);
   });
 });
