@@ -97,7 +97,7 @@ curl -fsS -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$(token /logi
 curl -fsS -b "$jar" -c "$jar" -o /dev/null -F "_csrf=$(token /users/new)" -F username=e2e$$ -F display_name=E2E -F password=e2e-password-1 -F "photo=@$photo;type=image/png" http://10.1.3.11:3000/users
 for s in 12 13; do curl -fsS -b "$jar" "http://10.1.3.$s:3000/uploads/${name}" | sha256sum | cut -c1-64; done`;
     const r = run("lxc-attach", ["-n", "crm-lb", "--clear-env", "--set-var", `ADMIN_PASSWORD=${VALID_SECRETS["crm:adminPassword"]}`, "--", "bash", "-c", script], {
-      input: png.toString("latin1"),
+      input: png,
     });
     assert.equal(r.status, 0, r.stderr);
     const digest = createHash("sha256").update(png).digest("hex");

@@ -13,7 +13,7 @@ export interface Result {
 export function run(
   command: string,
   args: readonly string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Result {
   const r = spawnSync(command, args, { input: opts.input, env: opts.env ?? process.env, cwd: opts.cwd, encoding: "utf8" });
   if (r.error) throw r.error;

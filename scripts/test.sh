@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean clone: installs what is missing (Debian packages, npm
+# packages, the Pulumi toolchain), then runs static checks, unit tests, the cloud stacks under
+# mocks, the real Pulumi CLI, the CRM app's suite and the vnx stack end to end.
+#   scripts/test.sh            everything (needs root: the vnx stack creates containers)
+#   scripts/test.sh --quick    everything but the app suite and the end-to-end vnx test
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+CRM_LOG_TAG=test
+cd "$CRM_ROOT"
+
+quick=false
+[[ ${1:-} == --quick ]] && quick=true
+
+# Tools the tests call on this machine: nft and haproxy check rendered configs; lxc & co. run the scenario.
+crm_apt nftables haproxy iptables lxc debootstrap rsync curl nmap
+scripts/toolchain.sh
+crm_pulumi_env
+
+passed=0 failed=0 skipped=0
+# suite NAME CMD...: runs one suite, echoing its output, and adds mocha's counts to the totals.
+suite() {
+  local name=$1 log status=0
+  shift
+  log=$(mktemp)
+  crm_log "── $name"
+  "$@" 2>&1 | tee "$log" || status=$?
+  local p f s
+  p=$(grep -oE '^\s+[0-9]+ passing' "$log" | grep -oE '[0-9]+' | tail -1 || true)
+  f=$(grep -oE '^\s+[0-9]+ failing' "$log" | grep -oE '[0-9]+' | tail -1 || true)
+  s=$(grep -oE '^\s+[0-9]+ pending' "$log" | grep -oE '[0-9]+' | tail -1 || true)
+  passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0}))
+  # A suite that broke before reporting counts as one failure.
+  if ((status != 0)) && [[ -z $f || $f == 0 ]]; then failed=$((failed + 1)); fi
+  rm -f "$log"
+}
+
+suite "static checks" bash -c 'tsc --noEmit -p . && eslint . && prettier --check . && (cd toolchain/language-nodejs && go vet ./... && test -z "$(gofmt -l .)")'
+suite "unit, clouds (mocks) and the real Pulumi CLI" mocha 'test/unit/**/*.test.ts' 'test/clouds/**/*.test.ts' 'test/cli/**/*.test.ts'
+if ! $quick; then
+  suite "CRM application" app/scripts/test.sh
+  suite "vnx stack end to end" mocha --timeout 1800000 'test/e2e/**/*.test.ts'
+fi
+
+echo
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+((failed == 0))
