@@ -7,7 +7,17 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { testStack, VALID_SECRETS, type TestStack } from "../support/pulumi";
-import { get, inContainer, leftovers, loadStream, removeStaleScenario, scenarioContainers, serversUp, spread, waitFor } from "../support/scenario";
+import {
+  get,
+  inContainer,
+  leftovers,
+  loadStream,
+  removeStaleScenario,
+  scenarioContainers,
+  serversUp,
+  spread,
+  waitFor,
+} from "../support/scenario";
 import { run } from "../support/shell";
 
 const STATE_DIR = "/var/tmp/crm-infra-e2e";
@@ -29,7 +39,8 @@ const ADDRESSES = [
 /** A 1×1 PNG: small, valid, and unique per run (a text chunk with the time), so its content address is new. */
 function uniquePng(): Buffer {
   const base = Buffer.from(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082",
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000" +
+      "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082",
     "hex",
   );
   const text = Buffer.from(`crm-e2e ${Date.now()} ${process.pid}`);
@@ -78,10 +89,16 @@ describe("vnx stack, end to end", function () {
   });
 
   it("serves it to client c1 through the firewall, also round-robin", () => {
-    const r = inContainer("c1", "for i in $(seq 30); do curl -s -o /dev/null -D - http://10.1.2.2/login | tr -d '\\r' | awk -F': ' 'tolower($1)==\"x-backend-server\"{print $2}'; done | sort | uniq -c");
+    const r = inContainer(
+      "c1",
+      "for i in $(seq 30); do curl -s -o /dev/null -D - http://10.1.2.2/login | tr -d '\\r' | awk -F': ' 'tolower($1)==\"x-backend-server\"{print $2}'; done | sort | uniq -c",
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(
-      r.stdout.trim().split("\n").map((l) => l.trim()),
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.trim()),
       ["10 s1", "10 s2", "10 s3"],
     );
   });
@@ -96,9 +113,13 @@ token() { curl -fsS -b "$jar" -c "$jar" "http://10.1.3.11:3000$1" | sed -n 's/.*
 curl -fsS -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$(token /login)" --data-urlencode username=admin --data-urlencode "password=$ADMIN_PASSWORD" http://10.1.3.11:3000/login
 curl -fsS -b "$jar" -c "$jar" -o /dev/null -F "_csrf=$(token /users/new)" -F username=e2e$$ -F display_name=E2E -F password=e2e-password-1 -F "photo=@$photo;type=image/png" http://10.1.3.11:3000/users
 for s in 12 13; do curl -fsS -b "$jar" "http://10.1.3.$s:3000/uploads/${name}" | sha256sum | cut -c1-64; done`;
-    const r = run("lxc-attach", ["-n", "crm-lb", "--clear-env", "--set-var", `ADMIN_PASSWORD=${VALID_SECRETS["crm:adminPassword"]}`, "--", "bash", "-c", script], {
-      input: png,
-    });
+    const r = run(
+      "lxc-attach",
+      ["-n", "crm-lb", "--clear-env", "--set-var", `ADMIN_PASSWORD=${VALID_SECRETS["crm:adminPassword"]}`, "--", "bash", "-c", script],
+      {
+        input: png,
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     const digest = createHash("sha256").update(png).digest("hex");
     assert.deepEqual(r.stdout.trim().split("\n"), [digest, digest], "s2 and s3 serve the same bytes");
@@ -142,7 +163,11 @@ for s in 12 13; do curl -fsS -b "$jar" "http://10.1.3.$s:3000/uploads/${name}" |
     const containers = scenarioContainers();
     for (const c of containers) run("lxc-stop", ["-n", c, "-t", "20"]);
     for (const c of containers) run("lxc-start", ["-n", c]);
-    const seconds = await waitFor("the CRM answering with all servers up", 60, async () => (await get("/login", undefined, 3000)).status === 200 && serversUp().length === 3);
+    const seconds = await waitFor(
+      "the CRM answering with all servers up",
+      60,
+      async () => (await get("/login", undefined, 3000)).status === 200 && serversUp().length === 3,
+    );
     console.log(`      (serving again ${seconds.toFixed(1)} s after the restart)`);
     const health = await get("/healthz");
     assert.equal(health.status, 200);

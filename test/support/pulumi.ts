@@ -50,7 +50,8 @@ export function testStack(prefix: string, opts: { dir?: string } = {}): TestStac
     name,
     configFile,
     pulumi: (...args) => pulumi(...args, "--config-file", configFile),
-    pulumiAsync: (...args) => runAsync(path.join(ROOT, "scripts/pulumi"), [...args, "--stack", name, "--config-file", configFile], { env, cwd: ROOT }),
+    pulumiAsync: (...args) =>
+      runAsync(path.join(ROOT, "scripts/pulumi"), [...args, "--stack", name, "--config-file", configFile], { env, cwd: ROOT }),
     run: plain,
     configure(values, secrets = {}) {
       for (const [k, v] of Object.entries(values)) {
