@@ -49,6 +49,20 @@ function uniquePng(): Buffer {
   return Buffer.concat([base.subarray(0, base.length - 12), chunk, base.subarray(base.length - 12)]);
 }
 
+/**
+ * A run that crashed may have left its stack (even locked, mid-update) and its containers: destroy
+ * what the old state knows, then forget that state and remove whatever scenario it did not know.
+ */
+function forgetEarlierRun(): void {
+  if (fs.existsSync(STATE_DIR)) {
+    const old = testStack("e2e", { dir: STATE_DIR });
+    old.pulumi("cancel", "--yes");
+    old.pulumi("destroy", "--yes", "--skip-preview", "--continue-on-error");
+    fs.rmSync(STATE_DIR, { recursive: true, force: true });
+  }
+  removeStaleScenario();
+}
+
 describe("vnx stack, end to end", function () {
   this.timeout(30 * 60_000);
   let stack: TestStack;
@@ -60,10 +74,8 @@ describe("vnx stack, end to end", function () {
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
+    forgetEarlierRun();
     stack = testStack("e2e", { dir: STATE_DIR });
-    // A run that crashed left its stack behind: destroy it; then anything no stack owns.
-    if (stack.resourceCount() > 0) stack.pulumi("destroy", "--yes", "--skip-preview");
-    removeStaleScenario();
     stack.configure({ "crm:target": "vnx", "crm:servers": 3 }, VALID_SECRETS);
     await up();
   });

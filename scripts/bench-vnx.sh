@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Times the vnx stack's lifecycle with the real engine, in a throw-away stack of its own:
+#   cold up (base image and app bundle built from nothing), destroy, warm up (image cached),
+#   no-op up, scale-out to 4 servers, scale-in to 3, destroy.
+#   scripts/bench-vnx.sh [--skip-cold]
+# Prints one line per step and a table at the end. Needs root and no other scenario running.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+CRM_LOG_TAG=bench
+cd "$CRM_ROOT"
+[[ $(id -u) == 0 ]] || crm_die "run as root: the vnx stack creates containers"
+cold=true
+[[ ${1:-} == --skip-cold ]] && cold=false
+
+scripts/toolchain.sh
+crm_pulumi_env
+crm_apt lxc debootstrap rsync iptables nftables curl
+
+if lxc-ls -1 | grep -qE '^crm-(fw|lb|s[0-9]+|nas[1-3]|bbdd)$'; then
+  crm_die "a vnx scenario is already running on this machine; destroy it first (scripts/vnx down)"
+fi
+
+dir=/var/tmp/crm-infra-bench
+stack=bench
+export PULUMI_BACKEND_URL=file://$dir/state PULUMI_CONFIG_PASSPHRASE=crm-bench PULUMI_CONFIG_PASSPHRASE_FILE=
+mkdir -p "$dir/state"
+config=(--stack "$stack" --config-file "$dir/Pulumi.$stack.yaml")
+pulumi stack select --create "$stack" --secrets-provider passphrase >/dev/null
+[[ -f Pulumi.$stack.yaml ]] && mv "Pulumi.$stack.yaml" "$dir/Pulumi.$stack.yaml"
+pulumi config set "${config[@]}" crm:target vnx
+for key in dbPassword sessionSecret adminPassword; do
+  head -c 48 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 40 | pulumi config set "${config[@]}" --secret "crm:$key"
+done
+trap 'pulumi destroy "${config[@]}" --yes --skip-preview >/dev/null 2>&1 || true' EXIT
+
+declare -a names=() secs=()
+# step NAME CMD...: runs CMD, records its wall-clock seconds.
+step() {
+  local name=$1 start end
+  shift
+  start=$(date +%s.%N)
+  "$@" >"$dir/last.log" 2>&1 || { tail -40 "$dir/last.log" >&2; crm_die "$name failed"; }
+  end=$(date +%s.%N)
+  names+=("$name") secs+=("$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }')")
+  crm_log "$name: ${secs[-1]} s"
+}
+up() { pulumi up "${config[@]}" --yes --skip-preview; }
+servers() { pulumi config set "${config[@]}" crm:servers "$1"; }
+
+pulumi destroy "${config[@]}" --yes --skip-preview >/dev/null
+servers 3
+if $cold; then
+  image=$(node --import tsx -e 'process.stdout.write(require("./targets/vnx/recipe.ts").imageName())')
+  crm_log "cold start: removing the cached base image $image and the app bundle"
+  lxc-destroy -n "$image" 2>/dev/null || true
+  rm -rf /var/cache/crm-infra/app-bundle
+  step "cold up (image + bundle + 3 servers)" up
+  step "destroy" pulumi destroy "${config[@]}" --yes --skip-preview
+fi
+step "warm up (image cached)" up
+step "no-op up" up
+servers 4
+step "scale-out to 4" up
+servers 3
+step "scale-in to 3" up
+step "destroy" pulumi destroy "${config[@]}" --yes --skip-preview
+
+printf '\n| step | seconds |\n|---|---:|\n'
+for i in "${!names[@]}"; do printf '| %s | %s |\n' "${names[$i]}" "${secs[$i]}"; done
