@@ -17,6 +17,11 @@ crm_apt nftables haproxy iptables lxc debootstrap rsync curl nmap
 scripts/toolchain.sh
 crm_pulumi_env
 
+# Scenario addresses must never leave this machine: a route of the tests' own keeps them here for
+# the whole run, whatever the stacks under test do with theirs (test/support/guard.ts).
+ip route replace unreachable 10.1.0.0/16 metric 4001
+trap 'ip route del unreachable 10.1.0.0/16 metric 4001 2>/dev/null || true' EXIT
+
 passed=0 failed=0 skipped=0
 # suite NAME CMD...: runs one suite, echoing its output, and adds mocha's counts to the totals.
 suite() {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import { installGuardRoute } from "../support/guard";
 import { testStack, VALID_SECRETS, type TestStack } from "../support/pulumi";
 import {
   get,
@@ -74,6 +75,7 @@ describe("vnx stack, end to end", function () {
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
+    installGuardRoute();
     forgetEarlierRun();
     stack = testStack("e2e", { dir: STATE_DIR });
     stack.configure({ "crm:target": "vnx", "crm:servers": 3 }, VALID_SECRETS);

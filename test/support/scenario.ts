@@ -5,6 +5,7 @@
  */
 import * as http from "node:http";
 import * as path from "node:path";
+import { scenarioTrafficStaysLocal } from "./guard";
 import { run, type Result } from "./shell";
 
 export const ROOT = path.resolve(__dirname, "../..");
@@ -27,7 +28,8 @@ export function leftovers(): string[] {
   const found: string[] = scenarioContainers().map((c) => `container ${c}`);
   const sh = (cmd: string) => run("bash", ["-c", cmd]).stdout.trim();
   const bridges = sh("ip -o link show type bridge | awk -F': ' '{print $2}' | grep '^crmlan' || true");
-  const routes = sh("ip route show | grep '^\\(unreachable \\)\\?10\\.1\\.' || true");
+  // The tests' own guard route (metric 4001, see guard.ts) is not the stack's.
+  const routes = sh("ip route show | grep '^\\(unreachable \\)\\?10\\.1\\.' | grep -v 'metric 4001' || true");
   const addresses = sh("ip -o addr show | grep ' 10\\.1\\.' || true");
   const mounts = sh("grep -E 'glusterfs|/var/lib/lxc/crm-(fw|lb|s[0-9]|nas|bbdd|c[12])' /proc/mounts || true");
   const rules = sh("(iptables -S 2>/dev/null; ip6tables -S 2>/dev/null) | grep crm-vnx || true");
@@ -52,6 +54,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
 /** One GET through the load balancer; a network error counts as status 0. */
 export function get(pathname: string, host = SERVICE, timeoutMs = 10_000): Promise<Reply> {
+  if (!scenarioTrafficStaysLocal()) throw new Error(`refusing to send traffic to ${host}: no local route keeps it on this machine`);
   return new Promise((resolve) => {
     const req = http.get({ host, port: 80, path: pathname, agent, timeout: timeoutMs }, (res) => {
       res.resume();
