@@ -50,6 +50,9 @@ defaults
   option httplog
   option dontlognull
   option forwardfor
+  # On reload, close an idle client connection only after answering its next request, so a
+  # client reusing a kept-alive connection never meets a reset (the reload race).
+  option idle-close-on-response
   timeout connect 2s
   timeout client 60s
   timeout http-keep-alive 60s

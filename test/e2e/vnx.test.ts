@@ -167,7 +167,7 @@ for s in 12 13; do curl -fsS -b "$jar" "http://10.1.3.$s:3000/uploads/${name}" |
     const replies = await stream.stop();
     const failed = replies.filter((r) => r.status !== 200);
     assert.ok(replies.length > 100, `only ${replies.length} requests ran`);
-    assert.equal(failed.length, 0, `${failed.length} of ${replies.length} failed: ${JSON.stringify(spread(failed))}`);
+    assert.equal(failed.length, 0, `${failed.length} of ${replies.length} failed: ${JSON.stringify(failed)}`);
     assert.ok(!serversUp().includes("s2"), "s2 is out of the rotation");
     run("lxc-start", ["-n", "crm-s2"]);
     await waitFor("s2 back in rotation", 60, () => serversUp().includes("s2"));
@@ -203,7 +203,7 @@ for s in 12 13; do curl -fsS -b "$jar" "http://10.1.3.$s:3000/uploads/${name}" |
     } finally {
       const replies = await stream.stop();
       const failed = replies.filter((r) => r.status !== 200);
-      assert.equal(failed.length, 0, `${failed.length} of ${replies.length} failed during scaling`);
+      assert.equal(failed.length, 0, `${failed.length} of ${replies.length} failed during scaling: ${JSON.stringify(failed)}`);
     }
   });
 
