@@ -7,6 +7,8 @@ import { CrmTier } from "./components/CrmTier";
 import { Firewall, scenarioPolicy } from "./components/Firewall";
 import { GlusterCluster } from "./components/GlusterCluster";
 import { LoadBalancer } from "./components/LoadBalancer";
+import { ManagementHost } from "./components/ManagementHost";
+import { Monitoring } from "./components/Monitoring";
 import { PgServer } from "./components/PgServer";
 import { selectPlatform } from "./targets";
 import { planScenario, hostsWithRole, type HostPlan } from "./topology/plan";
@@ -51,6 +53,22 @@ const lb = new LoadBalancer("lb", {
   dependsOn: tier.ready,
 });
 
+const insideHosts = hosts.filter((h) => h.role !== "client");
+const monitoring = settings.monitoring
+  ? new Monitoring("nagios", {
+      platform,
+      host: one("monitor"),
+      watched: insideHosts.filter((h) => h.role !== "monitor"),
+      adminPassword: secrets.adminPassword,
+      dependsOn: [lb],
+    })
+  : undefined;
+// On the clouds the management host is part of the platform's network design (a public subnet, an
+// elastic or floating IP); on vnx it is a host with its own role.
+const management =
+  settings.management && platform.management
+    ? new ManagementHost("ges", { platform, host: one("management"), authorizedKeys: settings.managementKeys, managed: insideHosts })
+    : undefined;
 platform.clients?.(hostsWithRole(hosts, "client"));
 
 export const url = lb.url;
@@ -60,4 +78,6 @@ export const addresses: Record<string, Record<string, string>> = Object.fromEntr
   hosts.map((h) => [h.name, Object.fromEntries(h.nics.map((n) => [n.lan, n.address]))]),
 );
 export const appServers = tier.members.map((m) => m.name);
+export const monitoringUrl = monitoring?.url;
+export const managementSsh = management?.ssh;
 export const databaseUrl = pulumi.secret(db.databaseUrl);

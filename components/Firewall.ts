@@ -33,10 +33,18 @@ export function scenarioPolicy(optional: OptionalEntries = {}): FirewallPolicy {
   if (optional.monitoring) forward.push({ description: "monitoring page", protocol: "tcp", to: optional.monitoring, port: 80, from });
   if (optional.management)
     forward.push({ description: "ssh to the management host", protocol: "tcp", to: optional.management, port: 22, from });
-  return {
-    forward,
-    input: [{ description: "ping the firewall from outside", protocol: "icmp-echo", to: FIREWALL_OUTSIDE, from: LANS.lan1.cidr }],
-  };
+  const input: AllowRule[] = [
+    { description: "ping the firewall from outside", protocol: "icmp-echo", to: FIREWALL_OUTSIDE, from: LANS.lan1.cidr },
+  ];
+  // Nagios checks that the firewall is alive from the inside, on its DMZ address.
+  if (optional.monitoring)
+    input.push({
+      description: "ping from the monitoring host",
+      protocol: "icmp-echo",
+      to: `${LANS.lan2.prefix}.1`,
+      from: `${optional.monitoring}/32`,
+    });
+  return { forward, input };
 }
 
 /** The stateful entry firewall: drops everything but the policy's flows. */

@@ -1,6 +1,9 @@
 /** The load balancer host: HAProxy in front of the app tier. */
 import { enableNow, ipForwarding, roleScript, writeFile } from "./script";
 
+/** Port of HAProxy's read-only statistics page on the balancer's front side (for monitoring). */
+export const STATS_PORT = 8404;
+
 export interface Backend {
   readonly name: string;
   readonly address: string;

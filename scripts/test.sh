@@ -12,8 +12,8 @@ cd "$CRM_ROOT"
 quick=false
 [[ ${1:-} == --quick ]] && quick=true
 
-# Tools the tests call on this machine: nft and haproxy check rendered configs; lxc & co. run the scenario.
-crm_apt nftables haproxy iptables lxc debootstrap rsync curl nmap
+# Tools the tests call on this machine: nft, haproxy, nagios4 and sshd check rendered configs; lxc & co. run the scenario.
+crm_apt nftables haproxy iptables lxc debootstrap rsync curl nmap nagios4 monitoring-plugins-basic openssh-server openssh-client
 scripts/toolchain.sh
 crm_pulumi_env
 

@@ -57,6 +57,21 @@ export interface AppMember {
   readonly address: pulumi.Input<string>;
 }
 
+export interface MonitoringSpec {
+  readonly host: HostPlan;
+  /** Every host to watch, with its role (the checks follow the role). */
+  readonly watched: readonly HostPlan[];
+  readonly appPort: number;
+  readonly healthPath: string;
+  readonly adminPassword: pulumi.Output<string>;
+}
+
+export interface ManagementSpec {
+  readonly host: HostPlan;
+  readonly authorizedKeys: readonly string[];
+  readonly managed: readonly HostPlan[];
+}
+
 /** What each realization hands back: resources to order after, and addresses to publish. */
 export interface Realized {
   readonly resources: readonly pulumi.Resource[];
@@ -86,6 +101,10 @@ export interface Platform {
   storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage;
   appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier;
   loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer;
+  /** The Nagios host (optional part 2), where the target realizes it. */
+  monitoring?(name: string, spec: MonitoringSpec, opts: RealizeOptions): Realized;
+  /** The SSH management host (optional part 6), where the target realizes it as its own role. */
+  management?(name: string, spec: ManagementSpec, opts: RealizeOptions): Realized;
   /** Client hosts on the outside LAN, where the target has an outside of its own (vnx); clouds use the Internet. */
   clients?(hosts: readonly HostPlan[]): Realized;
 }

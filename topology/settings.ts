@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { validatePublicKey } from "../roles/management";
 import { maxServers } from "./plan";
 
 export const CONFIG_NAMESPACE = "crm";
@@ -37,6 +38,8 @@ const settingsSchema = z
     dbStandby: booleanLike.default(false),
     balance: z.enum(BALANCE_ALGORITHMS).default("roundrobin"),
     adminCidr: cidr.default("10.1.1.0/24"),
+    /** OpenSSH public keys allowed on the management host (RSA ≥ 3072 bits or Ed25519). */
+    managementKeys: z.array(z.string()).default([]),
   })
   .superRefine((s, ctx) => {
     const max = maxServers(s);
@@ -44,6 +47,13 @@ const settingsSchema = z
       const why = s.monitoring ? " (the monitoring host takes .15 on LAN3/LAN4)" : "";
       ctx.addIssue({ code: "custom", path: ["servers"], message: `must be between 1 and ${max}${why}, got ${s.servers}` });
     }
+    if (s.management && s.managementKeys.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["managementKeys"], message: "is required when crm:management is true (SSH is by key only)" });
+    }
+    s.managementKeys.forEach((key, i) => {
+      const problem = validatePublicKey(key);
+      if (problem) ctx.addIssue({ code: "custom", path: ["managementKeys", i], message: problem });
+    });
   });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -56,7 +66,8 @@ export function parseSettings(raw: Readonly<Record<string, unknown>>): Settings 
   const result = settingsSchema.safeParse(raw);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
-    const key = issue.path.length > 0 ? `${CONFIG_NAMESPACE}:${issue.path.join(".")}` : CONFIG_NAMESPACE;
+    const [name, ...index] = issue.path;
+    const key = name === undefined ? CONFIG_NAMESPACE : `${CONFIG_NAMESPACE}:${String(name)}${index.map((i) => `[${String(i)}]`).join("")}`;
     const message = issue.code === "invalid_value" || issue.code === "invalid_type" ? describeExpected(issue) : issue.message;
     return `${key}: ${message}`;
   });
@@ -86,6 +97,7 @@ export function checkSecretLength(key: keyof Secrets, value: string): string {
 }
 
 const SETTING_KEYS = ["target", "servers", "monitoring", "management", "dbStandby", "balance", "adminCidr"] as const;
+const LIST_KEYS = ["managementKeys"] as const;
 
 /** Reads and validates the stack's settings and secrets from Pulumi config. */
 export function loadSettings(): { settings: Settings; secrets: Secrets } {
@@ -93,6 +105,10 @@ export function loadSettings(): { settings: Settings; secrets: Secrets } {
   const raw: Record<string, unknown> = {};
   for (const key of SETTING_KEYS) {
     const value = config.get(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  for (const key of LIST_KEYS) {
+    const value = config.getObject<unknown>(key);
     if (value !== undefined) raw[key] = value;
   }
   const secret = (key: keyof Secrets) => config.requireSecret(key).apply((v) => checkSecretLength(key, v));

@@ -7,9 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { appRoleScript } from "../../roles/app";
-import { balancerRoleScript } from "../../roles/balancer";
+import { balancerRoleScript, STATS_PORT } from "../../roles/balancer";
 import { dbRoleScript } from "../../roles/db";
 import { firewallRoleScript } from "../../roles/firewall";
+import { managementRoleScript } from "../../roles/management";
+import { monitorRoleScript } from "../../roles/monitor";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
 import { roleScript, shellQuote } from "../../roles/script";
 import { addressOn, LANS, SERVICE_ADDRESS, type HostPlan } from "../../topology/plan";
@@ -18,6 +20,8 @@ import type {
   DatabaseSpec,
   FirewallSpec,
   LoadBalancerSpec,
+  ManagementSpec,
+  MonitoringSpec,
   Platform,
   RealizeOptions,
   Realized,
@@ -201,6 +205,31 @@ export class VnxPlatform implements Platform {
     return { resources, members: spec.servers.map((s) => ({ name: s.name, address: addressOn(s, "lan3") })) };
   }
 
+  monitoring(_name: string, spec: MonitoringSpec, opts: RealizeOptions): Realized {
+    const listen = addressOn(spec.host, "lan3");
+    const balancer = spec.watched.find((h) => h.role === "balancer");
+    const roleScript = spec.adminPassword.apply((adminPassword) =>
+      monitorRoleScript({
+        hosts: spec.watched.map((h) => ({ name: h.name, address: reachableFromInside(h), role: h.role })),
+        appPort: spec.appPort,
+        healthPath: spec.healthPath,
+        haproxyStats: balancer ? `${addressOn(balancer, "lan3")}:${STATS_PORT}` : undefined,
+        adminPassword,
+        listen,
+      }),
+    );
+    return { resources: [this.host(spec.host, pulumi.secret(roleScript), opts)] };
+  }
+
+  management(_name: string, spec: ManagementSpec, opts: RealizeOptions): Realized {
+    const script = managementRoleScript({
+      authorizedKeys: spec.authorizedKeys,
+      listen: addressOn(spec.host, "lan3"),
+      managedHosts: spec.managed.map((h) => ({ name: h.name, address: reachableFromInside(h) })),
+    });
+    return { resources: [this.host(spec.host, script, opts)] };
+  }
+
   clients(hosts: readonly HostPlan[]): Realized {
     return { resources: hosts.map((h) => this.host(h, roleScript("client"), {})) };
   }
@@ -212,11 +241,18 @@ export class VnxPlatform implements Platform {
         backends: spec.members.map((m, i) => ({ name: m.name, address: addresses[i], port: spec.port })),
         algorithm: spec.algorithm,
         healthPath: spec.healthPath,
-        statsBind: `${addressOn(spec.host, "lan3")}:8404`,
+        statsBind: `${addressOn(spec.host, "lan3")}:${STATS_PORT}`,
       }),
     );
     return { resources: [this.host(spec.host, roleScript, opts)], url: pulumi.output(`http://${SERVICE_ADDRESS}/`) };
   }
+}
+
+/** The address an inside host (on LAN3/LAN4) uses for a host: its front side, else its back, else the DMZ (fw). */
+function reachableFromInside(host: HostPlan): string {
+  const order = ["lan3", "lan4", "lan2", "lan1"] as const;
+  const lan = order.find((l) => host.nics.some((n) => n.lan === l))!;
+  return addressOn(host, lan);
 }
 
 /** Copies the app bundle into a server's /opt/crm as a whole (swap, then restart if it runs). */

@@ -22,7 +22,13 @@ describe("settings", () => {
       dbStandby: false,
       balance: "roundrobin",
       adminCidr: "10.1.1.0/24",
+      managementKeys: [],
     });
+  });
+
+  it("requires operator keys with the management host, and names a bad one by its index", () => {
+    assert.match(errorOf({ target: "vnx", management: true }), /crm:managementKeys: is required when crm:management is true/);
+    assert.match(errorOf({ target: "vnx", management: true, managementKeys: ["ssh-rsa AAAA"] }), /crm:managementKeys\[0\]: /);
   });
 
   it("reads Pulumi's string values as numbers and booleans", () => {

@@ -1,0 +1,41 @@
+import * as pulumi from "@pulumi/pulumi";
+import { HEALTH_PATH } from "../roles/app";
+import { APP_PORT, type HostPlan } from "../topology/plan";
+import type { Platform } from "../targets/platform";
+
+export interface MonitoringArgs {
+  readonly platform: Platform;
+  /** The monitoring host of the plan. */
+  readonly host: HostPlan;
+  /** Hosts to watch; checks follow each host's role. */
+  readonly watched: readonly HostPlan[];
+  /** Password of the web UI's `nagiosadmin`; stays secret. */
+  readonly adminPassword: pulumi.Input<string>;
+  readonly dependsOn?: pulumi.Resource[];
+}
+
+/** Nagios watching every host of the scenario, its page reachable from the clients through the firewall. */
+export class Monitoring extends pulumi.ComponentResource {
+  /** Where the clients open the monitoring page. */
+  public readonly url: string;
+
+  constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("crm:ops:Monitoring", name, {}, opts);
+    if (!args.platform.monitoring) {
+      throw new pulumi.ResourceError(`crm:monitoring: the monitoring host is not available on ${args.platform.target}`, this);
+    }
+    args.platform.monitoring(
+      name,
+      {
+        host: args.host,
+        watched: args.watched,
+        appPort: APP_PORT,
+        healthPath: HEALTH_PATH,
+        adminPassword: pulumi.secret(args.adminPassword),
+      },
+      { parent: this, dependsOn: args.dependsOn },
+    );
+    this.url = `http://${args.host.nics[0].address}/nagios4/`;
+    this.registerOutputs({ url: this.url });
+  }
+}
