@@ -9,7 +9,7 @@
  * not on the command names monitoring-plugins happens to ship in /etc/nagios-plugins/config.
  */
 import type { Role } from "../topology/plan";
-import { enableNow, roleScript, shellQuote, writeFile } from "./script";
+import { enableNow, roleScript, shellQuote, sysctlAtBoot, writeFile } from "./script";
 
 export interface MonitoredHost {
   readonly name: string;
@@ -263,6 +263,8 @@ export function monitorRoleScript(args: MonitorArgs): string {
     "monitor",
     `CRM_NAGIOS_RESTART=0
 CRM_APACHE_RESTART=0`,
+    // check_ping runs as user nagios: let unprivileged users send ICMP echo (containers drop ping's file capability).
+    sysctlAtBoot("unprivileged-ping", { "net.ipv4.ping_group_range": "0 2147483647" }),
     writeFile(NAGIOS_CONF, objects, { onChange: "CRM_NAGIOS_RESTART=1" }),
     // The CGIs then honour Apache's user (REMOTE_USER) and the stock authorized_for_*=nagiosadmin lists.
     `if ! grep -qx 'use_authentication=1' /etc/nagios4/cgi.cfg; then

@@ -85,15 +85,25 @@ export function systemdUnit(sections: Readonly<Record<string, Readonly<Record<st
     .concat("\n");
 }
 
-/** Turns on IPv4 forwarding now and at every boot (a unit, because containers skip systemd-sysctl). */
-export function ipForwarding(): string {
+/**
+ * Applies kernel settings now and at every boot, through a unit of its own: containers skip
+ * systemd-sysctl (their /proc/sys is read-only but for the network namespace's own keys).
+ */
+export function sysctlAtBoot(name: string, settings: Readonly<Record<string, string>>): string {
+  const assignments = Object.entries(settings).map(([k, v]) => `${k}=${v}`);
   const unit = systemdUnit({
-    Unit: { Description: "crm: IPv4 forwarding", Before: "network.target" },
-    Service: { Type: "oneshot", RemainAfterExit: "yes", ExecStart: "/usr/sbin/sysctl -w net.ipv4.ip_forward=1" },
+    Unit: { Description: `crm: ${name} (sysctl)`, Before: "network.target" },
+    Service: { Type: "oneshot", RemainAfterExit: "yes", ExecStart: assignments.map((a) => `/usr/sbin/sysctl -w ${shellQuote(a)}`) },
     Install: { WantedBy: "multi-user.target" },
   });
+  const file = `/etc/systemd/system/crm-${name}.service`;
   return [
-    writeFile("/etc/systemd/system/crm-forwarding.service", unit, { onChange: "systemctl daemon-reload" }),
-    enableNow("crm-forwarding.service"),
+    writeFile(file, unit, { onChange: `systemctl daemon-reload; systemctl restart crm-${name}.service` }),
+    enableNow(`crm-${name}.service`),
   ].join("\n");
+}
+
+/** Turns on IPv4 forwarding (the firewall and the balancer route between LANs). */
+export function ipForwarding(): string {
+  return sysctlAtBoot("forwarding", { "net.ipv4.ip_forward": "1" });
 }
