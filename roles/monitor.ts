@@ -41,7 +41,7 @@ const POSTGRES_PORT = 5432;
 const GLUSTERD_PORT = 24007;
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-/** Nagios object names: no spaces, commas or macros; "localhost" belongs to Debian's sample objects. */
+/** Nagios object names: no spaces, commas or macros; "localhost" is kept free (Debian's sample objects use it). */
 const HOST_NAME = /^[a-z][a-z0-9-]*$/;
 
 function validate(args: MonitorArgs): void {
@@ -266,6 +266,11 @@ CRM_APACHE_RESTART=0`,
     // check_ping runs as user nagios: let unprivileged users send ICMP echo (containers drop ping's file capability).
     sysctlAtBoot("unprivileged-ping", { "net.ipv4.ping_group_range": "0 2147483647" }),
     writeFile(NAGIOS_CONF, objects, { onChange: "CRM_NAGIOS_RESTART=1" }),
+    // Debian's sample "localhost" checks (swap, HTTP on 127.0.0.1) do not fit a container and would stay red.
+    `if grep -q '^cfg_file=/etc/nagios4/objects/localhost.cfg' ${NAGIOS_MAIN}; then
+  sed -i 's|^cfg_file=/etc/nagios4/objects/localhost.cfg|#&|' ${NAGIOS_MAIN}
+  CRM_NAGIOS_RESTART=1
+fi`,
     // The CGIs then honour Apache's user (REMOTE_USER) and the stock authorized_for_*=nagiosadmin lists.
     `if ! grep -qx 'use_authentication=1' /etc/nagios4/cgi.cfg; then
   sed -i 's/^use_authentication=.*/use_authentication=1/' /etc/nagios4/cgi.cfg

@@ -121,7 +121,7 @@ export class VnxPlatform implements Platform {
         new LocalCommand(
           `${host.name}-provision`,
           { create: opts.provision.command, triggers: [container.id, ...opts.provision.triggers], rerunOnChange: true },
-          { parent: opts.parent, dependsOn: [container] },
+          { parent: opts.parent, dependsOn: [container, ...(opts.dependsOn ?? [])] },
         ),
       );
     }
@@ -188,20 +188,26 @@ export class VnxPlatform implements Platform {
       },
       { parent: opts.parent },
     );
-    const resources = spec.servers.map((server) => {
+    // One server after the other: a change that restarts the app (a new bundle, a new secret) then
+    // never has every server down at once, and the balancer always has a healthy one to retry on.
+    const resources: pulumi.Resource[] = [];
+    for (const server of spec.servers) {
       const listen = addressOn(server, "lan3");
       const roleScript = pulumi
         .all([spec.databaseUrl, spec.sessionSecret, spec.adminPassword, spec.storageAddresses])
         .apply(([databaseUrl, sessionSecret, adminPassword, glusterServers]) =>
           appRoleScript({ listen, port: spec.port, databaseUrl, sessionSecret, adminPassword, volume: spec.volume, glusterServers }),
         );
-      return this.host(server, pulumi.secret(roleScript), {
-        ...opts,
-        fuse: true,
-        provision: { command: copyBundleCommand(bundle.dir, containerName(server)), triggers: [bundle.hash] },
-        dependsOn: [bundleCommand, ...(opts.dependsOn ?? [])],
-      });
-    });
+      const previous = resources.slice(-1);
+      resources.push(
+        this.host(server, pulumi.secret(roleScript), {
+          ...opts,
+          fuse: true,
+          provision: { command: copyBundleCommand(bundle.dir, containerName(server)), triggers: [bundle.hash] },
+          dependsOn: [bundleCommand, ...previous, ...(opts.dependsOn ?? [])],
+        }),
+      );
+    }
     return { resources, members: spec.servers.map((s) => ({ name: s.name, address: addressOn(s, "lan3") })) };
   }
 
