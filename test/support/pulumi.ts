@@ -19,6 +19,8 @@ export interface TestStack {
   run(...args: string[]): Result;
   /** Sets config values (secrets go on stdin, never on the command line). */
   configure(values: Record<string, string | number | boolean>, secrets?: Record<string, string>): void;
+  /** Sets one element of a structured value, e.g. `crm:managementKeys[0]`. */
+  configurePath(path: string, value: string): void;
   /** How many resources the stack's state holds, beyond the stack itself and its providers. */
   resourceCount(): number;
 }
@@ -66,6 +68,10 @@ export function testStack(prefix: string, opts: { dir?: string } = {}): TestStac
         });
         if (r.status !== 0) throw new Error(`config set --secret ${k}: ${r.stderr}`);
       }
+    },
+    configurePath(key, value) {
+      const r = pulumi("config", "set", "--config-file", configFile, "--path", key, value);
+      if (r.status !== 0) throw new Error(`config set --path ${key}: ${r.stderr}`);
     },
     resourceCount() {
       const r = pulumi("stack", "export");

@@ -23,6 +23,20 @@ export function scenarioContainers(): string[] {
     .filter((n) => SCENARIO_CONTAINER.test(n));
 }
 
+/** `host:port` of every TCP port nmap finds open (SYN scan of all ports, no ping) from a scenario host. */
+export function openTcpPorts(from: string, targets: readonly string[]): string[] {
+  const scan = inContainer(from, `nmap -sS -Pn -p- -n -T5 --min-rate 20000 --max-retries 1 -oG - ${targets.join(" ")}`);
+  if (scan.status !== 0) throw new Error(`nmap failed: ${scan.stderr}`);
+  return [...scan.stdout.matchAll(/Host: (\S+).*?Ports: (.*)/g)]
+    .flatMap(([, host, ports]) =>
+      ports
+        .split(", ")
+        .filter((p) => p.split("/")[1] === "open")
+        .map((p) => `${host}:${p.split("/")[0]}`),
+    )
+    .sort();
+}
+
 /** What the vnx target may leave on the machine: must be empty after `destroy`. */
 export function leftovers(): string[] {
   const found: string[] = scenarioContainers().map((c) => `container ${c}`);
