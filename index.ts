@@ -73,11 +73,17 @@ platform.clients?.(hostsWithRole(hosts, "client"));
 
 export const url = lb.url;
 export const target = settings.target;
-/** Every host of the plan with its addresses, by name. */
-export const addresses: Record<string, Record<string, string>> = Object.fromEntries(
-  hosts.map((h) => [h.name, Object.fromEntries(h.nics.map((n) => [n.lan, n.address]))]),
-);
-export const appServers = tier.members.map((m) => m.name);
+/** Every host of the address plan with its addresses, by name: on vnx, the hosts' real addresses. */
+export const addresses: Record<string, Record<string, string>> | undefined =
+  platform.target === "vnx"
+    ? Object.fromEntries(hosts.map((h) => [h.name, Object.fromEntries(h.nics.map((n) => [n.lan, n.address]))]))
+    : undefined;
+/** Each app server's address, as the target assigned it. */
+export const appServers = pulumi
+  .all(tier.members.map((m) => pulumi.output(m.address)))
+  .apply((found) => Object.fromEntries(tier.members.map((m, i) => [m.name, found[i]])));
+export const databaseAddress = db.address;
+export const storageAddresses = storage.addresses;
 export const monitoringUrl = monitoring?.url;
 export const managementSsh = management?.ssh;
 export const databaseUrl = pulumi.secret(db.databaseUrl);

@@ -5,6 +5,7 @@
 #   scripts/bench-vnx.sh [--skip-cold]
 # Prints one line per step and a table at the end. Needs root and no other scenario running.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CRM_LOG_TAG=bench
 cd "$CRM_ROOT"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell for the project's scripts: paths, the Pulumi environment, package installs.
 # Sourced, not run.
 

@@ -5,15 +5,16 @@
 #   scripts/test.sh            everything (needs root: the vnx stack creates containers)
 #   scripts/test.sh --quick    everything but the app suite and the end-to-end vnx test
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-CRM_LOG_TAG=test
+CRM_LOG_TAG="test"
 cd "$CRM_ROOT"
 
 quick=false
 [[ ${1:-} == --quick ]] && quick=true
 
 # Tools the tests call on this machine: nft, haproxy, nagios4 and sshd check rendered configs; lxc & co. run the scenario.
-crm_apt nftables haproxy iptables lxc debootstrap rsync curl nmap nagios4 monitoring-plugins-basic openssh-server openssh-client
+crm_apt shellcheck nftables haproxy iptables lxc debootstrap rsync curl nmap nagios4 monitoring-plugins-basic openssh-server openssh-client
 scripts/toolchain.sh
 crm_pulumi_env
 
@@ -34,16 +35,24 @@ suite() {
   p=$(grep -oE '^\s+[0-9]+ passing' "$log" | grep -oE '[0-9]+' | tail -1 || true)
   f=$(grep -oE '^\s+[0-9]+ failing' "$log" | grep -oE '[0-9]+' | tail -1 || true)
   s=$(grep -oE '^\s+[0-9]+ pending' "$log" | grep -oE '[0-9]+' | tail -1 || true)
+  # Shell suites close with the plain "name: N passed, N failed" line instead.
+  if [[ -z $p ]] && plain=$(grep -oE '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1); then
+    p=$(awk '{print $2}' <<<"$plain") f=$(awk '{print $4}' <<<"$plain")
+  fi
   passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0}))
   # A suite that broke before reporting counts as one failure.
   if ((status != 0)) && [[ -z $f || $f == 0 ]]; then failed=$((failed + 1)); fi
   rm -f "$log"
 }
 
-suite "static checks" bash -c 'tsc --noEmit -p . && eslint . && prettier --check . && (cd toolchain/language-nodejs && go vet ./... && test -z "$(gofmt -l .)")'
+suite "static checks" bash -c 'tsc --noEmit -p . && eslint . && prettier --check . &&
+  shellcheck -x -S warning scripts/*.sh scripts/vnx scripts/pulumi && (cd targets/vnx/scripts && shellcheck -x -S warning ./*.sh) &&
+  (cd toolchain/language-nodejs && go vet ./... && test -z "$(gofmt -l .)")'
 suite "unit, clouds (mocks) and the real Pulumi CLI" mocha 'test/unit/**/*.test.ts' 'test/clouds/**/*.test.ts' 'test/cli/**/*.test.ts'
 if ! $quick; then
   suite "CRM application" app/scripts/test.sh
+  image=$(node --import tsx -e 'process.stdout.write(require("./targets/vnx/recipe.ts").imageName())')
+  suite "vnx substrate under Docker's forwarding rules (br_netfilter, FORWARD DROP)" env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
   suite "vnx stack end to end" mocha --timeout 1800000 'test/e2e/**/*.test.ts'
 fi
 

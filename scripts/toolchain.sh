@@ -4,6 +4,7 @@
 # A suitable `pulumi` already on PATH is used as it is; otherwise everything is built from Go
 # modules into .tools/bin. Cached: a second run only checks stamps.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CRM_LOG_TAG=toolchain
 
