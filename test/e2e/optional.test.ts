@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS } from "../support/pulumi";
 import { get, inContainer, leftovers, openTcpPorts, waitFor } from "../support/scenario";
-import { run, tempDir } from "../support/shell";
+import { run, ssh, tempDir } from "../support/shell";
 
 const NAGIOS = "10.1.3.15";
 const GES = "10.1.3.20";
@@ -69,18 +69,6 @@ describe("vnx stack with the optional parts", function () {
   });
 
   it("lets an operator in to ges by SSH key from the admin network, and refuses passwords", () => {
-    const ssh = (...args: string[]) =>
-      run("ssh", [
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "ConnectTimeout=5",
-        ...args,
-      ]);
     const withKey = ssh("-i", key, `root@${GES}`, "hostname && getent hosts s1 bbdd");
     assert.equal(withKey.status, 0, withKey.stderr);
     assert.match(withKey.stdout, /^ges\n10\.1\.3\.11\s+s1\n10\.1\.4\.31\s+bbdd/);

@@ -1,6 +1,7 @@
 /** Runs real programs for the tests: bash scripts, and checks that need a tool on this machine. */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
@@ -42,4 +43,22 @@ export function tempDir(prefix: string): string {
 
 export function hasCommand(name: string): boolean {
   return run("bash", ["-c", `command -v ${name}`]).status === 0;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** `ssh` for tests: no user config, no host-key prompts or records, no password prompt, a short timeout. */
+export function ssh(...args: string[]): Result {
+  const options = ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "BatchMode=yes", "ConnectTimeout=5"];
+  return run("ssh", ["-F", "/dev/null", ...options.flatMap((o) => ["-o", o]), ...args]);
 }

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import {
   etcHostsStep,
@@ -13,7 +12,7 @@ import {
   type ManagementArgs,
 } from "../../roles/management";
 import { roleScript } from "../../roles/script";
-import { hasCommand, run, tempDir } from "../support/shell";
+import { freePort, hasCommand, run, ssh as sshCommand, tempDir } from "../support/shell";
 
 /** Fresh key pairs, made once for all tests (RSA 3072 takes a moment). */
 function keyPair(dir: string, type: "rsa" | "ed25519", bits?: number): { file: string; pub: string } {
@@ -21,17 +20,6 @@ function keyPair(dir: string, type: "rsa" | "ed25519", bits?: number): { file: s
   const r = run("ssh-keygen", ["-q", "-t", type, ...(bits ? ["-b", String(bits)] : []), "-N", "", "-C", `test ${type}`, "-f", file]);
   assert.equal(r.status, 0, r.stderr);
   return { file, pub: fs.readFileSync(`${file}.pub`, "utf8").trim() };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const hosts = [
@@ -140,25 +128,7 @@ describe("management host", function () {
         const deadline = Date.now() + 10_000;
         while (!log.includes("Server listening") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
         assert.match(log, /Server listening on 127\.0\.0\.1 port/);
-        const ssh = (...opts: string[]) =>
-          run("ssh", [
-            "-F",
-            "/dev/null",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=5",
-            "-p",
-            String(port),
-            ...opts,
-            "root@127.0.0.1",
-            "echo",
-            "logged-in",
-          ]);
+        const ssh = (...opts: string[]) => sshCommand("-p", String(port), ...opts, "root@127.0.0.1", "echo", "logged-in");
         const withRsa = ssh("-o", "IdentitiesOnly=yes", "-i", rsa.file);
         assert.equal(withRsa.status, 0, withRsa.stderr + log);
         assert.equal(withRsa.stdout.trim(), "logged-in");

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import {
   DIGEST_REALM,
@@ -13,7 +12,7 @@ import {
   type MonitorArgs,
 } from "../../roles/monitor";
 import { roleScript } from "../../roles/script";
-import { hasCommand, run, tempDir } from "../support/shell";
+import { freePort, hasCommand, run, tempDir } from "../support/shell";
 
 const PASSWORD = `s3cr'et "pw" $HOME \`id\` \\ end`;
 
@@ -59,17 +58,6 @@ function servicesOf(cfg: string, host: string): Map<string, string> {
       .filter((s) => s.register !== "0" && s.hostgroup_name.split(",").includes(group))
       .map((s) => [s.service_description, s.check_command]),
   );
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe("nagios objects", () => {
