@@ -91,11 +91,13 @@ export class VnxPlatform implements Platform {
 
   constructor() {
     preflight();
-    // The safety route and the bridges come first and go last: see network.sh.
+    // The safety route and the bridges come first and go last: see network.sh. A changed script is
+    // run again in place (it is idempotent): replacing would pull the bridges from under running hosts.
     this.network = new LocalCommand("vnx-network", {
       create: `${substrate("network.sh")} up`,
       delete: `${substrate("network.sh")} down`,
       triggers: [fs.readFileSync(path.join(SCRIPTS, "network.sh"), "utf8")],
+      rerunOnChange: true,
     });
     this.imageName = imageName();
     // The base image is a cache shared by every deployment: it outlives `destroy` (see README).
