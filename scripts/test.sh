@@ -31,6 +31,8 @@ suite() {
   log=$(mktemp)
   crm_log "── $name"
   "$@" 2>&1 | tee "$log" || status=$?
+  # Mocha colours its summary when it believes it is on CI; count from the text without colour codes.
+  sed -i 's/\x1b\[[0-9;]*m//g' "$log"
   local p f s
   p=$(grep -oE '^\s+[0-9]+ passing' "$log" | grep -oE '[0-9]+' | tail -1 || true)
   f=$(grep -oE '^\s+[0-9]+ failing' "$log" | grep -oE '[0-9]+' | tail -1 || true)
