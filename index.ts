@@ -22,8 +22,8 @@ const platform = selectPlatform(settings);
 
 const policy = scenarioPolicy({
   adminCidr: settings.adminCidr,
-  monitoring: settings.monitoring ? hostsWithRole(hosts, "monitor")[0].nics[0].address : undefined,
-  management: settings.management ? hostsWithRole(hosts, "management")[0].nics[0].address : undefined,
+  monitoring: settings.monitoring ? one("monitor").nics[0].address : undefined,
+  management: settings.management ? one("management").nics[0].address : undefined,
 });
 const firewall = new Firewall("fw", { platform, host: one("firewall"), policy });
 const db = new PgServer("bbdd", {
