@@ -477,6 +477,8 @@ export function renderGuardUnit(): string {
 
 export const GUARD_DROPIN_PATH = "/etc/systemd/system/postgresql@.service.d/crm-guard.conf";
 
+export const KEEPALIVED_DROPIN_PATH = "/etc/systemd/system/keepalived.service.d/crm-after-postgresql.conf";
+
 export function renderGuardDropIn(): string {
   return systemdUnit({ Unit: { Requires: GUARD_UNIT, After: GUARD_UNIT } });
 }
@@ -570,6 +572,9 @@ echo "crm: this node is the database $CRM_PG_ROLE"
 if [ "$CRM_PG_ROLE" = primary ]; then`,
     primarySetupSteps(args),
     "fi",
+    // At boot keepalived waits for PostgreSQL (and so for the guard): a node whose database is not up yet
+    // cannot win the VIP race only because its keepalived started first.
+    writeFile(KEEPALIVED_DROPIN_PATH, systemdUnit({ Unit: { After: "postgresql.service" } }), { onChange: "systemctl daemon-reload" }),
     writeFile("/etc/keepalived/keepalived.conf", renderKeepalivedConf(args), {
       onChange: "systemctl reload keepalived 2>/dev/null || true",
     }),
