@@ -50,11 +50,16 @@ PG_ETC=/etc/postgresql/$PG_MAJOR/main`,
       mode: "0640",
       onChange: 'chown postgres:postgres "$PG_ETC/pg_hba.conf"; systemctl reload postgresql',
     }),
-    `crm_retry 60 "PostgreSQL to accept connections" runuser -u postgres -- pg_isready -q
+    ensureAppDatabaseStep(args),
+  );
+}
+
+/** Waits for the local PostgreSQL, then creates or updates the app's role (with its password) and database. */
+export function ensureAppDatabaseStep(args: Pick<DbArgs, "database" | "user" | "password">): string {
+  return `crm_retry 60 "PostgreSQL to accept connections" runuser -u postgres -- pg_isready -q
 # The password travels in psql's environment, never on its command line.
 CRM_DB_PASSWORD=${shellQuote(args.password)} runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -v user=${shellQuote(args.user)} -v db=${shellQuote(args.database)} <<'CRM_SQL'
 \\getenv password CRM_DB_PASSWORD
 ${ENSURE_ROLE_AND_DB}
-CRM_SQL`,
-  );
+CRM_SQL`;
 }

@@ -18,7 +18,7 @@
  * broken bridge port, which also cuts the old primary off from the apps; Patroni with a DCS on a
  * third host is the way to close it.
  */
-import { dbRoleScript, renderPgConf, renderPgHba } from "./db";
+import { ensureAppDatabaseStep, renderPgConf, renderPgHba } from "./db";
 import { enableNow, roleScript, shellQuote, sysctlAtBoot, systemdUnit, writeFile } from "./script";
 
 /** The service address the apps use (DATABASE_URL), on LAN4. */
@@ -509,27 +509,9 @@ GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, b
 CRM_SQL`;
 }
 
-/**
- * The app's role and database: roles/db.ts's own step, taken from its role script so its SQL is
- * not written twice. (db.ts does not export the step alone; see the report: once it does, call it.)
- */
-export function appDatabaseStep(args: Pick<ReplicationArgs, "self" | "appClients" | "database" | "user" | "password">): string {
-  const script = dbRoleScript({
-    listen: args.self,
-    clients: args.appClients,
-    database: args.database,
-    user: args.user,
-    password: args.password,
-  });
-  const start = script.indexOf('crm_retry 60 "PostgreSQL to accept connections"');
-  const end = script.lastIndexOf("\nCRM_SQL");
-  if (start < 0 || end < start) throw new Error("roles/db.ts no longer has the role-and-database step this role reuses");
-  return script.slice(start, end + "\nCRM_SQL".length);
-}
-
 /** What only the primary runs at deploy time: the replication user, then the app's role and database. */
 export function primarySetupSteps(args: ReplicationArgs): string {
-  return [ensureReplicatorStep(args), appDatabaseStep(args)].join("\n");
+  return [ensureReplicatorStep(args), ensureAppDatabaseStep(args)].join("\n");
 }
 
 /**

@@ -4,11 +4,13 @@
  * its role script, piped into `lxc-attach`.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { createHmac } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { appRoleScript } from "../../roles/app";
 import { balancerRoleScript, STATS_PORT } from "../../roles/balancer";
 import { dbRoleScript } from "../../roles/db";
+import { DB_VIP, replicatedDbRoleScript } from "../../roles/dbReplication";
 import { firewallRoleScript } from "../../roles/firewall";
 import { managementRoleScript } from "../../roles/management";
 import { monitorRoleScript } from "../../roles/monitor";
@@ -144,18 +146,34 @@ export class VnxPlatform implements Platform {
   }
 
   database(_name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
-    if (spec.standby) throw new pulumi.ResourceError("crm:dbStandby: the standby database is not available on vnx yet", opts.parent);
-    const listen = addressOn(spec.host, "lan4");
-    const roleScript = pulumi.secret(spec.password).apply((password) =>
-      dbRoleScript({
-        listen,
-        clients: spec.clients.map((c) => addressOn(c, "lan4")),
-        database: spec.database,
-        user: spec.user,
-        password,
-      }),
-    );
-    return { resources: [this.host(spec.host, roleScript, opts)], address: pulumi.output(listen) };
+    const clients = spec.clients.map((c) => addressOn(c, "lan4"));
+    const password = pulumi.secret(spec.password);
+    if (!spec.standby) {
+      const listen = addressOn(spec.host, "lan4");
+      const roleScript = password.apply((pw) => dbRoleScript({ listen, clients, database: spec.database, user: spec.user, password: pw }));
+      return { resources: [this.host(spec.host, roleScript, opts)], address: pulumi.output(listen) };
+    }
+    // A primary and a synchronous standby behind a floating address that keepalived moves on failover.
+    const node = (self: HostPlan, peer: HostPlan, preferredPrimary: boolean) =>
+      this.host(
+        self,
+        password.apply((pw) =>
+          replicatedDbRoleScript({
+            self: addressOn(self, "lan4"),
+            peer: addressOn(peer, "lan4"),
+            vip: DB_VIP,
+            appClients: clients,
+            database: spec.database,
+            user: spec.user,
+            password: pw,
+            replicationPassword: replicationPassword(pw),
+            preferredPrimary,
+          }),
+        ),
+        opts,
+      );
+    // Both run at once: the standby's script waits for the primary, then clones it.
+    return { resources: [node(spec.host, spec.standby, true), node(spec.standby, spec.host, false)], address: pulumi.output(DB_VIP) };
   }
 
   storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
@@ -261,6 +279,14 @@ function reachableFromInside(host: HostPlan): string {
   const order = ["lan3", "lan4", "lan2", "lan1"] as const;
   const lan = order.find((l) => host.nics.some((n) => n.lan === l))!;
   return addressOn(host, lan);
+}
+
+/**
+ * The replication user's password, derived from the app's: one secret less to configure, and it
+ * changes with it. The derivation is one-way, so neither reveals the other.
+ */
+function replicationPassword(dbPassword: string): string {
+  return createHmac("sha256", dbPassword).update("crm-infra replication").digest("base64url");
 }
 
 /** Copies the app bundle into a server's /opt/crm as a whole (swap, then restart if it runs). */
