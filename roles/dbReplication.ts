@@ -233,6 +233,7 @@ PGSOCKET=\${CRM_PG_SOCKET:-/var/run/postgresql}
 PGSERVICE=\${CRM_PG_SERVICE-postgresql@$PG_MAJOR-main}
 PGLOG=\${CRM_PG_LOG:-/var/log/postgresql/crm-pg-ha.log}
 STATE_DIR=\${CRM_STATE_DIR:-/run/crm-pg-ha}
+MEMBER_MARK=crm-pair-member
 
 log() {
   echo "crm-pg-ha: $*" >&2
@@ -313,8 +314,11 @@ clone() {
 
 # An old primary keeps its data and drops only what the peer never saw (never committed, with
 # synchronous replication). pg_rewind first finishes crash recovery itself (hence --config-file).
+# Only a node that has been part of this pair may rewind: every node is cloned from one image whose
+# cluster all nodes share (same system identifier), so pg_rewind would take a fresh node's unrelated
+# history for a mere lag ("no rewind required") and it would never stream. Such a node is copied.
 rewind() {
-  [ -f "$PGDATA/PG_VERSION" ] || return 1
+  [ -f "$PGDATA/$MEMBER_MARK" ] || return 1
   log "pg_rewind from $PEER"
   as_pg "$PGBIN/pg_rewind" --target-pgdata="$PGDATA" --source-server="$(peer_conninfo dbname=postgres)" \\
     --config-file="$PGCONFDIR/postgresql.conf"
@@ -375,20 +379,23 @@ cmd_join() {
   wait_streaming
 }
 
+# Marks this node's data as the pair's (base backups and pg_rewind carry the mark to the standby).
+mark_member() { as_pg touch "$PGDATA/$MEMBER_MARK"; }
+
 cmd_deploy_role() {
   local deadline=$((SECONDS + \${1:-900})) me
   while :; do
     me=$(local_state)
     if peer_is_primary; then
       # Two primaries: the one holding the VIP keeps the role (the watch demotes the other).
-      if [ "$me" = primary ] && has_replicator && holds_vip; then echo primary; return; fi
+      if [ "$me" = primary ] && has_replicator && holds_vip; then mark_member; echo primary; return; fi
       cmd_join >&2
       echo standby
       return
     fi
     if [ "$me" = standby ]; then echo standby; return; fi
     # bbdd starts the pair; bbdd2's fresh package cluster waits for it (unless it is the pair's primary already).
-    if [ "$me" = primary ] && { [ "$PREFERRED" = yes ] || has_replicator; }; then echo primary; return; fi
+    if [ "$me" = primary ] && { [ "$PREFERRED" = yes ] || has_replicator; }; then mark_member; echo primary; return; fi
     if ((SECONDS >= deadline)); then log "timed out waiting for $PEER to answer as the primary"; return 1; fi
     sleep 2
   done

@@ -56,6 +56,12 @@ export async function deployScenario(
       stack.pulumi("destroy", "--yes", "--skip-preview");
     },
   };
-  await deployment.up();
+  try {
+    await deployment.up();
+  } catch (e) {
+    // Leave nothing running: the failure's output is in the error.
+    deployment.destroy();
+    throw e;
+  }
   return deployment;
 }
