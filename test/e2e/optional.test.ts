@@ -17,7 +17,7 @@ const WATCHED = ["bbdd", "bbdd2", "fw", "ges", "lb", "nas1", "nas2", "nas3", "s1
 
 /** Runs SQL as postgres on a database host, in the app's database; "" when the host does not answer. */
 function sql(host: string, query: string): string {
-  const r = inContainer(host, `runuser -u postgres -- psql -d crm -XAtc ${JSON.stringify(query)}`);
+  const r = inContainer(host, `runuser -u postgres -- psql -d crm -qXAtc ${JSON.stringify(query)}`);
   return r.status === 0 ? r.stdout.trim() : "";
 }
 
