@@ -100,10 +100,12 @@ global_defs {
 
 vrrp_script crm_pg_primary {
   script "${HA_SCRIPT_PATH} check"
-  interval 1
-  timeout 2
+  # A check on a standby asks the peer whether it is the primary: against a dead host that takes
+  # libpq's shortest connect timeout (2 s), so the check gets more time than that and runs every 2 s.
+  interval 2
+  timeout 5
   fall 2
-  rise 3
+  rise 2
   init_fail
 }
 
