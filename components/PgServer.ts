@@ -1,8 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { HostPlan } from "../topology/plan";
+import { PG_PORT, type HostPlan } from "../topology/plan";
 import type { Platform } from "../targets/platform";
-
-export const PG_PORT = 5432;
 
 export interface PgServerArgs {
   readonly platform: Platform;

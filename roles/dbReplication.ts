@@ -18,13 +18,13 @@
  * broken bridge port, which also cuts the old primary off from the apps; Patroni with a DCS on a
  * third host is the way to close it.
  */
+import { PG_PORT } from "../topology/plan";
 import { ensureAppDatabaseStep, renderPgConf, renderPgHba } from "./db";
 import { enableNow, roleScript, shellQuote, sysctlAtBoot, systemdUnit, writeFile } from "./script";
 
 /** The service address the apps use (DATABASE_URL), on LAN4. */
 export const DB_VIP = "10.1.4.30";
 export const DB_VIP_PREFIX = 24;
-export const PG_PORT = 5432;
 /** VRRP has no port (IP protocol 112); this is its router id, unique on LAN4. */
 export const VRRP_ROUTER_ID = 30;
 export const REPLICATION_USER = "replicator";

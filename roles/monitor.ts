@@ -8,7 +8,7 @@
  * the stock timeperiods (24x7), templates (generic-host, generic-service) and contact group (admins),
  * not on the command names monitoring-plugins happens to ship in /etc/nagios-plugins/config.
  */
-import type { Role } from "../topology/plan";
+import { PG_PORT, type Role } from "../topology/plan";
 import { enableNow, roleScript, shellQuote, sysctlAtBoot, writeFile } from "./script";
 
 export interface MonitoredHost {
@@ -37,7 +37,6 @@ export const HTDIGEST_FILE = "/etc/nagios4/htdigest.users";
 export const NAGIOS_ADMIN = "nagiosadmin";
 /** The Digest realm: part of the stored hash, so it must equal the AuthName of the Apache site. */
 export const DIGEST_REALM = "Nagios4";
-const POSTGRES_PORT = 5432;
 const GLUSTERD_PORT = 24007;
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -86,7 +85,7 @@ function roleChecks(args: MonitorArgs): ServiceCheck[] {
   const checks: ServiceCheck[] = [
     { role: "app", description: "CRM health", command: `crm-check-http!${args.appPort}!${args.healthPath}` },
     // check_pgsql is not in monitoring-plugins-basic; an accepted TCP connection shows the server is up.
-    { role: "db", description: "PostgreSQL", command: `crm-check-tcp!${POSTGRES_PORT}` },
+    { role: "db", description: "PostgreSQL", command: `crm-check-tcp!${PG_PORT}` },
     { role: "nas", description: "glusterd", command: `crm-check-tcp!${GLUSTERD_PORT}` },
   ];
   if (args.haproxyStats) {

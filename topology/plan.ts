@@ -50,6 +50,8 @@ export const FIREWALL_OUTSIDE = "10.1.1.1";
 /** The address clients use: the load balancer's DMZ side, reached through the firewall. */
 export const SERVICE_ADDRESS = "10.1.2.2";
 export const APP_PORT = 3000;
+/** PostgreSQL's port, on every database host and on the replicated pair's floating address. */
+export const PG_PORT = 5432;
 export const NAS_ADDRESSES = ["10.1.4.21", "10.1.4.22", "10.1.4.23"] as const;
 export const DB_ADDRESS = "10.1.4.31";
 export const DB_STANDBY_ADDRESS = "10.1.4.32";

@@ -9,7 +9,7 @@
  * load balancer's, the management host's), and its input rules (ping of the fw itself) have
  * nothing to apply to.
  */
-import { PG_PORT } from "../../components/PgServer";
+import { PG_PORT } from "../../topology/plan";
 import type { AllowRule, FirewallPolicy } from "../../roles/firewall";
 import { SERVICE_ADDRESS } from "../../topology/plan";
 

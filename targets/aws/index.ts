@@ -6,8 +6,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PG_PORT } from "../../components/PgServer";
-import { APP_PORT, hostsWithRole, planScenario, type HostPlan, type Role } from "../../topology/plan";
+import { APP_PORT, hostsWithRole, PG_PORT, planScenario, type HostPlan, type Role } from "../../topology/plan";
 import { SettingsError, type Settings } from "../../topology/settings";
 import { cloudInstallApp } from "../cloudinit";
 import type {
