@@ -40,8 +40,10 @@ export function testStack(prefix: string, opts: { dir?: string } = {}): TestStac
     PULUMI_CONFIG_PASSPHRASE_FILE: "",
   };
   fs.mkdirSync(path.join(dir, "state"), { recursive: true });
-  const pulumi = (...args: string[]) => run(path.join(ROOT, "scripts/pulumi"), [...args, "--stack", name], { env, cwd: ROOT });
-  const plain = (...args: string[]) => run(path.join(ROOT, "scripts/pulumi"), args, { env, cwd: ROOT });
+  const cli = path.join(ROOT, "scripts/pulumi");
+  const plain = (...args: string[]) => run(cli, args, { env, cwd: ROOT });
+  const onStack = (args: string[]) => [...args, "--stack", name, "--config-file", configFile];
+  const pulumi = (...args: string[]) => plain(...onStack(args));
   const exists = plain("stack", "ls", "--json").stdout.includes(`"${name}"`);
   const init = exists ? { status: 0, stderr: "" } : plain("stack", "init", name, "--secrets-provider", "passphrase");
   if (init.status !== 0) throw new Error(`stack init failed: ${init.stderr}`);
@@ -51,30 +53,27 @@ export function testStack(prefix: string, opts: { dir?: string } = {}): TestStac
   return {
     name,
     configFile,
-    pulumi: (...args) => pulumi(...args, "--config-file", configFile),
-    pulumiAsync: (...args) =>
-      runAsync(path.join(ROOT, "scripts/pulumi"), [...args, "--stack", name, "--config-file", configFile], { env, cwd: ROOT }),
+    pulumi,
+    pulumiAsync: (...args) => runAsync(cli, onStack(args), { env, cwd: ROOT }),
     run: plain,
     configure(values, secrets = {}) {
       for (const [k, v] of Object.entries(values)) {
-        const r = pulumi("config", "set", "--config-file", configFile, k, String(v));
+        const r = pulumi("config", "set", k, String(v));
         if (r.status !== 0) throw new Error(`config set ${k}: ${r.stderr}`);
       }
       for (const [k, v] of Object.entries(secrets)) {
-        const r = run(path.join(ROOT, "scripts/pulumi"), ["config", "set", "--secret", "--stack", name, "--config-file", configFile, k], {
-          env,
-          cwd: ROOT,
-          input: v,
-        });
+        // On stdin, so a secret never stands on a command line.
+        const r = run(cli, onStack(["config", "set", "--secret", k]), { env, cwd: ROOT, input: v });
         if (r.status !== 0) throw new Error(`config set --secret ${k}: ${r.stderr}`);
       }
     },
     configurePath(key, value) {
-      const r = pulumi("config", "set", "--config-file", configFile, "--path", key, value);
+      const r = pulumi("config", "set", "--path", key, value);
       if (r.status !== 0) throw new Error(`config set --path ${key}: ${r.stderr}`);
     },
     resourceCount() {
-      const r = pulumi("stack", "export");
+      // `stack export` takes no --config-file.
+      const r = plain("stack", "export", "--stack", name);
       if (r.status !== 0) throw new Error(r.stderr);
       const state = JSON.parse(r.stdout) as { deployment?: { resources?: { type: string }[] } };
       const real = (state.deployment?.resources ?? []).filter(
