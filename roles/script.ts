@@ -4,12 +4,25 @@
  * as cloud-init user data on the clouds), so it may rely only on what the base image has.
  */
 
-/** Bash functions every role script starts with. `crm_write` reports through its exit status whether it changed the file. */
+/**
+ * Where a role records the hash of every file it manages, so that a hand edit can be seen from
+ * outside (`sha256sum -c`): the vnx target's refresh reads it (see {@link managedFilesCheck}).
+ */
+export const MANAGED_RECORD = "/var/lib/crm-infra/managed.sha256";
+
+/**
+ * Bash functions every role script starts with. `crm_write` reports through its exit status whether
+ * it changed the file, and notes the file as managed (in a list file, so a write from a pipeline's
+ * subshell counts too).
+ */
 const PRELUDE = `set -euo pipefail
 umask 022
+CRM_MANAGED_LIST=$(mktemp)
+trap 'rm -f "$CRM_MANAGED_LIST"' EXIT
 # crm_write PATH MODE < content: replace PATH only when the content differs; status 0 = changed.
 crm_write() {
   local tmp
+  echo "$1" >>"$CRM_MANAGED_LIST"
   mkdir -p "$(dirname "$1")"
   tmp=$(mktemp "$1.XXXXXX")
   cat >"$tmp"
@@ -27,6 +40,17 @@ crm_retry() {
   done
 }`;
 
+/** The last step of every role: the hashes of the files it wrote, replaced as a whole. */
+const RECORD_MANAGED = `mkdir -p ${MANAGED_RECORD.replace(/\/[^/]+$/, "")}
+sort -u "$CRM_MANAGED_LIST" | tr '\\n' '\\0' | xargs -0 -r sha256sum >${MANAGED_RECORD}.new
+mv ${MANAGED_RECORD}.new ${MANAGED_RECORD}`;
+
+/**
+ * Shell, run on the host, that prints `intact` when every file the last role run wrote is as it
+ * left it, else `drifted:` and the edited files.
+ */
+export const managedFilesCheck = `if [ ! -f ${MANAGED_RECORD} ]; then echo unrecorded; elif bad=$(sha256sum -c --quiet ${MANAGED_RECORD} 2>/dev/null | cut -d: -f1 | tr '\\n' ' '); [ -z "$bad" ]; then echo intact; else echo "drifted: $bad"; fi`;
+
 /** A complete role script: the prelude, then each step in order. */
 export function roleScript(role: string, ...steps: string[]): string {
   return [
@@ -34,6 +58,7 @@ export function roleScript(role: string, ...steps: string[]): string {
     `# crm-infra role: ${role} (generated; safe to run again)`,
     PRELUDE,
     ...steps,
+    RECORD_MANAGED,
     `echo "crm: role ${role} configured"`,
     "",
   ].join("\n");

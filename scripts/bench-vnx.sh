@@ -15,7 +15,7 @@ cold=true
 
 scripts/toolchain.sh
 crm_pulumi_env
-crm_apt lxc debootstrap rsync iptables nftables curl
+crm_apt "${CRM_VNX_PACKAGES[@]}"
 
 if lxc-ls -1 | grep -qE '^crm-(fw|lb|s[0-9]+|nas[1-3]|bbdd)$'; then
   crm_die "a vnx scenario is already running on this machine; destroy it first (scripts/vnx down)"

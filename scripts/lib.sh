@@ -11,17 +11,37 @@ export CRM_TOOLS
 crm_log() { printf '[%s] %s\n' "${CRM_LOG_TAG:-crm}" "$*" >&2; }
 crm_die() { crm_log "error: $*"; exit 1; }
 
+# The Debian packages the project needs on this machine, in one place.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+# The vnx stack: LXC with Debian's templates (lxc-create -t debian is in lxc-templates), debootstrap
+# and distro-info for the image, and the tools the substrate scripts call.
+CRM_VNX_PACKAGES=(lxc lxc-templates debootstrap distro-info rsync iproute2 iptables nftables uidmap curl nmap openssh-client)
+# shellcheck disable=SC2034
+# The tests, beyond the vnx stack: the real tools that check rendered configurations.
+CRM_TEST_PACKAGES=(shellcheck haproxy nagios4 monitoring-plugins-basic openssh-server postgresql keepalived)
+
 # crm_apt PKG...: installs the Debian packages that are missing; a no-op when all are present.
+# One apt at a time: scripts that run in parallel (Pulumi runs resources at once) queue on a lock
+# of ours, and apt itself waits for dpkg's lock instead of failing when something else holds it.
 crm_apt() {
   local missing=() pkg
   for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   ((${#missing[@]} == 0)) && return 0
-  crm_log "installing Debian packages: ${missing[*]}"
-  if [[ ! -f /var/lib/apt/periodic/crm-updated ]] || ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
-    apt-get update -qq
-    mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/crm-updated
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  fi
+  mkdir -p /run/lock
+  (
+    flock 8
+    missing=()
+    for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+    ((${#missing[@]} == 0)) && exit 0
+    crm_log "installing Debian packages: ${missing[*]}"
+    local apt=(apt-get -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends)
+    export DEBIAN_FRONTEND=noninteractive
+    if [[ ! -f /var/lib/apt/periodic/crm-updated ]] || ! "${apt[@]}" install "${missing[@]}" >/dev/null 2>&1; then
+      apt-get -o DPkg::Lock::Timeout=600 update -qq
+      mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/crm-updated
+      "${apt[@]}" install "${missing[@]}"
+    fi
+  ) 8>/run/lock/crm-apt.lock
 }
 
 # crm_stamp_ok FILE KEY: true when FILE holds KEY (a cache is current); crm_stamp_set FILE KEY records it.

@@ -14,7 +14,7 @@ quick=false
 [[ ${1:-} == --quick ]] && quick=true
 
 # Tools the tests call on this machine: nft, haproxy, nagios4 and sshd check rendered configs; lxc & co. run the scenario.
-crm_apt shellcheck nftables haproxy iptables lxc debootstrap rsync curl nmap nagios4 monitoring-plugins-basic openssh-server openssh-client postgresql keepalived
+crm_apt "${CRM_VNX_PACKAGES[@]}" "${CRM_TEST_PACKAGES[@]}"
 scripts/toolchain.sh
 crm_pulumi_env
 

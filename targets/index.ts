@@ -8,7 +8,7 @@ import { VnxPlatform } from "./vnx";
 export function selectPlatform(settings: Settings): Platform {
   switch (settings.target) {
     case "vnx":
-      return new VnxPlatform();
+      return VnxPlatform.onThisMachine();
     case "aws":
       return new AwsPlatform(settings);
     case "openstack":

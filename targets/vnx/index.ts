@@ -15,7 +15,7 @@ import { firewallRoleScript } from "../../roles/firewall";
 import { managementRoleScript } from "../../roles/management";
 import { monitorRoleScript } from "../../roles/monitor";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
-import { roleScript, shellQuote } from "../../roles/script";
+import { managedFilesCheck, roleScript, shellQuote } from "../../roles/script";
 import { addressOn, LANS, SERVICE_ADDRESS, type HostPlan } from "../../topology/plan";
 import type {
   AppTierSpec,
@@ -61,11 +61,22 @@ export function hostArgs(host: HostPlan, image: string, fuse: boolean): string[]
   ];
 }
 
+/** What the preflight looks at on this machine. */
+export interface HostEnvironment {
+  readonly uid: number;
+  readonly hasCgroups: boolean;
+  readonly hasOverlay: boolean;
+  /** LXC's tools and its Debian template (package lxc-templates) are installed. */
+  readonly hasLxc: boolean;
+}
+
 /** Refuses to start where the vnx target cannot work, before anything is created. */
-export function preflightProblem(env: { uid: number; hasCgroups: boolean; hasOverlay: boolean }): string | undefined {
-  if (env.uid !== 0) return "the vnx target creates bridges, routes and containers: run it as root (e.g. with sudo)";
+export function preflightProblem(env: HostEnvironment): string | undefined {
+  if (env.uid !== 0) return "the vnx target creates bridges, routes and containers: run it as root";
   if (!env.hasCgroups) return "the vnx target needs cgroups (/sys/fs/cgroup) to start containers, and this machine has none mounted";
   if (!env.hasOverlay) return "the vnx target clones hosts with overlayfs, which this kernel does not offer (/proc/filesystems)";
+  if (!env.hasLxc)
+    return "LXC or its Debian template is missing: run scripts/vnx up, which installs what the stack needs (or apt-get install lxc lxc-templates debootstrap)";
   return undefined;
 }
 
@@ -74,8 +85,24 @@ function preflight(): void {
     uid: process.getuid?.() ?? -1,
     hasCgroups: fs.existsSync("/sys/fs/cgroup/cgroup.controllers") || fs.existsSync("/sys/fs/cgroup/devices"),
     hasOverlay: fs.readFileSync("/proc/filesystems", "utf8").includes("overlay"),
+    hasLxc: fs.existsSync("/usr/bin/lxc-copy") && fs.existsSync("/usr/share/lxc/templates/lxc-debian"),
   });
   if (problem) throw new pulumi.RunError(`crm:target vnx: ${problem}`);
+}
+
+/** The name of a host's resources under its component: `fw` for the fw host of Firewall "fw", `crm-s1` for s1 of CrmTier "crm". */
+export function childPrefix(component: string, host: HostPlan): string {
+  return host.name === component ? component : `${component}-${host.name}`;
+}
+
+/**
+ * Aliases to a resource's name before the resource tree followed the component convention
+ * (`s1-container` under CrmTier "crm", the network and the clients at the stack's root), so that
+ * stacks deployed then update in place.
+ */
+function formerly(name: string, current: string, atRoot = false): pulumi.Alias[] {
+  if (name === current && !atRoot) return [];
+  return [{ name, ...(atRoot ? { parent: pulumi.rootStackResource } : {}) }];
 }
 
 interface HostOptions {
@@ -83,79 +110,131 @@ interface HostOptions {
   /** Shell run on the machine after the container exists and before the role (e.g. copying the app in). */
   readonly provision?: { readonly command: string; readonly triggers: unknown[] };
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** The resources were at the stack's root before (clients). */
+  readonly formerlyAtRoot?: boolean;
+}
+
+/** What the vnx target owns outside any component: the network, the base image, the clients. */
+class VnxSubstrate extends pulumi.ComponentResource {
+  constructor(public readonly name: string) {
+    super("crm:vnx:Substrate", name, {}, {});
+  }
 }
 
 export class VnxPlatform implements Platform {
   public readonly target = "vnx";
+  private readonly substrate: VnxSubstrate;
   private readonly network: LocalCommand;
   private readonly image: LocalCommand;
   private readonly imageName: string;
+  /** Recorded on every container and bridge: a thing of the same name that is not ours is never touched. */
+  private readonly owner = `${pulumi.getProject()}/${pulumi.getStack()}`;
+
+  /** The platform on this machine, after checking that the machine can run it. */
+  static onThisMachine(): VnxPlatform {
+    preflight();
+    return new VnxPlatform();
+  }
 
   constructor() {
-    preflight();
+    this.substrate = new VnxSubstrate("vnx");
     // The safety route and the bridges come first and go last: see network.sh. A changed script is
     // run again in place (it is idempotent): replacing would pull the bridges from under running hosts.
-    this.network = new LocalCommand("vnx-network", {
-      create: `${substrate("network.sh")} up`,
-      delete: `${substrate("network.sh")} down`,
-      triggers: [fs.readFileSync(path.join(SCRIPTS, "network.sh"), "utf8")],
-      rerunOnChange: true,
-    });
+    this.network = new LocalCommand(
+      "vnx-network",
+      {
+        create: `${substrate("network.sh")} up`,
+        delete: `${substrate("network.sh")} down`,
+        probe: `${substrate("network.sh")} probe`,
+        owner: this.owner,
+        triggers: [fs.readFileSync(path.join(SCRIPTS, "network.sh"), "utf8")],
+        rerunOnChange: true,
+      },
+      { parent: this.substrate, deleteBeforeReplace: true, aliases: formerly("vnx-network", "vnx-network", true) },
+    );
     this.imageName = imageName();
     // The base image is a cache shared by every deployment: it outlives `destroy` (see README).
-    this.image = new LocalCommand("vnx-image", {
-      create: `${substrate("image.sh")} ${this.imageName} ${NODE_BINARY}`,
-    });
+    this.image = new LocalCommand(
+      "vnx-image",
+      {
+        create: `${substrate("image.sh")} ${this.imageName} ${NODE_BINARY}`,
+        probe: `${substrate("image.sh")} --list | awk -v n=${this.imageName} '$1 == n { s = $2 } END { print s ? s : "absent" }'`,
+      },
+      { parent: this.substrate, deleteBeforeReplace: true, aliases: formerly("vnx-image", "vnx-image", true) },
+    );
   }
 
   /** One scenario host: its container, then optionally a provisioning step, then its role script. */
-  private host(host: HostPlan, role: pulumi.Input<string>, opts: Partial<RealizeOptions> & HostOptions): pulumi.Resource {
+  private host(
+    component: string,
+    host: HostPlan,
+    role: pulumi.Input<string>,
+    opts: Partial<RealizeOptions> & HostOptions,
+  ): pulumi.Resource {
     const name = containerName(host);
+    const prefix = childPrefix(component, host);
+    const parent = opts.parent ?? this.substrate;
+    const atRoot = opts.formerlyAtRoot ?? false;
     const container = new LocalCommand(
-      `${host.name}-container`,
+      `${prefix}-container`,
       {
         create: [substrate("host.sh"), "create", ...hostArgs(host, this.imageName, opts.fuse ?? false).map(shellQuote)].join(" "),
         delete: `${substrate("host.sh")} destroy ${name}`,
+        probe: `${substrate("host.sh")} probe ${name}`,
+        owner: this.owner,
       },
-      { parent: opts.parent, dependsOn: [this.network, this.image] },
+      // A container has a fixed name: its replacement must come after the old one is gone, on every path.
+      {
+        parent,
+        dependsOn: [this.network, this.image],
+        deleteBeforeReplace: true,
+        aliases: formerly(`${host.name}-container`, `${prefix}-container`, atRoot),
+      },
     );
     const before: pulumi.Resource[] = [container];
     if (opts.provision) {
       before.push(
         new LocalCommand(
-          `${host.name}-provision`,
+          `${prefix}-provision`,
           { create: opts.provision.command, triggers: [container.id, ...opts.provision.triggers], rerunOnChange: true },
-          { parent: opts.parent, dependsOn: [container, ...(opts.dependsOn ?? [])] },
+          {
+            parent,
+            dependsOn: [container, ...(opts.dependsOn ?? [])],
+            aliases: formerly(`${host.name}-provision`, `${prefix}-provision`, atRoot),
+          },
         ),
       );
     }
     return new LocalCommand(
-      `${host.name}-role`,
+      `${prefix}-role`,
       {
         create: `lxc-attach -n ${name} --clear-env -- bash -s`,
         stdin: role,
+        // Drift: a file the role wrote was edited by hand (the role records their hashes), or the host stopped.
+        probe: `${substrate("host.sh")} check ${name} ${shellQuote(managedFilesCheck)}`,
         triggers: [container.id],
         rerunOnChange: true,
       },
-      { parent: opts.parent, dependsOn: [...before, ...(opts.dependsOn ?? [])] },
+      { parent, dependsOn: [...before, ...(opts.dependsOn ?? [])], aliases: formerly(`${host.name}-role`, `${prefix}-role`, atRoot) },
     );
   }
 
-  firewall(_name: string, spec: FirewallSpec, opts: RealizeOptions): Realized {
-    return { resources: [this.host(spec.host, firewallRoleScript(spec.policy), opts)] };
+  firewall(name: string, spec: FirewallSpec, opts: RealizeOptions): Realized {
+    return { resources: [this.host(name, spec.host, firewallRoleScript(spec.policy), opts)] };
   }
 
-  database(_name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
+  database(name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
     const clients = spec.clients.map((c) => addressOn(c, "lan4"));
     const password = pulumi.secret(spec.password);
     if (!spec.standby) {
       const listen = addressOn(spec.host, "lan4");
       const roleScript = password.apply((pw) => dbRoleScript({ listen, clients, database: spec.database, user: spec.user, password: pw }));
-      return { resources: [this.host(spec.host, roleScript, opts)], address: pulumi.output(listen) };
+      return { resources: [this.host(name, spec.host, roleScript, opts)], address: pulumi.output(listen) };
     }
     // A primary and a synchronous standby behind a floating address that keepalived moves on failover.
     const node = (self: HostPlan, peer: HostPlan, preferredPrimary: boolean) =>
       this.host(
+        name,
         self,
         password.apply((pw) =>
           replicatedDbRoleScript({
@@ -178,7 +257,7 @@ export class VnxPlatform implements Platform {
 
   storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
     const servers = spec.hosts.map((h) => addressOn(h, "lan4"));
-    const nodes = spec.hosts.map((h) => this.host(h, nasRoleScript({ brick: spec.brick }), opts));
+    const nodes = spec.hosts.map((h) => this.host(name, h, nasRoleScript({ brick: spec.brick }), opts));
     const [first] = spec.hosts;
     const formation = new LocalCommand(
       `${name}-volume`,
@@ -197,16 +276,16 @@ export class VnxPlatform implements Platform {
     return { resources: [formation], addresses: pulumi.output(servers) };
   }
 
-  appTier(_name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
+  appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
     const bundle = appBundleDir();
     const bundleCommand = new LocalCommand(
-      "app-bundle",
+      `${name}-bundle`,
       {
         create: `app/scripts/bundle.sh ${shellQuote(bundle.dir)}`,
         triggers: [bundle.hash],
         rerunOnChange: true,
       },
-      { parent: opts.parent },
+      { parent: opts.parent, aliases: formerly("app-bundle", `${name}-bundle`) },
     );
     // One server after the other: a change that restarts the app (a new bundle, a new secret) then
     // never has every server down at once, and the balancer always has a healthy one to retry on.
@@ -220,7 +299,7 @@ export class VnxPlatform implements Platform {
         );
       const previous = resources.slice(-1);
       resources.push(
-        this.host(server, pulumi.secret(roleScript), {
+        this.host(name, server, pulumi.secret(roleScript), {
           ...opts,
           fuse: true,
           provision: { command: copyBundleCommand(bundle.dir, containerName(server)), triggers: [bundle.hash] },
@@ -231,7 +310,7 @@ export class VnxPlatform implements Platform {
     return { resources, members: spec.servers.map((s) => ({ name: s.name, address: addressOn(s, "lan3") })) };
   }
 
-  monitoring(_name: string, spec: MonitoringSpec, opts: RealizeOptions): Realized {
+  monitoring(name: string, spec: MonitoringSpec, opts: RealizeOptions): Realized {
     const listen = addressOn(spec.host, "lan3");
     const balancer = spec.watched.find((h) => h.role === "balancer");
     const roleScript = spec.adminPassword.apply((adminPassword) =>
@@ -244,23 +323,23 @@ export class VnxPlatform implements Platform {
         listen,
       }),
     );
-    return { resources: [this.host(spec.host, pulumi.secret(roleScript), opts)] };
+    return { resources: [this.host(name, spec.host, pulumi.secret(roleScript), opts)] };
   }
 
-  management(_name: string, spec: ManagementSpec, opts: RealizeOptions): Realized {
+  management(name: string, spec: ManagementSpec, opts: RealizeOptions): Realized {
     const script = managementRoleScript({
       authorizedKeys: spec.authorizedKeys,
       listen: addressOn(spec.host, "lan3"),
       managedHosts: spec.managed.map((h) => ({ name: h.name, address: reachableFromInside(h) })),
     });
-    return { resources: [this.host(spec.host, script, opts)] };
+    return { resources: [this.host(name, spec.host, script, opts)] };
   }
 
   clients(hosts: readonly HostPlan[]): Realized {
-    return { resources: hosts.map((h) => this.host(h, roleScript("client"), {})) };
+    return { resources: hosts.map((h) => this.host(this.substrate.name, h, roleScript("client"), { formerlyAtRoot: true })) };
   }
 
-  loadBalancer(_name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
+  loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
     const roleScript = pulumi.all(spec.members.map((m) => pulumi.output(m.address))).apply((addresses) =>
       balancerRoleScript({
         bind: `${SERVICE_ADDRESS}:80`,
@@ -270,7 +349,7 @@ export class VnxPlatform implements Platform {
         statsBind: `${addressOn(spec.host, "lan3")}:${STATS_PORT}`,
       }),
     );
-    return { resources: [this.host(spec.host, roleScript, opts)], url: pulumi.output(`http://${SERVICE_ADDRESS}/`) };
+    return { resources: [this.host(name, spec.host, roleScript, opts)], url: pulumi.output(`http://${SERVICE_ADDRESS}/`) };
   }
 }
 

@@ -31,11 +31,12 @@ describe("vnx target", () => {
     assert.ok(!hostArgs(host("fw"), "crm-base-x", false).includes("--fuse"));
   });
 
-  it("refuses to run without root, cgroups or overlayfs, saying why", () => {
-    const ok = { uid: 0, hasCgroups: true, hasOverlay: true };
+  it("refuses to run without root, cgroups, overlayfs or the LXC Debian template, saying why and what to run", () => {
+    const ok = { uid: 0, hasCgroups: true, hasOverlay: true, hasLxc: true };
     assert.equal(preflightProblem(ok), undefined);
     assert.match(preflightProblem({ ...ok, uid: 1000 })!, /run it as root/);
     assert.match(preflightProblem({ ...ok, hasCgroups: false })!, /cgroups/);
     assert.match(preflightProblem({ ...ok, hasOverlay: false })!, /overlayfs/);
+    assert.match(preflightProblem({ ...ok, hasLxc: false })!, /scripts\/vnx up.*lxc-templates/);
   });
 });

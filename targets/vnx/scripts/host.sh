@@ -2,12 +2,18 @@
 # host.sh create NAME IMAGE [--hostname H] [--fuse] [--nic LAN=ADDR/PREFIX]... [--route CIDR=VIA]...
 # host.sh destroy NAME
 # host.sh wait NAME
+# host.sh probe NAME     prints absent, or running|stopped and a hash of the container's config
+# host.sh check NAME SH   prints absent or stopped, or what shell SH prints inside NAME
 #
 # One scenario host = one privileged LXC container, an overlayfs snapshot clone of the
 # base image IMAGE (see image.sh). LAN is lan1..lan4 (bridge crmlan1..4, see network.sh).
 # NICs are eth0, eth1, ... in --nic order, with static addresses and NO default route:
 # nothing inside the scenario can reach beyond it. --hostname defaults to NAME minus crm-.
 # create is idempotent: same arguments -> ensure running; different -> destroy + recreate.
+# Ownership: with CRM_OWNER set (the Pulumi program sets it to project/stack), a container is
+# recorded as that owner's, and a container of the same name that is not (another stack's, or
+# one this project did not make) is never changed or destroyed. CRM_OPERATION=update means
+# Pulumi's state already holds this container: one made before owners were recorded is adopted.
 set -euo pipefail
 LOG_TAG=host
 # shellcheck source=lib.sh
@@ -16,7 +22,31 @@ LOG_TAG=host
 WAIT_TIMEOUT="${CRM_WAIT_TIMEOUT:-60}"
 STOP_TIMEOUT="${CRM_STOP_TIMEOUT:-15}"
 
-usage() { sed -n '2,4p' "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n '2,6p' "$0" | sed 's/^# //' >&2; exit 2; }
+
+owner_file() { echo "$LXC_PATH/$1/crm-owner"; }
+
+# check_owner NAME : dies unless the existing container NAME may be managed as CRM_OWNER's.
+check_owner() {
+  local name="$1" file recorded=""
+  [[ -n "${CRM_OWNER:-}" ]] || return 0   # run by hand: the operator decides
+  file="$(owner_file "$name")"
+  [[ -f "$file" ]] && recorded="$(cat "$file")"
+  [[ "$recorded" == "$CRM_OWNER" ]] && return 0
+  if [[ -z "$recorded" && "${CRM_OPERATION:-}" == update ]] && grep -q '^# Written by crm-infra' "$LXC_PATH/$name/config"; then
+    log "$name: adopting it for $CRM_OWNER (made before owners were recorded)"
+    echo "$CRM_OWNER" >"$file"; return 0
+  fi
+  die "container $name exists but does not belong to $CRM_OWNER (owner: ${recorded:-none recorded, not made by this stack}). If it is a leftover, remove it with: lxc-stop -k -n $name; lxc-destroy -n $name"
+}
+
+probe() {
+  local name="$1" state
+  require_crm_name "$name"
+  if ! container_exists "$name"; then echo absent; return 0; fi
+  if container_running "$name"; then state=running; else state=stopped; fi
+  echo "$state config=$(sha256sum "$LXC_PATH/$name/config" | cut -c1-12)"
+}
 
 # render_config NAME IMAGE HOSTNAME FUSE NICS ROUTES : the complete LXC config. It also
 # records image and routes in comments, so comparing files compares all arguments.
@@ -112,6 +142,9 @@ unregister_clone() {
 destroy() {
   local name="$1"
   require_crm_name "$name"
+  if container_exists "$name" && [[ -n "${CRM_OWNER:-}" && -f "$(owner_file "$name")" && "$(cat "$(owner_file "$name")")" != "$CRM_OWNER" ]]; then
+    log "$name belongs to $(cat "$(owner_file "$name")"), not $CRM_OWNER: leaving it"; return 0
+  fi
   if container_exists "$name"; then
     if container_running "$name"; then
       lxc-stop -n "$name" -t "$STOP_TIMEOUT" || lxc-stop -n "$name" -k || true
@@ -145,6 +178,7 @@ create() {
   desired="$(render_config "$name" "$image" "$hn" "$fuse" "$nics" "$routes")"
 
   if container_exists "$name"; then
+    check_owner "$name"
     if [[ "$(cat "$LXC_PATH/$name/config")" == "$desired" ]]; then
       start "$name"; wait_systemd "$name"; log "$name unchanged, running"; return 0
     fi
@@ -154,6 +188,7 @@ create() {
 
   with_lock lxc-copy -n "$image" -N "$name" -s -B overlayfs >&2
   printf '%s\n' "$desired" >"$LXC_PATH/$name/config"
+  [[ -z "${CRM_OWNER:-}" ]] || echo "$CRM_OWNER" >"$(owner_file "$name")"
   # Files the clone needs before its first boot go straight into the overlay's upper dir.
   delta="$LXC_PATH/$name/overlay/delta"
   [[ -d "$delta" ]] || die "lxc-copy made no overlay at $delta"
@@ -172,8 +207,14 @@ create() {
 }
 
 case "${1:-}" in
-  create) (($# >= 3)) || usage; shift; ensure_host_pkgs; create "$@" ;;
+  create) (($# >= 3)) || usage; shift; create "$@" ;;
   destroy) (($# == 2)) || usage; destroy "$2" ;;
   wait) (($# == 2)) || usage; require_crm_name "$2"; container_exists "$2" || die "$2 does not exist"; wait_systemd "$2" ;;
+  probe) (($# == 2)) || usage; probe "$2" ;;
+  check)
+    (($# == 3)) || usage; require_crm_name "$2"
+    if ! container_exists "$2"; then echo absent
+    elif ! container_running "$2"; then echo stopped
+    else lxc-attach -n "$2" --clear-env -- sh -c "$3"; fi ;;
   *) usage ;;
 esac

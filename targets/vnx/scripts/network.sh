@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# network.sh up|down|status : the scenario's bridges crmlan1..4 on this machine.
+# network.sh up|down|status|probe : the scenario's bridges crmlan1..4 on this machine.
 # The machine is 10.1.1.2 on crmlan1 and reaches the scenario through fw (10.1.1.1).
 # It never routes between LANs itself (no ip_forward needed): fw does, in its container.
+# Ownership: with CRM_OWNER set (the Pulumi program sets it to project/stack), each bridge is
+# labelled with it (its interface alias); a link of the same name with another label, or none
+# (not made by this project), is never changed or deleted. CRM_OPERATION=update means Pulumi's
+# state already holds the network: unlabelled bridges made before labels existed are adopted.
 set -euo pipefail
 LOG_TAG=network
 # shellcheck source=lib.sh
@@ -55,6 +59,23 @@ del_forward_rules() {
 }
 
 link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
+label_of() { cat "/sys/class/net/$1/ifalias" 2>/dev/null || true; }
+LABEL="crm-infra ${CRM_OWNER:-}"
+
+# claim BRIDGE : dies unless an existing link BRIDGE may be managed as CRM_OWNER's; labels it.
+claim() {
+  local br="$1" label
+  [[ -n "${CRM_OWNER:-}" ]] || return 0   # run by hand: the operator decides
+  label="$(label_of "$br")"
+  if [[ "$label" != "$LABEL" ]] && ! [[ -z "$label" && "${CRM_OPERATION:-}" == update ]]; then
+    die "link $br exists but does not belong to $CRM_OWNER (label: '${label:-none, not made by this stack}'). If it is a leftover, remove it with: ip link del $br"
+  fi
+  [[ -d "/sys/class/net/$br/bridge" ]] || die "link $br exists but is not a bridge. Remove it with: ip link del $br"
+  ip link set dev "$br" alias "$LABEL"
+}
+
+# ours BRIDGE : true when down may delete BRIDGE.
+ours() { [[ -z "${CRM_OWNER:-}" || "$(label_of "$1")" == "$LABEL" || -z "$(label_of "$1")" ]]; }
 has_unreachable() { [[ -n "$(ip route show type unreachable "$SCENARIO" metric 4000 2>/dev/null)" ]]; }
 
 up() {
@@ -62,7 +83,7 @@ up() {
   ip route replace unreachable "$SCENARIO" metric 4000
   local br
   for br in "${BRIDGES[@]}"; do
-    link_exists "$br" || ip link add "$br" type bridge
+    if link_exists "$br"; then claim "$br"; else ip link add "$br" type bridge; [[ -z "${CRM_OWNER:-}" ]] || ip link set dev "$br" alias "$LABEL"; fi
     ip link set "$br" type bridge stp_state 0 forward_delay 0
     ip link set "$br" up
   done
@@ -82,7 +103,9 @@ down() {
   fi
   local br
   for br in "${BRIDGES[@]}"; do
-    link_exists "$br" && ip link del "$br"
+    if link_exists "$br"; then
+      if ours "$br"; then ip link del "$br"; else log "leaving $br: it belongs to '$(label_of "$br")'"; fi
+    fi
   done
   # Last: until here scenario traffic must still die on this machine.
   if has_unreachable; then ip route del unreachable "$SCENARIO" metric 4000; fi
@@ -106,9 +129,29 @@ status() {
   done < <(iptables_bins)
 }
 
+# One line for Pulumi's refresh: "ok", or what is missing. Never "absent": running hosts hang on
+# these bridges, so a missing piece is repaired in place by running `up` again.
+probe() {
+  local missing=() br b chain
+  has_unreachable || missing+=(unreachable-route)
+  for br in "${BRIDGES[@]}"; do
+    [[ "$(ip -o link show dev "$br" 2>/dev/null)" == *"<"*UP*">"* ]] || missing+=("$br")
+  done
+  [[ "$(ip -o addr show dev crmlan1 2>/dev/null)" == *" $HOST_ADDR "* ]] || missing+=(host-address)
+  [[ -n "$(ip route show "$SCENARIO" via "$FW_ADDR" dev crmlan1 2>/dev/null)" ]] || missing+=(route-via-fw)
+  while read -r b; do
+    for chain in DOCKER-USER FORWARD; do
+      "$b" -S "$chain" >/dev/null 2>&1 || continue
+      "$b" -C "$chain" "${RULE[@]}" 2>/dev/null || missing+=("$b:$chain")
+    done
+  done < <(iptables_bins)
+  if ((${#missing[@]} == 0)); then echo ok; else echo "missing: ${missing[*]}"; fi
+}
+
 case "${1:-}" in
-  up) ensure_host_pkgs; up ;;
+  up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: network.sh up|down|status" >&2; exit 2 ;;
+  probe) probe ;;
+  *) echo "usage: network.sh up|down|status|probe" >&2; exit 2 ;;
 esac

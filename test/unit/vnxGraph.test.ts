@@ -1,0 +1,132 @@
+/**
+ * The vnx platform's resource graph under mocks: names, parents, dependencies, replacement
+ * options and aliases, checked in seconds for every change, before the slow end-to-end run.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Registered } from "../support/vnxMockRun";
+import { VALID_SECRETS } from "../support/pulumi";
+
+const ROOT = path.resolve(__dirname, "../..");
+const ALL_PARTS = {
+  "crm:target": "vnx",
+  "crm:monitoring": "true",
+  "crm:management": "true",
+  "crm:dbStandby": "true",
+  "crm:managementKeys": JSON.stringify(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx4gM1ZbXb0d7gqJxkHk3p0V7b2mJx1v9l1Qf7vN8kR test"]),
+  ...VALID_SECRETS,
+};
+
+function runProgram(config: Record<string, string>): Registered[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-vnx-mocks-"));
+  const out = path.join(dir, "result.json");
+  try {
+    execFileSync(process.execPath, ["--import", "tsx", path.join(ROOT, "test/support/vnxMockRun.ts"), JSON.stringify(config), out], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { PATH: process.env.PATH ?? "", HOME: dir, PULUMI_SKIP_UPDATE_CHECK: "true" },
+      timeout: 120_000,
+    });
+    const result = JSON.parse(fs.readFileSync(out, "utf8")) as { resources: Registered[]; errors: string[] };
+    assert.deepEqual(result.errors, []);
+    return result.resources;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The URN an alias spec stands for (same type, the alias's name and parent). */
+function aliasUrn(r: Registered, alias: Registered["aliases"][number]): string {
+  const prefix = "urn:pulumi:vnx::crm-infra::";
+  const parentUrn = alias.noParent ? undefined : (alias.parentUrn ?? r.parent);
+  const chain = parentUrn ? `${parentUrn.slice(prefix.length, parentUrn.lastIndexOf("::"))}$` : "";
+  return `${prefix}${chain}${r.type}::${alias.name ?? r.name}`;
+}
+
+describe("vnx platform under mocks: the resource tree", function () {
+  this.timeout(120_000);
+  let resources: Registered[];
+  const byName = (name: string) => {
+    const found = resources.find((r) => r.name === name);
+    assert.ok(found, `no resource named ${name}: ${resources.map((r) => r.name).join(", ")}`);
+    return found;
+  };
+  const isComponent = (r: Registered) => r.type.startsWith("crm:");
+
+  before(() => {
+    resources = runProgram(ALL_PARTS);
+  });
+
+  it("gives every resource a component as parent, and names it from that component", () => {
+    const components = new Map(resources.filter(isComponent).map((c) => [c.urn, c]));
+    for (const r of resources.filter((x) => !isComponent(x))) {
+      const parent = components.get(r.parent);
+      assert.ok(parent, `${r.name} has no component parent (parent: '${r.parent || "the stack"}')`);
+      assert.ok(r.name.startsWith(`${parent.name}-`), `${r.name} is not named from its component ${parent.name}`);
+    }
+  });
+
+  it("replaces whatever has a fixed physical name (containers, bridges, the image) delete-before-create", () => {
+    const fixed = resources.filter((r) => /-container$|^vnx-network$|^vnx-image$/.test(r.name));
+    assert.equal(fixed.length, 16, fixed.map((r) => r.name).join(", "));
+    assert.deepEqual(
+      fixed.filter((r) => !r.deleteBeforeReplace).map((r) => r.name),
+      [],
+    );
+  });
+
+  it("orders each host: network and image, then its container, then the app copy, then its role", () => {
+    const network = byName("vnx-network").urn;
+    const image = byName("vnx-image").urn;
+    for (const container of resources.filter((r) => r.name.endsWith("-container"))) {
+      assert.ok(container.dependencies.includes(network) && container.dependencies.includes(image), container.name);
+      const role = byName(container.name.replace(/-container$/, "-role"));
+      assert.ok(role.dependencies.includes(container.urn), `${role.name} does not wait for ${container.name}`);
+    }
+    assert.ok(byName("crm-s1-role").dependencies.includes(byName("crm-s1-provision").urn));
+    assert.ok(byName("crm-s1-provision").dependencies.includes(byName("crm-bundle").urn));
+  });
+
+  it("rolls the app servers one after the other, and configures the balancer once they are all done", () => {
+    assert.ok(byName("crm-s2-provision").dependencies.includes(byName("crm-s1-role").urn));
+    assert.ok(byName("crm-s3-provision").dependencies.includes(byName("crm-s2-role").urn));
+    const lbRole = byName("lb-role");
+    for (const s of ["crm-s1-role", "crm-s2-role", "crm-s3-role"]) assert.ok(lbRole.dependencies.includes(byName(s).urn), s);
+    // The database and the volume exist before any app server starts.
+    for (const dep of ["bbdd-role", "bbdd-bbdd2-role", "nas-volume"])
+      assert.ok(byName("crm-s1-role").dependencies.includes(byName(dep).urn), dep);
+  });
+
+  it("keeps every URN of a stack deployed before this tree (0730fa9) reachable, by its URN or an alias", () => {
+    const before = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/vnx-urns-0730fa9.json"), "utf8")) as string[];
+    const reachable = new Set(resources.flatMap((r) => [r.urn, ...r.aliases.map((a) => aliasUrn(r, a))]));
+    assert.deepEqual(
+      before.filter((urn) => !reachable.has(urn)),
+      [],
+    );
+  });
+
+  it("makes every container, bridge, image and role visible to refresh (a probe), and records the owner", () => {
+    const local = resources.filter((r) => !isComponent(r) && !/-provision$|-bundle$|-volume$/.test(r.name));
+    assert.deepEqual(
+      local.filter((r) => typeof r.inputs.probe !== "string").map((r) => r.name),
+      [],
+    );
+    for (const r of local.filter((x) => /-container$|^vnx-network$/.test(x.name))) assert.equal(r.inputs.owner, "crm-infra/vnx", r.name);
+  });
+
+  it("scaling to 4 servers adds s4's resources and changes no other host's container", () => {
+    const scaled = runProgram({ ...ALL_PARTS, "crm:monitoring": "false", "crm:servers": "4" });
+    const base = runProgram({ ...ALL_PARTS, "crm:monitoring": "false" });
+    const containers = (rs: Registered[]) => new Map(rs.filter((r) => r.name.endsWith("-container")).map((r) => [r.name, r.inputs.create]));
+    const [after, now] = [containers(scaled), containers(base)];
+    assert.deepEqual(
+      [...after.keys()].filter((n) => !now.has(n)),
+      ["crm-s4-container"],
+    );
+    for (const [name, create] of now) assert.equal(after.get(name), create, `${name} would be replaced`);
+  });
+});
