@@ -17,7 +17,7 @@ export interface Deployment {
   destroy(): void;
 }
 
-function stateDir(name: string): string {
+export function stateDir(name: string): string {
   return `/var/tmp/crm-infra-${name}`;
 }
 
@@ -25,7 +25,7 @@ function stateDir(name: string): string {
  * A run that crashed may have left its stack (even locked, mid-update) and its containers: destroy
  * what the old state knows, then forget that state and remove whatever scenario no state knows.
  */
-function forgetEarlierRun(name: string): void {
+export function forgetEarlierRun(name: string): void {
   const dir = stateDir(name);
   if (fs.existsSync(dir)) {
     const old = testStack(name, { dir });

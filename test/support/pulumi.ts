@@ -29,8 +29,10 @@ export interface TestStack {
  * A stack in its own local backend. By default in a temporary folder; `dir` gives a fixed one,
  * so a run that crashed leaves state the next run can destroy.
  */
-export function testStack(prefix: string, opts: { dir?: string } = {}): TestStack {
+export function testStack(prefix: string, opts: { dir?: string; root?: string } = {}): TestStack {
   const dir = opts.dir ?? tempDir(prefix);
+  // `root` runs another checkout of the project (an earlier commit) on the same stack and state.
+  const root = opts.root ?? ROOT;
   const name = opts.dir ? prefix : `${prefix}-${process.pid}`;
   const configFile = path.join(dir, `Pulumi.${name}.yaml`);
   const env = {
@@ -38,23 +40,25 @@ export function testStack(prefix: string, opts: { dir?: string } = {}): TestStac
     PULUMI_BACKEND_URL: `file://${dir}/state`,
     PULUMI_CONFIG_PASSPHRASE: "crm-test-passphrase",
     PULUMI_CONFIG_PASSPHRASE_FILE: "",
+    // The toolchain this checkout built: another checkout uses it instead of building its own.
+    CRM_TOOLS: path.join(ROOT, ".tools"),
   };
   fs.mkdirSync(path.join(dir, "state"), { recursive: true });
-  const cli = path.join(ROOT, "scripts/pulumi");
-  const plain = (...args: string[]) => run(cli, args, { env, cwd: ROOT });
+  const cli = path.join(root, "scripts/pulumi");
+  const plain = (...args: string[]) => run(cli, args, { env, cwd: root });
   const onStack = (args: string[]) => [...args, "--stack", name, "--config-file", configFile];
   const pulumi = (...args: string[]) => plain(...onStack(args));
   const exists = plain("stack", "ls", "--json").stdout.includes(`"${name}"`);
   const init = exists ? { status: 0, stderr: "" } : plain("stack", "init", name, "--secrets-provider", "passphrase");
   if (init.status !== 0) throw new Error(`stack init failed: ${init.stderr}`);
   // `stack init` writes the stack's settings (its encryption salt) beside Pulumi.yaml; keep them in the test's own folder.
-  const written = path.join(ROOT, `Pulumi.${name}.yaml`);
+  const written = path.join(root, `Pulumi.${name}.yaml`);
   if (fs.existsSync(written)) fs.renameSync(written, configFile);
   return {
     name,
     configFile,
     pulumi,
-    pulumiAsync: (...args) => runAsync(cli, onStack(args), { env, cwd: ROOT }),
+    pulumiAsync: (...args) => runAsync(cli, onStack(args), { env, cwd: root }),
     run: plain,
     configure(values, secrets = {}) {
       for (const [k, v] of Object.entries(values)) {
@@ -63,7 +67,7 @@ export function testStack(prefix: string, opts: { dir?: string } = {}): TestStac
       }
       for (const [k, v] of Object.entries(secrets)) {
         // On stdin, so a secret never stands on a command line.
-        const r = run(cli, onStack(["config", "set", "--secret", k]), { env, cwd: ROOT, input: v });
+        const r = run(cli, onStack(["config", "set", "--secret", k]), { env, cwd: root, input: v });
         if (r.status !== 0) throw new Error(`config set --secret ${k}: ${r.stderr}`);
       }
     },

@@ -6,7 +6,7 @@
 import * as http from "node:http";
 import * as path from "node:path";
 import { scenarioTrafficStaysLocal } from "./guard";
-import { run, type Result } from "./shell";
+import { run, runAsync, type Result } from "./shell";
 
 export const ROOT = path.resolve(__dirname, "../..");
 export const SERVICE = "10.1.2.2";
@@ -128,4 +128,25 @@ export function serversUp(): string[] {
     .map((l) => l.split(","))
     .filter((f) => f[0] === "crm_app" && f[1] !== "BACKEND" && f[1] !== "FRONTEND" && f[17]?.startsWith("UP"))
     .map((f) => f[1]);
+}
+
+/**
+ * A stream of GETs from a client container (c1, outside the firewall) to the service, as a user
+ * would send them: at most `maxRequests`, for at most `seconds`, until `stop()`. Returns each
+ * answer's HTTP status (000 for a failed connection).
+ */
+export function clientStream(client: string, opts: { seconds: number; maxRequests: number }) {
+  const loop = `end=$((SECONDS + ${opts.seconds})); n=0
+while ((SECONDS < end && n < ${opts.maxRequests})) && [ ! -e /tmp/crm-stream.stop ]; do
+  curl -s -o /dev/null -w '%{http_code}\\n' --max-time 5 http://${SERVICE}/login || true; n=$((n + 1)); sleep 0.02
+done`;
+  inContainer(client, "rm -f /tmp/crm-stream.stop");
+  const done = runAsync("lxc-attach", ["-n", `crm-${client}`, "--clear-env", "--", "bash", "-c", loop]);
+  return {
+    async stop(): Promise<{ total: number; failed: string[] }> {
+      inContainer(client, "touch /tmp/crm-stream.stop");
+      const codes = (await done).stdout.split("\n").filter(Boolean);
+      return { total: codes.length, failed: codes.filter((c) => c !== "200") };
+    },
+  };
 }

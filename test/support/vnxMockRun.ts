@@ -59,7 +59,8 @@ async function main(): Promise<void> {
       },
       call: () => ({}),
     },
-    "crm-infra",
+    // The project's name, as in Pulumi.yaml.
+    "crm",
     "vnx",
     false,
   );

@@ -40,7 +40,7 @@ function runProgram(config: Record<string, string>): Registered[] {
 
 /** The URN an alias spec stands for (same type, the alias's name and parent). */
 function aliasUrn(r: Registered, alias: Registered["aliases"][number]): string {
-  const prefix = "urn:pulumi:vnx::crm-infra::";
+  const prefix = "urn:pulumi:vnx::crm::";
   const parentUrn = alias.noParent ? undefined : (alias.parentUrn ?? r.parent);
   const chain = parentUrn ? `${parentUrn.slice(prefix.length, parentUrn.lastIndexOf("::"))}$` : "";
   return `${prefix}${chain}${r.type}::${alias.name ?? r.name}`;
@@ -115,7 +115,7 @@ describe("vnx platform under mocks: the resource tree", function () {
       local.filter((r) => typeof r.inputs.probe !== "string").map((r) => r.name),
       [],
     );
-    for (const r of local.filter((x) => /-container$|^vnx-network$/.test(x.name))) assert.equal(r.inputs.owner, "crm-infra/vnx", r.name);
+    for (const r of local.filter((x) => /-container$|^vnx-network$/.test(x.name))) assert.equal(r.inputs.owner, "crm/vnx", r.name);
   });
 
   it("scaling to 4 servers adds s4's resources and changes no other host's container", () => {

@@ -173,12 +173,12 @@ create() {
     esac
   done
   require_crm_name "$name"
+  if container_exists "$name"; then check_owner "$name"; fi
   [[ -f "$LXC_PATH/$image/rootfs/etc/crm-image-complete" ]] || die "image $image missing or incomplete"
   t0="$(date +%s.%N)"
   desired="$(render_config "$name" "$image" "$hn" "$fuse" "$nics" "$routes")"
 
   if container_exists "$name"; then
-    check_owner "$name"
     if [[ "$(cat "$LXC_PATH/$name/config")" == "$desired" ]]; then
       start "$name"; wait_systemd "$name"; log "$name unchanged, running"; return 0
     fi

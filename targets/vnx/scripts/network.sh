@@ -62,7 +62,7 @@ link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
 label_of() { cat "/sys/class/net/$1/ifalias" 2>/dev/null || true; }
 LABEL="crm-infra ${CRM_OWNER:-}"
 
-# claim BRIDGE : dies unless an existing link BRIDGE may be managed as CRM_OWNER's; labels it.
+# claim BRIDGE : dies unless an existing link BRIDGE may be managed as CRM_OWNER's.
 claim() {
   local br="$1" label
   [[ -n "${CRM_OWNER:-}" ]] || return 0   # run by hand: the operator decides
@@ -71,7 +71,6 @@ claim() {
     die "link $br exists but does not belong to $CRM_OWNER (label: '${label:-none, not made by this stack}'). If it is a leftover, remove it with: ip link del $br"
   fi
   [[ -d "/sys/class/net/$br/bridge" ]] || die "link $br exists but is not a bridge. Remove it with: ip link del $br"
-  ip link set dev "$br" alias "$LABEL"
 }
 
 # ours BRIDGE : true when down may delete BRIDGE.
@@ -79,11 +78,16 @@ ours() { [[ -z "${CRM_OWNER:-}" || "$(label_of "$1")" == "$LABEL" || -z "$(label
 has_unreachable() { [[ -n "$(ip route show type unreachable "$SCENARIO" metric 4000 2>/dev/null)" ]]; }
 
 up() {
+  local br
+  # Nothing is changed while any link of ours is someone else's: all or nothing.
+  for br in "${BRIDGES[@]}"; do
+    if link_exists "$br"; then claim "$br"; fi
+  done
   # First, before anything else exists: scenario traffic must never leave the machine.
   ip route replace unreachable "$SCENARIO" metric 4000
-  local br
   for br in "${BRIDGES[@]}"; do
-    if link_exists "$br"; then claim "$br"; else ip link add "$br" type bridge; [[ -z "${CRM_OWNER:-}" ]] || ip link set dev "$br" alias "$LABEL"; fi
+    link_exists "$br" || ip link add "$br" type bridge
+    [[ -z "${CRM_OWNER:-}" ]] || ip link set dev "$br" alias "$LABEL"
     ip link set "$br" type bridge stp_state 0 forward_delay 0
     ip link set "$br" up
   done
