@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times the vnx stack's lifecycle with the real engine, in a throw-away stack of its own:
 #   cold up (base image and app bundle built from nothing), destroy, warm up (image cached),
-#   no-op up, scale-out to 4 servers, scale-in to 3, destroy.
+#   no-op up, refresh of the healthy stack, repair of a lost app server (`up --refresh` after
+#   lxc-destroy of crm-s2), scale-out to 4 servers, scale-in to 3, destroy.
 #   scripts/bench-vnx.sh [--skip-cold]
 # Prints one line per step and a table at the end. Needs root and no other scenario running.
 set -euo pipefail
@@ -45,7 +46,7 @@ step() {
   names+=("$name") secs+=("$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }')")
   crm_log "$name: ${secs[-1]} s"
 }
-up() { pulumi up "${config[@]}" --yes --skip-preview; }
+up() { pulumi up "${config[@]}" --yes --skip-preview "$@"; }
 servers() { pulumi config set "${config[@]}" crm:servers "$1"; }
 
 pulumi destroy "${config[@]}" --yes --skip-preview >/dev/null
@@ -60,6 +61,10 @@ if $cold; then
 fi
 step "warm up (image cached)" up
 step "no-op up" up
+step "refresh (healthy stack)" pulumi refresh "${config[@]}" --yes --skip-preview
+lose_s2() { lxc-stop -k -n crm-s2 && lxc-destroy -n crm-s2; }
+lose_s2 >/dev/null
+step "repair of a lost app server (up --refresh)" up --refresh
 servers 4
 step "scale-out to 4" up
 servers 3

@@ -18,7 +18,8 @@ crm_die() { crm_log "error: $*"; exit 1; }
 CRM_VNX_PACKAGES=(lxc lxc-templates debootstrap distro-info rsync iproute2 iptables nftables uidmap curl nmap openssh-client)
 # shellcheck disable=SC2034
 # The tests, beyond the vnx stack: the real tools that check rendered configurations.
-CRM_TEST_PACKAGES=(shellcheck haproxy nagios4 monitoring-plugins-basic openssh-server postgresql keepalived)
+# docker.io: the suite runs the vnx stack once with a real Docker engine (scripts/with-docker.sh).
+CRM_TEST_PACKAGES=(shellcheck haproxy nagios4 monitoring-plugins-basic openssh-server postgresql keepalived docker.io)
 
 # crm_apt PKG...: installs the Debian packages that are missing; a no-op when all are present.
 # One apt at a time: scripts that run in parallel (Pulumi runs resources at once) queue on a lock

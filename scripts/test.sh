@@ -55,7 +55,9 @@ if ! $quick; then
   suite "CRM application" app/scripts/test.sh
   image=$(node --import tsx -e 'process.stdout.write(require("./targets/vnx/recipe.ts").imageName())')
   suite "vnx substrate under Docker's forwarding rules (br_netfilter, FORWARD DROP)" env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
-  suite "vnx stack end to end" mocha --timeout 1800000 'test/e2e/**/*.test.ts'
+  suite "vnx substrate with a real Docker engine running" scripts/with-docker.sh env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
+  suite "vnx stack end to end, a real Docker engine running" scripts/with-docker.sh mocha --timeout 1800000 test/e2e/vnx.test.ts
+  suite "vnx stack end to end: upgrade, drift and repair, optional parts" mocha --timeout 1800000 test/e2e/repair.test.ts test/e2e/optional.test.ts
 fi
 
 echo

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS } from "../support/pulumi";
-import { get, inContainer, leftovers, openTcpPorts, waitFor } from "../support/scenario";
+import { get, inContainer, leftovers, machineState, openTcpPorts, stateDifference, waitFor } from "../support/scenario";
 import { run, ssh, tempDir } from "../support/shell";
 
 const NAGIOS = "10.1.3.15";
@@ -124,5 +124,7 @@ describe("vnx stack with the optional parts", function () {
     const r = deployment.stack.pulumi("destroy", "--yes", "--skip-preview");
     assert.equal(r.status, 0, r.stdout.slice(-3000));
     assert.deepEqual(leftovers(), []);
+    // The machine as it was before up: rules, routes, links, mounts, sysctls (see README, "What stays").
+    assert.deepEqual(stateDifference(deployment.machineBefore, machineState()), []);
   });
 });

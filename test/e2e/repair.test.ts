@@ -11,7 +11,18 @@ import * as path from "node:path";
 import { forgetEarlierRun, stateDir } from "../support/deploy";
 import { installGuardRoute } from "../support/guard";
 import { testStack, VALID_SECRETS, type TestStack } from "../support/pulumi";
-import { clientStream, get, inContainer, leftovers, ROOT, serversUp, spread, waitFor } from "../support/scenario";
+import {
+  clientStream,
+  get,
+  inContainer,
+  leftovers,
+  machineState,
+  ROOT,
+  serversUp,
+  spread,
+  stateDifference,
+  waitFor,
+} from "../support/scenario";
 import { run } from "../support/shell";
 
 /** The last commit before the resource tree followed the component convention (see test/unit/fixtures). */
@@ -75,7 +86,7 @@ describe("vnx stack: foreign things of the scenario's names are never touched", 
       stack.configure({ "crm:target": "vnx" }, VALID_SECRETS);
       const r = stack.pulumi("up", "--yes", "--skip-preview");
       assert.notEqual(r.status, 0);
-      assert.match(r.stdout + r.stderr, /link crmlan3 exists but does not belong to crm-infra\/foreign.*ip link del crmlan3/);
+      assert.match(r.stdout + r.stderr, /link crmlan3 exists but does not belong to crm\/foreign.*ip link del crmlan3/);
       assert.equal(run("cat", ["/sys/class/net/crmlan3/ifalias"]).stdout.trim(), "", "the foreign bridge was relabelled");
       assert.equal(run("ip", ["link", "show", "crmlan1"]).status, 1, "crmlan1 was created although up failed");
       stack.pulumi("destroy", "--yes", "--skip-preview");
@@ -96,7 +107,7 @@ describe("vnx stack: foreign things of the scenario's names are never touched", 
       const host = path.join(ROOT, "targets/vnx/scripts/host.sh");
       const create = run(host, ["create", "crm-c2", "crm-base-any", "--nic", "lan1=10.1.1.12/24"], { env });
       assert.notEqual(create.status, 0);
-      assert.match(create.stderr, /container crm-c2 exists but does not belong to crm-infra\/foreign.*lxc-destroy -n crm-c2/);
+      assert.match(create.stderr, /container crm-c2 exists but does not belong to crm\/foreign.*lxc-destroy -n crm-c2/);
       // Another stack's container: its destroy leaves it.
       fs.writeFileSync(path.join(dir, "crm-owner"), "crm-infra/another\n");
       assert.equal(run(host, ["destroy", "crm-c2"], { env }).status, 0);
@@ -111,11 +122,13 @@ describe("vnx stack: upgrade, drift and repair with the real engine", function (
   this.timeout(40 * 60_000);
   let stack: TestStack;
   let previous: string | undefined;
+  let machineBefore: Record<string, string[]>;
 
   before(function () {
     if (process.getuid?.() !== 0) this.skip();
     installGuardRoute();
     forgetEarlierRun(STACK);
+    machineBefore = machineState();
     stack = testStack(STACK, { dir: stateDir(STACK) });
     stack.configure({ "crm:target": "vnx", "crm:servers": 3 }, VALID_SECRETS);
   });
@@ -125,6 +138,7 @@ describe("vnx stack: upgrade, drift and repair with the real engine", function (
       const r = stack.pulumi("destroy", "--yes", "--skip-preview");
       assert.equal(r.status, 0, r.stdout.slice(-3000));
       assert.deepEqual(leftovers(), []);
+      assert.deepEqual(stateDifference(machineBefore, machineState()), []);
     }
     if (previous) run("git", ["-C", ROOT, "worktree", "remove", "--force", previous]);
   });

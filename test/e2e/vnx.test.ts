@@ -8,7 +8,19 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS, type TestStack } from "../support/pulumi";
-import { get, inContainer, leftovers, loadStream, openTcpPorts, scenarioContainers, serversUp, spread, waitFor } from "../support/scenario";
+import {
+  get,
+  inContainer,
+  leftovers,
+  machineState,
+  loadStream,
+  openTcpPorts,
+  scenarioContainers,
+  serversUp,
+  spread,
+  stateDifference,
+  waitFor,
+} from "../support/scenario";
 import { run } from "../support/shell";
 
 const SERVERS = ["s1", "s2", "s3"];
@@ -178,6 +190,8 @@ done`;
     const r = stack.pulumi("destroy", "--yes", "--skip-preview");
     assert.equal(r.status, 0, r.stdout.slice(-3000));
     assert.deepEqual(leftovers(), []);
+    // The machine as it was before up: rules, routes, links, mounts, sysctls (see README, "What stays").
+    assert.deepEqual(stateDifference(deployment.machineBefore, machineState()), []);
     assert.equal(fs.existsSync("/sys/class/net/crmlan1"), false);
   });
 });

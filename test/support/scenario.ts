@@ -53,6 +53,36 @@ export function leftovers(): string[] {
   return found;
 }
 
+/**
+ * What a deployment could change on the machine itself: firewall rules (iptables and nftables,
+ * counters left out), routes, links, mounts and the sysctls that Docker and we care about. Taken
+ * before `up` and after `destroy`, the two must be equal (see README, "What stays").
+ */
+export function machineState(): Record<string, string[]> {
+  const lines = (cmd: string) =>
+    run("bash", ["-c", cmd])
+      .stdout.split("\n")
+      .map((l) => l.replace(/\[\d+:\d+\]|counter packets \d+ bytes \d+/g, "").trimEnd())
+      .filter((l) => l !== "" && !l.startsWith("#"))
+      .sort();
+  return {
+    iptables: lines("iptables-save; ip6tables-save"),
+    nftables: lines("nft list ruleset 2>/dev/null || true"),
+    routes: lines("ip route show table all | grep -v ' proto kernel '; ip -6 route show table all | grep -v ' proto kernel '"),
+    links: lines("ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//'"),
+    mounts: lines("awk '{ print $2, $3 }' /proc/mounts"),
+    sysctls: lines("sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables 2>/dev/null || true"),
+  };
+}
+
+/** The lines that differ between two machine states, as `+ what line` / `- what line`. */
+export function stateDifference(before: Record<string, string[]>, after: Record<string, string[]>): string[] {
+  return Object.keys(before).flatMap((what) => [
+    ...after[what].filter((l) => !before[what].includes(l)).map((l) => `+ ${what} ${l}`),
+    ...before[what].filter((l) => !after[what].includes(l)).map((l) => `- ${what} ${l}`),
+  ]);
+}
+
 /** Removes scenario containers and networks that no stack owns any more (a crashed earlier run). */
 export function removeStaleScenario(): void {
   for (const c of scenarioContainers()) run(path.join(ROOT, "targets/vnx/scripts/host.sh"), ["destroy", c]);

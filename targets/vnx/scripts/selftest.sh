@@ -79,8 +79,21 @@ timed "idempotent re-create $CLIENT" "$HERE/host.sh" create "$CLIENT" "$IMAGE" "
 check "hostname is the plain name" test "$(in_ "${NAS[0]}" hostname)" = nas1
 check "no default route inside" test -z "$(in_ "${NAS[0]}" ip route show default)"
 check "client reaches nas3 on crmlan4 (FORWARD policy DROP, br_netfilter on)" in_ "$CLIENT" ping -c1 -W2 10.1.4.23
-# Proof that the rule is what makes it work: without it, bridged frames are dropped.
-iptables -D FORWARD -i 'crmlan+' -o 'crmlan+' -m comment --comment crm-vnx -j ACCEPT
+# Proof that the rule is what makes it work: without it, bridged frames are dropped. Every copy
+# goes, in whatever chains exist (network.sh also puts one in DOCKER-USER, which Docker leaves
+# behind even after it stops); network.sh up below puts them back.
+drop_every_crm_rule() {
+  local chain line
+  for chain in DOCKER-USER FORWARD; do
+    while line="$(iptables -S "$chain" 2>/dev/null | grep -m1 -- '--comment crm-vnx')"; do
+      local -a spec
+      read -r -a spec <<<"${line/#-A /-D }"
+      iptables "${spec[@]//\"/}"
+    done
+  done
+}
+drop_every_crm_rule
+check "no crm-vnx rule is left in any chain" sh -c '! iptables -S | grep -q crm-vnx'
 check "without the crm-vnx rule the same ping fails" sh -c "! lxc-attach -n $CLIENT -- ping -c1 -W1 10.1.4.23"
 "$HERE/network.sh" up   # idempotent: puts the rule back
 check "network.sh up again restores it" in_ "$CLIENT" ping -c1 -W2 10.1.4.23
