@@ -41,6 +41,8 @@ const tier = new CrmTier("crm", {
   sessionSecret: secrets.sessionSecret,
   adminPassword: secrets.adminPassword,
   storage,
+  balancer: one("balancer"),
+  rolloutTimeout: settings.rolloutTimeout,
   dependsOn: [...db.ready, ...storage.ready],
 });
 const lb = new LoadBalancer("lb", {

@@ -15,6 +15,10 @@ export interface CrmTierArgs {
   readonly storage: { readonly volume: string; readonly addresses: pulumi.Input<readonly string[]> };
   /** @default 3000 */
   readonly port?: number;
+  /** The load balancer host that a rollout drains each server from. */
+  readonly balancer: HostPlan;
+  /** Seconds a server may take to become healthy on a new release. @default 90 */
+  readonly rolloutTimeout?: number;
   /** Resources (database, storage) the servers must wait for. */
   readonly dependsOn?: pulumi.Resource[];
 }
@@ -40,6 +44,8 @@ export class CrmTier extends pulumi.ComponentResource {
         adminPassword: args.adminPassword,
         volume: args.storage.volume,
         storageAddresses: args.storage.addresses,
+        balancer: args.balancer,
+        rolloutTimeout: args.rolloutTimeout ?? 90,
       },
       { parent: this, dependsOn: args.dependsOn },
     );

@@ -1,6 +1,9 @@
 /** The load balancer host: HAProxy in front of the app tier. */
 import { enableNow, ipForwarding, roleScript, writeFile } from "./script";
 
+/** HAProxy's backend of the app servers (its servers are named after the hosts: s1, s2 …). */
+export const APP_BACKEND = "crm_app";
+
 /** Port of HAProxy's read-only statistics page on the balancer's front side (for monitoring). */
 export const STATS_PORT = 8404;
 
@@ -68,9 +71,9 @@ defaults
 
 frontend crm
   bind ${args.bind}
-  default_backend crm_app
+  default_backend ${APP_BACKEND}
 
-backend crm_app
+backend ${APP_BACKEND}
   balance ${args.algorithm}
   option httpchk GET ${args.healthPath}
   http-check expect status 200

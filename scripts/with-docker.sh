@@ -22,7 +22,7 @@ iptables-save >"$saved/iptables"
 ip6tables-save >"$saved/ip6tables"
 ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort >"$saved/links"
 sysctl -n net.ipv4.ip_forward >"$saved/ip_forward"
-lsmod | grep -q '^br_netfilter ' && touch "$saved/br_netfilter"
+grep -q '^br_netfilter ' /proc/modules && touch "$saved/br_netfilter"
 [[ -f /proc/sys/net/bridge/bridge-nf-call-iptables ]] && sysctl -n net.bridge.bridge-nf-call-iptables >"$saved/bridge-nf"
 
 dockerd --pidfile /run/crm-dockerd.pid >/var/log/crm-dockerd.log 2>&1 &

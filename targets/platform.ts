@@ -40,6 +40,10 @@ export interface AppTierSpec {
   readonly adminPassword: pulumi.Output<string>;
   readonly volume: string;
   readonly storageAddresses: pulumi.Input<readonly string[]>;
+  /** The load balancer in front of the servers: a rollout takes each server out of it while it restarts. */
+  readonly balancer: HostPlan;
+  /** Seconds a server may take to become healthy on a new release before the rollout stops and rolls it back. */
+  readonly rolloutTimeout: number;
 }
 
 export interface LoadBalancerSpec {

@@ -37,6 +37,10 @@ const settingsSchema = z
     management: booleanLike.default(false),
     dbStandby: booleanLike.default(false),
     balance: z.enum(BALANCE_ALGORITHMS).default("roundrobin"),
+    /** Seconds an app server may take to become healthy on a new release before the rollout stops and rolls it back. */
+    rolloutTimeout: integerLike
+      .pipe(z.number().min(10, "must be at least 10 (seconds)").max(900, "must be at most 900 (seconds)"))
+      .default(90),
     adminCidr: cidr.default("10.1.1.0/24"),
     /** OpenSSH public keys allowed on the management host (RSA ≥ 3072 bits or Ed25519). */
     managementKeys: z.array(z.string()).default([]),

@@ -8,7 +8,7 @@ import { createHmac } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { appRoleScript } from "../../roles/app";
-import { balancerRoleScript, STATS_PORT } from "../../roles/balancer";
+import { APP_BACKEND, balancerRoleScript, STATS_PORT } from "../../roles/balancer";
 import { dbRoleScript } from "../../roles/db";
 import { DB_VIP, replicatedDbRoleScript } from "../../roles/dbReplication";
 import { firewallRoleScript } from "../../roles/firewall";
@@ -287,11 +287,19 @@ export class VnxPlatform implements Platform {
       },
       { parent: opts.parent, aliases: formerly("app-bundle", `${name}-bundle`) },
     );
-    // One server after the other: a change that restarts the app (a new bundle, a new secret) then
-    // never has every server down at once, and the balancer always has a healthy one to retry on.
+    // One server after the other, each health-gated (release.sh): a release that does not come up
+    // healthy stops the rollout at that server, which goes back to its previous release.
     const resources: pulumi.Resource[] = [];
     for (const server of spec.servers) {
       const listen = addressOn(server, "lan3");
+      const release = [
+        substrate("release.sh"),
+        containerName(server),
+        shellQuote(bundle.dir),
+        bundle.hash,
+        ...["--balancer", containerName(spec.balancer), "--backend", `${APP_BACKEND}/${server.name}`],
+        ...["--health", `http://${listen}:${spec.port}${spec.healthPath}`, "--timeout", String(spec.rolloutTimeout)],
+      ].join(" ");
       const roleScript = pulumi
         .all([spec.databaseUrl, spec.sessionSecret, spec.adminPassword, spec.storageAddresses])
         .apply(([databaseUrl, sessionSecret, adminPassword, glusterServers]) =>
@@ -302,7 +310,7 @@ export class VnxPlatform implements Platform {
         this.host(name, server, pulumi.secret(roleScript), {
           ...opts,
           fuse: true,
-          provision: { command: copyBundleCommand(bundle.dir, containerName(server)), triggers: [bundle.hash] },
+          provision: { command: release, triggers: [bundle.hash] },
           dependsOn: [bundleCommand, ...previous, ...(opts.dependsOn ?? [])],
         }),
       );
@@ -366,14 +374,4 @@ function reachableFromInside(host: HostPlan): string {
  */
 function replicationPassword(dbPassword: string): string {
   return createHmac("sha256", dbPassword).update("crm-infra replication").digest("base64url");
-}
-
-/** Copies the app bundle into a server's /opt/crm as a whole (swap, then restart if it runs). */
-function copyBundleCommand(bundleDir: string, container: string): string {
-  return `tar -C ${shellQuote(bundleDir)} -c . | lxc-attach -n ${container} --clear-env -- sh -c '
-set -e
-rm -rf /opt/crm.new && mkdir -p /opt/crm.new && tar -C /opt/crm.new -x
-rm -rf /opt/crm.old; [ -d /opt/crm ] && mv /opt/crm /opt/crm.old; mv /opt/crm.new /opt/crm; rm -rf /opt/crm.old
-# On the first copy the role has not installed the unit yet; later copies restart a running app.
-if systemctl cat crm.service >/dev/null 2>&1; then systemctl try-restart crm.service; fi'`;
 }

@@ -21,9 +21,16 @@ describe("settings", () => {
       management: false,
       dbStandby: false,
       balance: "roundrobin",
+      rolloutTimeout: 90,
       adminCidr: "10.1.1.0/24",
       managementKeys: [],
     });
+  });
+
+  it("bounds the rollout's health wait, naming crm:rolloutTimeout", () => {
+    assert.equal(parseSettings({ target: "vnx", rolloutTimeout: "30" }).rolloutTimeout, 30);
+    assert.match(errorOf({ target: "vnx", rolloutTimeout: "5" }), /crm:rolloutTimeout: must be at least 10/);
+    assert.match(errorOf({ target: "vnx", rolloutTimeout: "ten" }), /crm:rolloutTimeout: must be a whole number/);
   });
 
   it("requires operator keys with the management host, and names a bad one by its index", () => {
