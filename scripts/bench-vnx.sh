@@ -2,7 +2,8 @@
 # Times the vnx stack's lifecycle with the real engine, in a throw-away stack of its own:
 #   cold up (base image and app bundle built from nothing), destroy, warm up (image cached),
 #   no-op up, refresh of the healthy stack, repair of a lost app server (`up --refresh` after
-#   lxc-destroy of crm-s2), scale-out to 4 servers, scale-in to 3, destroy.
+#   lxc-destroy of crm-s2), rollout of a new app release to 3 servers, scale-out to 4 servers,
+#   scale-in to 3, scale-out to 10, rollout of a release to 10 servers, destroy.
 #   scripts/bench-vnx.sh [--skip-cold]
 # Prints one line per step and a table at the end. Needs root and no other scenario running.
 set -euo pipefail
@@ -65,10 +66,22 @@ step "refresh (healthy stack)" pulumi refresh "${config[@]}" --yes --skip-previe
 lose_s2() { lxc-stop -k -n crm-s2 && lxc-destroy -n crm-s2; }
 lose_s2 >/dev/null
 step "repair of a lost app server (up --refresh)" up --refresh
+# Another release of the app: this commit with a changed stylesheet, in a checkout of its own.
+release=$dir/release
+git worktree remove --force "$release" 2>/dev/null || rm -rf "$release"
+git worktree add -q --detach "$release" HEAD
+ln -s "$CRM_ROOT/node_modules" "$release/node_modules"
+echo "/* bench release $(date +%s) */" >>"$release/app/public/style.css"
+trap 'pulumi destroy "${config[@]}" --yes --skip-preview >/dev/null 2>&1 || true; git worktree remove --force "$release"' EXIT
+up_from() { (cd "$1" && pulumi up "${config[@]}" --yes --skip-preview); }
+step "rollout of a new release to 3 servers" up_from "$release"
 servers 4
-step "scale-out to 4" up
+step "scale-out to 4" up_from "$release"
 servers 3
-step "scale-in to 3" up
+step "scale-in to 3" up_from "$release"
+servers 10
+step "scale-out to 10" up_from "$release"
+step "rollout of a new release to 10 servers" up
 step "destroy" pulumi destroy "${config[@]}" --yes --skip-preview
 
 printf '\n| step | seconds |\n|---|---:|\n'

@@ -85,6 +85,25 @@ describe("vnx stack: health-gated rollout of app releases", function () {
     await waitFor("s1 back in rotation", 30, () => serversUp().includes("s1"));
   });
 
+  it("a release that starts but never gets healthy (its database unreachable) is stopped and rolled back the same way", async () => {
+    const before = releases();
+    const unhealthy = release((app) => {
+      const server = path.join(app, "src/server.ts");
+      const text = fs.readFileSync(server, "utf8");
+      // An address on LAN4 where no database listens: the app runs, its /healthz never answers 200.
+      const detour = `process.env.DATABASE_URL = (process.env.DATABASE_URL ?? "").replace(/@[^/]+\\//, "@10.1.4.99:5432/");`;
+      fs.writeFileSync(server, `if (process.env.NODE_ENV === "production") ${detour}\n${text}`);
+    });
+    const stream = clientStream("c1", { seconds: 600, maxRequests: 30_000 });
+    const r = upFrom(unhealthy);
+    const { total, failed } = await stream.stop();
+    assert.notEqual(r.status, 0);
+    assert.match((r.stdout + r.stderr).slice(-12_000), /app server s1: release \S+ did not become healthy within 30s/);
+    assert.deepEqual(releases(), before);
+    assert.deepEqual(failed, [], `${failed.length} of ${total} requests failed during the unhealthy rollout`);
+    await waitFor("s1 back in rotation", 30, () => serversUp().includes("s1"));
+  });
+
   it("the next good release rolls forward normally after the failed one", async () => {
     const stream = clientStream("c1", { seconds: 600, maxRequests: 30_000 });
     const r = upFrom(ROOT);

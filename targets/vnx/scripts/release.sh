@@ -72,7 +72,7 @@ prune() {
   on_server "cd /opt/crm-releases && for r in *; do case \"\$r\" in '$1'|'$2') ;; *) rm -rf -- \"\$r\" ;; esac; done"
 }
 
-healthy() { on_server "curl -fsS -o /dev/null --max-time 2 '$HEALTH'"; }
+healthy() { on_server "curl -fs -o /dev/null --max-time 2 '$HEALTH'" 2>/dev/null; }
 
 # wait_healthy : the app answers 200 and the balancer (when there is one) sees it UP.
 wait_healthy() {
