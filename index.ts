@@ -32,6 +32,7 @@ const db = new PgServer("bbdd", {
   standby: hostsWithRole(hosts, "db")[1],
   clients: servers,
   password: secrets.dbPassword,
+  passwordEncryption: settings.app?.md5Passwords ? "md5" : "scram-sha-256",
 });
 const storage = new GlusterCluster("nas", { platform, hosts: hostsWithRole(hosts, "nas"), clients: servers });
 const tier = new CrmTier("crm", {
@@ -43,6 +44,7 @@ const tier = new CrmTier("crm", {
   storage,
   balancer: one("balancer"),
   rolloutTimeout: settings.rolloutTimeout,
+  app: settings.app,
   dependsOn: [...db.ready, ...storage.ready],
 });
 const lb = new LoadBalancer("lb", {
@@ -50,6 +52,7 @@ const lb = new LoadBalancer("lb", {
   host: one("balancer"),
   members: tier.members,
   port: tier.port,
+  healthPath: tier.healthPath,
   algorithm: settings.balance,
   entry: firewall.policy.forward,
   dependsOn: tier.ready,
@@ -62,6 +65,7 @@ const monitoring = settings.monitoring
       host: one("monitor"),
       watched: insideHosts.filter((h) => h.role !== "monitor"),
       adminPassword: secrets.adminPassword,
+      app: { port: tier.port, healthPath: tier.healthPath },
       dependsOn: [lb],
     })
   : undefined;

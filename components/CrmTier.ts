@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_PATH } from "../roles/app";
 import { APP_PORT, type HostPlan } from "../topology/plan";
+import type { AppSettings } from "../topology/settings";
 import type { AppMember, Platform } from "../targets/platform";
 
 export interface CrmTierArgs {
@@ -13,8 +14,8 @@ export interface CrmTierArgs {
   readonly adminPassword: pulumi.Output<string>;
   /** The uploads volume and the servers that serve it. */
   readonly storage: { readonly volume: string; readonly addresses: pulumi.Input<readonly string[]> };
-  /** @default 3000 */
-  readonly port?: number;
+  /** Another Node.js app instead of the project's CRM (crm:app): its port and health path are the tier's. */
+  readonly app?: AppSettings;
   /** The load balancer host that a rollout drains each server from. */
   readonly balancer: HostPlan;
   /** Seconds a server may take to become healthy on a new release. @default 90 */
@@ -27,18 +28,21 @@ export interface CrmTierArgs {
 export class CrmTier extends pulumi.ComponentResource {
   public readonly members: readonly AppMember[];
   public readonly port: number;
+  /** What answers 200 on a healthy server; undefined: only TCP connects can tell (a user's app without one). */
+  public readonly healthPath?: string;
   public readonly ready: pulumi.Resource[];
 
   constructor(name: string, args: CrmTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("crm:app:CrmTier", name, {}, opts);
     if (args.servers.length === 0) throw new pulumi.ResourceError("CrmTier needs at least one server", this);
-    this.port = args.port ?? APP_PORT;
+    this.port = args.app?.port ?? APP_PORT;
+    this.healthPath = args.app ? args.app.healthPath : HEALTH_PATH;
     const realized = args.platform.appTier(
       name,
       {
         servers: args.servers,
         port: this.port,
-        healthPath: HEALTH_PATH,
+        healthPath: this.healthPath,
         databaseUrl: args.databaseUrl,
         sessionSecret: args.sessionSecret,
         adminPassword: args.adminPassword,
@@ -46,6 +50,7 @@ export class CrmTier extends pulumi.ComponentResource {
         storageAddresses: args.storage.addresses,
         balancer: args.balancer,
         rolloutTimeout: args.rolloutTimeout ?? 90,
+        app: args.app,
       },
       { parent: this, dependsOn: args.dependsOn },
     );

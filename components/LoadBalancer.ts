@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import { HEALTH_PATH } from "../roles/app";
 import type { AllowRule } from "../roles/firewall";
 import type { HostPlan } from "../topology/plan";
 import type { AppMember, Platform } from "../targets/platform";
@@ -10,6 +9,8 @@ export interface LoadBalancerArgs {
   readonly host: HostPlan;
   readonly members: readonly AppMember[];
   readonly port: number;
+  /** The members' health path (200 = healthy); none: TCP checks. */
+  readonly healthPath?: string;
   /** @default "roundrobin" */
   readonly algorithm?: "roundrobin" | "leastconn";
   /** Entry rules of the public side (the firewall's forward rules). */
@@ -31,7 +32,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
         members: args.members,
         port: args.port,
         algorithm: args.algorithm ?? "roundrobin",
-        healthPath: HEALTH_PATH,
+        healthPath: args.healthPath,
         entry: args.entry,
       },
       { parent: this, dependsOn: args.dependsOn },

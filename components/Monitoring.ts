@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { HEALTH_PATH } from "../roles/app";
-import { APP_PORT, type HostPlan } from "../topology/plan";
+import type { HostPlan } from "../topology/plan";
 import type { Platform } from "../targets/platform";
 
 export interface MonitoringArgs {
@@ -11,6 +10,8 @@ export interface MonitoringArgs {
   readonly watched: readonly HostPlan[];
   /** Password of the web UI's `nagiosadmin`; stays secret. */
   readonly adminPassword: pulumi.Input<string>;
+  /** The app servers' port and health path (none: a TCP check), as the app tier has them. */
+  readonly app: { readonly port: number; readonly healthPath?: string };
   readonly dependsOn?: pulumi.Resource[];
 }
 
@@ -29,8 +30,8 @@ export class Monitoring extends pulumi.ComponentResource {
       {
         host: args.host,
         watched: args.watched,
-        appPort: APP_PORT,
-        healthPath: HEALTH_PATH,
+        appPort: args.app.port,
+        healthPath: args.app.healthPath,
         adminPassword: pulumi.secret(args.adminPassword),
       },
       { parent: this, dependsOn: args.dependsOn },

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { PasswordEncryption } from "../roles/db";
 import { PG_PORT, type HostPlan } from "../topology/plan";
 import type { Platform } from "../targets/platform";
 
@@ -16,6 +17,8 @@ export interface PgServerArgs {
   readonly user?: string;
   /** The user's password; stays secret from config to the host. */
   readonly password: pulumi.Input<string>;
+  /** md5 for an app whose driver has no SCRAM. @default "scram-sha-256" */
+  readonly passwordEncryption?: PasswordEncryption;
 }
 
 /** A postgres:// URL; the password is percent-encoded so any character is safe in it. */
@@ -38,7 +41,15 @@ export class PgServer extends pulumi.ComponentResource {
     const password = pulumi.secret(args.password);
     const realized = args.platform.database(
       name,
-      { host: args.host, standby: args.standby, clients: args.clients, database, user, password },
+      {
+        host: args.host,
+        standby: args.standby,
+        clients: args.clients,
+        database,
+        user,
+        password,
+        passwordEncryption: args.passwordEncryption ?? "scram-sha-256",
+      },
       { parent: this },
     );
     this.address = realized.address;

@@ -18,7 +18,8 @@ export interface HaproxyArgs {
   readonly bind: string;
   readonly backends: readonly Backend[];
   readonly algorithm: "roundrobin" | "leastconn";
-  readonly healthPath: string;
+  /** GET this path, expecting 200; without one, the check is a TCP connect. */
+  readonly healthPath?: string;
   /** Where the read-only statistics page listens (for monitoring), e.g. 10.1.3.1:8404. */
   readonly statsBind?: string;
 }
@@ -75,9 +76,7 @@ frontend crm
 
 backend ${APP_BACKEND}
   balance ${args.algorithm}
-  option httpchk GET ${args.healthPath}
-  http-check expect status 200
-  default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error fastinter
+${args.healthPath ? `  option httpchk GET ${args.healthPath}\n  http-check expect status 200\n` : ""}  default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2 observe layer4 error-limit 1 on-error fastinter
   # Only requests that are safe to repeat are retried after the server may have seen them.
   acl idempotent method GET HEAD OPTIONS PUT DELETE
   http-request disable-l7-retry unless idempotent

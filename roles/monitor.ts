@@ -22,7 +22,8 @@ export interface MonitorArgs {
   /** The port the app servers listen on. */
   readonly appPort: number;
   /** The app's health path; a healthy server answers it with 200. */
-  readonly healthPath: string;
+  /** The app's health path; without one, its port is checked by a TCP connect. */
+  readonly healthPath?: string;
   /** HAProxy's statistics page, "address:port" (e.g. 10.1.3.1:8404); checked on the balancer when set. */
   readonly haproxyStats?: string;
   /** Secret: the web UI password of `nagiosadmin`. Reaches the host only inside the script text. */
@@ -52,7 +53,8 @@ function validate(args: MonitorArgs): void {
     seen.add(h.name);
   }
   if (args.hosts.length === 0) throw new Error("monitor: no hosts to monitor");
-  if (!/^\/[A-Za-z0-9._~/-]*$/.test(args.healthPath)) throw new Error(`monitor: invalid health path ${JSON.stringify(args.healthPath)}`);
+  if (args.healthPath !== undefined && !/^\/[A-Za-z0-9._~/-]*$/.test(args.healthPath))
+    throw new Error(`monitor: invalid health path ${JSON.stringify(args.healthPath)}`);
   if (args.haproxyStats !== undefined) parseHostPort(args.haproxyStats);
   if (!IPV4.test(args.listen)) throw new Error(`monitor: invalid listen address ${JSON.stringify(args.listen)}`);
   if (args.adminPassword.length === 0 || /[\n\r]/.test(args.adminPassword))
@@ -83,7 +85,9 @@ interface ServiceCheck {
 /** The checks beyond PING, per role. The firewall (and the optional hosts) are checked by PING only. */
 function roleChecks(args: MonitorArgs): ServiceCheck[] {
   const checks: ServiceCheck[] = [
-    { role: "app", description: "CRM health", command: `crm-check-http!${args.appPort}!${args.healthPath}` },
+    args.healthPath
+      ? { role: "app", description: "CRM health", command: `crm-check-http!${args.appPort}!${args.healthPath}` }
+      : { role: "app", description: "app port", command: `crm-check-tcp!${args.appPort}` },
     // check_pgsql is not in monitoring-plugins-basic; an accepted TCP connection shows the server is up.
     { role: "db", description: "PostgreSQL", command: `crm-check-tcp!${PG_PORT}` },
     { role: "nas", description: "glusterd", command: `crm-check-tcp!${GLUSTERD_PORT}` },

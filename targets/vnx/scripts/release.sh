@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# release.sh SERVER BUNDLE_DIR RELEASE [--balancer LB --backend BACKEND/SERVER] --health URL --timeout SECONDS
+# release.sh SERVER BUNDLE_DIR RELEASE [--balancer LB --backend BACKEND/SERVER] --health URL --timeout SECONDS [--uploads DIR]
 #
 # Puts the app bundle BUNDLE_DIR on app server container SERVER as release RELEASE, health-gated:
 #   /opt/crm-releases/RELEASE holds the files; /opt/crm (what crm.service runs) is a symlink to
@@ -10,6 +10,9 @@
 # SECONDS: switch back to the previous release, restart it, put it back, and fail with the health
 # answer and the last lines of the app's log. On a new server it only installs the release (the
 # role starts the app). Running it again with the release in place changes nothing.
+# URL is http://… (200 = healthy) or tcp://HOST:PORT (a connect = healthy). --uploads DIR: the
+# app writes uploads to DIR inside its folder (e.g. public/uploads); each release links it to the
+# shared volume.
 set -euo pipefail
 LOG_TAG=release
 # shellcheck source=lib.sh
@@ -18,13 +21,14 @@ LOG_TAG=release
 usage() { sed -n '2p' "$0" | sed 's/^# //' >&2; exit 2; }
 (($# >= 3)) || usage
 SERVER="$1" BUNDLE="$2" RELEASE="$3"; shift 3
-LB="" BACKEND="" HEALTH="" TIMEOUT=90
+LB="" BACKEND="" HEALTH="" TIMEOUT=90 UPLOADS=""
 while (($#)); do
   case "$1" in
     --balancer) LB="${2:?}"; shift 2 ;;
     --backend) BACKEND="${2:?}"; shift 2 ;;
     --health) HEALTH="${2:?}"; shift 2 ;;
     --timeout) TIMEOUT="${2:?}"; shift 2 ;;
+    --uploads) UPLOADS="${2:?}"; shift 2 ;;
     *) usage ;;
   esac
 done
@@ -32,6 +36,9 @@ require_crm_name "$SERVER"
 [[ "$RELEASE" =~ ^[A-Za-z0-9._-]+$ ]] || die "bad release name '$RELEASE'"
 [[ -n "$HEALTH" ]] || usage
 [[ -d "$BUNDLE" ]] || die "no app bundle at $BUNDLE"
+[[ "$(cat "$BUNDLE/.crm-release" 2>/dev/null)" == "$RELEASE" ]] ||
+  die "the bundle in $BUNDLE is not release $RELEASE (another stack rebuilt it?): run pulumi up --refresh"
+[[ -z "$UPLOADS" || ( "$UPLOADS" != /* && "$UPLOADS" != *..* ) ]] || die "bad --uploads '$UPLOADS': a folder inside the app"
 NAME="${SERVER#"$CRM_PREFIX"}"
 
 on_server() { lxc-attach -n "$SERVER" --clear-env -- sh -c "$1"; }
@@ -57,6 +64,10 @@ install_release() {
   tar -C "$BUNDLE" -c . | on_server "set -e
     rm -rf /opt/crm-releases/$RELEASE.new && mkdir -p /opt/crm-releases/$RELEASE.new
     tar -C /opt/crm-releases/$RELEASE.new -x
+    if [ -n '$UPLOADS' ]; then
+      rm -rf '/opt/crm-releases/$RELEASE.new/$UPLOADS'; mkdir -p \"\$(dirname '/opt/crm-releases/$RELEASE.new/$UPLOADS')\"
+      ln -s /mnt/nas/uploads '/opt/crm-releases/$RELEASE.new/$UPLOADS'
+    fi
     rm -rf /opt/crm-releases/$RELEASE && mv /opt/crm-releases/$RELEASE.new /opt/crm-releases/$RELEASE"
 }
 
@@ -72,7 +83,12 @@ prune() {
   on_server "cd /opt/crm-releases && for r in *; do case \"\$r\" in '$1'|'$2') ;; *) rm -rf -- \"\$r\" ;; esac; done"
 }
 
-healthy() { on_server "curl -fs -o /dev/null --max-time 2 '$HEALTH'" 2>/dev/null; }
+healthy() {
+  case "$HEALTH" in
+    tcp://*) local at="${HEALTH#tcp://}"; on_server "timeout 2 bash -c 'exec 3<>/dev/tcp/${at%:*}/${at##*:}'" 2>/dev/null ;;
+    *) on_server "curl -fs -o /dev/null --max-time 2 '$HEALTH'" 2>/dev/null ;;
+  esac
+}
 
 # wait_healthy : the app answers 200 and the balancer (when there is one) sees it UP.
 wait_healthy() {
@@ -111,7 +127,10 @@ if wait_healthy; then
   exit 0
 fi
 
-answer="$(on_server "curl -sS -o /dev/stderr -w ' (HTTP %{http_code})' --max-time 2 '$HEALTH' 2>&1" | tail -c 300 || true)"
+case "$HEALTH" in
+  tcp://*) answer="no connection" ;;
+  *) answer="$(on_server "curl -sS -o /dev/stderr -w ' (HTTP %{http_code})' --max-time 2 '$HEALTH' 2>&1" | tail -c 300 || true)" ;;
+esac
 journal="$(on_server 'journalctl -u crm.service -n 15 --no-pager -o cat 2>&1' || true)"
 if [[ -n "$previous" && "$previous" != "$RELEASE" ]]; then
   log "$NAME: release $RELEASE unhealthy; back to $previous"
