@@ -18,7 +18,7 @@ const { settings, secrets } = loadSettings();
 const hosts = planScenario(settings);
 const one = (role: HostPlan["role"]): HostPlan => hostsWithRole(hosts, role)[0];
 const servers = hostsWithRole(hosts, "app");
-const platform = selectPlatform(settings);
+const platform = selectPlatform(settings, hosts);
 
 const policy = scenarioPolicy({
   adminCidr: settings.adminCidr,

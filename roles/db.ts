@@ -4,7 +4,7 @@ import { enableNow, roleScript, shellQuote, writeFile } from "./script";
 export interface DbArgs {
   /** The one address PostgreSQL listens on (besides the local socket). */
   readonly listen: string;
-  /** App servers' addresses; each gets one pg_hba line for the app's database and user. */
+  /** App servers' addresses, or networks as CIDRs (clouds); each gets one pg_hba line for the app's database and user. */
   readonly clients: readonly string[];
   readonly database: string;
   readonly user: string;
@@ -16,7 +16,7 @@ export function renderPgHba(args: Pick<DbArgs, "clients" | "database" | "user">)
   const lines = [
     "# crm-infra (generated): local administration, and the app's servers only",
     "local   all        postgres                     peer",
-    ...args.clients.map((c) => `host    ${args.database}  ${args.user}  ${c}/32  scram-sha-256`),
+    ...args.clients.map((c) => `host    ${args.database}  ${args.user}  ${c.includes("/") ? c : `${c}/32`}  scram-sha-256`),
   ];
   return `${lines.join("\n")}\n`;
 }

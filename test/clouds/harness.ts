@@ -33,16 +33,14 @@ export const SECRETS = {
 export const AWS_CONFIG = {
   "crm:target": "aws",
   "crm:adminCidr": "203.0.113.0/24",
-  "crm:appBundleUrl": "https://releases.example.com/crm/crm-1.0.0.tar.gz",
   "crm:awsRegion": "eu-west-1",
-  "crm:awsKeyName": "crm-admin",
+  "crm:awsAmi": "ami-0123456789abcdef0",
   ...SECRETS,
 };
 
 export const OPENSTACK_CONFIG = {
   "crm:target": "openstack",
   "crm:adminCidr": "203.0.113.0/24",
-  "crm:appBundleUrl": "https://releases.example.com/crm/crm-1.0.0.tar.gz",
   "crm:osImage": "debian-13-genericcloud-amd64",
   "crm:osFlavor": "m1.small",
   "crm:osExternalNetwork": "public",
@@ -50,9 +48,13 @@ export const OPENSTACK_CONFIG = {
   ...SECRETS,
 };
 
-export function scenario(base: Record<string, string>, extra: Record<string, string> = {}): Scenario {
+export function scenario(
+  base: Record<string, string>,
+  extra: Record<string, string> = {},
+  mocked: Pick<Scenario, "bundleDigest" | "zones"> = {},
+): Scenario {
   const config = { ...base, ...extra };
-  return { stack: config["crm:target"] === "openstack" ? "openstack" : "aws", config, secretKeys: Object.keys(SECRETS) };
+  return { stack: config["crm:target"] === "openstack" ? "openstack" : "aws", config, secretKeys: Object.keys(SECRETS), ...mocked };
 }
 
 /** Resource counts by type (custom resources and components alike). */
