@@ -334,9 +334,7 @@ export class AwsPlatform implements Platform {
   management(name: string, spec: ManagementSpec, opts: RealizeOptions): RealizedManagement {
     const listen = this.fixedAddressOf(spec.host);
     const fixedRoles: readonly Role[] = this.aws.awsDatabase === "ec2" ? ["db", "nas"] : ["nas"];
-    const managed = spec.managed
-      .filter((h) => fixedRoles.includes(h.role))
-      .map((h) => ({ name: h.name, address: this.fixedAddressOf(h) }));
+    const managed = spec.managed.filter((h) => fixedRoles.includes(h.role)).map((h) => ({ name: h.name, address: this.fixedAddressOf(h) }));
     const cloudInit: CloudInitInput = managementCloudInit(spec, listen, managed, this.steps);
     const host = this.host(
       `${name}-${spec.host.name}`,

@@ -126,7 +126,11 @@ export class AwsNetwork extends pulumi.ComponentResource {
     this.groups = Object.fromEntries(
       args.tiers.map((tier) => [
         tier,
-        new aws.ec2.SecurityGroup(`${name}-${tier}`, { vpcId, description: `crm ${tier} tier`, tags: { Name: `${name}-${tier}`, tier } }, o),
+        new aws.ec2.SecurityGroup(
+          `${name}-${tier}`,
+          { vpcId, description: `crm ${tier} tier`, tags: { Name: `${name}-${tier}`, tier } },
+          o,
+        ),
       ]),
     );
     this.registerOutputs({ vpcId });

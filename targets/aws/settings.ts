@@ -49,6 +49,6 @@ export function loadAwsSettings(): AwsSettings {
 export function rdsPasswordProblem(password: string): string | undefined {
   if (password.length < 8 || password.length > 128) return "must be 8 to 128 characters for RDS";
   if (!/^[\x21-\x7e]+$/.test(password)) return "must be printable ASCII without spaces for RDS";
-  if (/[/"@]/.test(password)) return "must not contain /, \" or @ for RDS";
+  if (/[/"@]/.test(password)) return 'must not contain /, " or @ for RDS';
   return undefined;
 }

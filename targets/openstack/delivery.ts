@@ -68,7 +68,9 @@ export function objectStoreUrl(catalog: readonly CatalogEntry[], region: string 
     .flatMap((s) => s.endpoints)
     .filter((e) => e.interface === "public" && (region === undefined || e.region === region));
   if (endpoints.length === 0)
-    throw new Error(`crm:osRegion: the cloud has no public object-store (Swift) endpoint${region ? ` in ${region}` : ""}; the app bundle needs one`);
+    throw new Error(
+      `crm:osRegion: the cloud has no public object-store (Swift) endpoint${region ? ` in ${region}` : ""}; the app bundle needs one`,
+    );
   return endpoints[0].url.replace(/\/+$/, "");
 }
 

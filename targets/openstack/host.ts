@@ -66,10 +66,9 @@ export interface OpenStackHostArgs {
 }
 
 /** The resource options that decide how a server is replaced (pure, asserted by the tests). */
-export function serverReplacement(args: Pick<OpenStackHostArgs, "nics" | "onUserDataChange">): Pick<
-  pulumi.CustomResourceOptions,
-  "deleteBeforeReplace" | "ignoreChanges"
-> {
+export function serverReplacement(
+  args: Pick<OpenStackHostArgs, "nics" | "onUserDataChange">,
+): Pick<pulumi.CustomResourceOptions, "deleteBeforeReplace" | "ignoreChanges"> {
   return { deleteBeforeReplace: "ports" in args.nics, ignoreChanges: args.onUserDataChange === "ignore" ? ["userData"] : [] };
 }
 

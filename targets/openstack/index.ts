@@ -15,14 +15,7 @@ import { cloudInstallApp } from "../cloud/cloudinit";
 import { DNS_OUTBOUND, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
-import {
-  appCloudInit,
-  balancerCloudInit,
-  dbCloudInit,
-  managementCloudInit,
-  nasCloudInits,
-  type CloudInitInput,
-} from "../cloud/userData";
+import { appCloudInit, balancerCloudInit, dbCloudInit, managementCloudInit, nasCloudInits, type CloudInitInput } from "../cloud/userData";
 import type {
   AppTierSpec,
   DatabaseSpec,
@@ -89,7 +82,11 @@ export class OpenStackPlatform implements Platform {
     if (problem) throw new SettingsError(problem);
     this.provider = new openstack.Provider("openstack", { cloud: this.os.osCloud, region: this.os.osRegion });
     this.tiers = ["lb", "app", "db", "nas", ...(settings.management ? (["mgmt"] as const) : [])];
-    this.network = new OpenStackNetwork("net", { externalNetwork: this.os.osExternalNetwork, tiers: this.tiers }, { provider: this.provider });
+    this.network = new OpenStackNetwork(
+      "net",
+      { externalNetwork: this.os.osExternalNetwork, tiers: this.tiers },
+      { provider: this.provider },
+    );
     this.image = {
       imageName: this.os.osImage,
       flavorName: this.os.osFlavor,
@@ -117,7 +114,13 @@ export class OpenStackPlatform implements Platform {
   ): { ports: openstack.networking.Port[]; resources: pulumi.Resource[] } {
     const o = this.opts(opts);
     const ports = createPorts(name, this.network, host, this.group(host).id, o);
-    const { resources } = createOpenStackHost(name, this.network, this.image, { host, nics: { ports }, ...args }, { ...o, dependsOn: opts.dependsOn });
+    const { resources } = createOpenStackHost(
+      name,
+      this.network,
+      this.image,
+      { host, nics: { ports }, ...args },
+      { ...o, dependsOn: opts.dependsOn },
+    );
     return { ports, resources: [...ports, ...resources] };
   }
 
@@ -164,8 +167,12 @@ export class OpenStackPlatform implements Platform {
     const cloudInits = nasCloudInits(spec, servers, APP_CLIENTS_CIDR, []);
     const resources = spec.hosts.flatMap(
       (h, i) =>
-        this.fixedServer(`${name}-${h.name}`, h, { cloudInit: cloudInits[i], secret: false, volumeAt: spec.brick, onUserDataChange: "ignore" }, opts)
-          .resources,
+        this.fixedServer(
+          `${name}-${h.name}`,
+          h,
+          { cloudInit: cloudInits[i], secret: false, volumeAt: spec.brick, onUserDataChange: "ignore" },
+          opts,
+        ).resources,
     );
     return { resources, addresses: pulumi.output(servers) };
   }
@@ -265,7 +272,12 @@ export class OpenStackPlatform implements Platform {
   private haproxy(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
     const steps = [policyRoutingStep(portRoutes(spec.host))];
     const cloudInit = balancerCloudInit(spec, `${SERVICE_ADDRESS}:80`, `${addressOn(spec.host, "lan3")}:${STATS_PORT}`, steps);
-    const server = this.fixedServer(`${name}-${spec.host.name}`, spec.host, { cloudInit, secret: false, onUserDataChange: "replace" }, opts);
+    const server = this.fixedServer(
+      `${name}-${spec.host.name}`,
+      spec.host,
+      { cloudInit, secret: false, onUserDataChange: "replace" },
+      opts,
+    );
     const ip = this.floatingIp(`${name}-ip`, server.ports[0].id, opts);
     return { resources: [...server.resources, ip], url: pulumi.interpolate`http://${ip.address}/` };
   }
@@ -277,7 +289,12 @@ export class OpenStackPlatform implements Platform {
       .map((h) => ({ name: h.name, address: addressOn(h, "lan4") }));
     const steps = [policyRoutingStep(portRoutes(spec.host))];
     const cloudInit = managementCloudInit(spec, spec.host.nics[0].address, managed, steps);
-    const server = this.fixedServer(`${name}-${spec.host.name}`, spec.host, { cloudInit, secret: false, onUserDataChange: "replace" }, opts);
+    const server = this.fixedServer(
+      `${name}-${spec.host.name}`,
+      spec.host,
+      { cloudInit, secret: false, onUserDataChange: "replace" },
+      opts,
+    );
     const ip = this.floatingIp(`${name}-ip`, server.ports[0].id, opts);
     return { resources: [...server.resources, ip], address: ip.address };
   }

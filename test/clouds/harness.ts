@@ -6,6 +6,7 @@ import * as path from "node:path";
 import type { RunResult, Scenario } from "./model";
 
 const ROOT = path.resolve(__dirname, "../..");
+const STABLE_HOME = path.join(os.tmpdir(), "crm-clouds-home");
 
 export function run(scenario: Scenario): RunResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-clouds-"));
@@ -15,7 +16,8 @@ export function run(scenario: Scenario): RunResult {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       // No engine, no credentials: the program must never need either.
-      env: { PATH: process.env.PATH ?? "", HOME: dir, PULUMI_SKIP_UPDATE_CHECK: "true" },
+      // One HOME for every run: the bundle's cache path (under HOME) is an input, the same between runs.
+      env: { PATH: process.env.PATH ?? "", HOME: STABLE_HOME, PULUMI_SKIP_UPDATE_CHECK: "true" },
       timeout: 120_000,
     });
     return JSON.parse(fs.readFileSync(out, "utf8")) as RunResult;

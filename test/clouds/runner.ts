@@ -85,7 +85,10 @@ function mockedState(type: string, name: string, inputs: Record<string, unknown>
       return { privateIp: inputs.privateIp ?? `10.1.3.${100 + ordinal(name)}`, arn: `arn:instance:${name}` };
     case "openstack:compute/instance:Instance":
       return {
-        networks: (inputs.networks as Record<string, unknown>[]).map((n, i) => ({ ...n, fixedIpV4: `10.1.${3 + i}.${100 + ordinal(name)}` })),
+        networks: (inputs.networks as Record<string, unknown>[]).map((n, i) => ({
+          ...n,
+          fixedIpV4: `10.1.${3 + i}.${100 + ordinal(name)}`,
+        })),
       };
     case "aws:ec2/eip:Eip":
       return { publicIp: "198.51.100.20" };
@@ -137,7 +140,10 @@ async function main(): Promise<void> {
             return {
               serviceCatalogs: [
                 { type: "identity", endpoints: [{ interface: "public", region: "RegionOne", url: "https://keystone.example/v3" }] },
-                { type: "object-store", endpoints: [{ interface: "public", region: "RegionOne", url: "https://swift.example/v1/AUTH_p/" }] },
+                {
+                  type: "object-store",
+                  endpoints: [{ interface: "public", region: "RegionOne", url: "https://swift.example/v1/AUTH_p/" }],
+                },
               ],
             };
           case "openstack:networking/getNetwork:getNetwork":
@@ -183,6 +189,8 @@ process.on("beforeExit", () => {
   fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, pending] }));
 });
 
-main().then(() => (finished = true)).catch((e) => {
-  fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, String(e)] }));
-});
+main()
+  .then(() => (finished = true))
+  .catch((e) => {
+    fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, String(e)] }));
+  });
