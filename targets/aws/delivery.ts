@@ -1,7 +1,8 @@
 /**
  * What aws adds to a host's first boot, as pure renderers: the SSM agent (shell access through
  * the instance profile, no key pair and no open port needed), and the app bundle's download from
- * the stack's S3 bucket with the instance profile's credentials. Debian's images have neither the
+ * the stack's S3 bucket with the instance profile's credentials, and (RDS) the app's own database
+ * user. Debian's images have neither the
  * agent nor the AWS CLI; curl signs the request itself (--aws-sigv4, curl ≥ 7.86 adds S3's
  * payload header), and the credentials reach it on stdin (-K -), never on its command line.
  */
@@ -21,21 +22,80 @@ if ! systemctl is-enabled --quiet amazon-ssm-agent 2>/dev/null; then
 fi`;
 }
 
+/**
+ * Shell function `crm_aws SERVICE CURL_ARGS…`: curl signed for SERVICE in the region with the
+ * instance profile's temporary credentials (IMDSv2), which reach curl on its stdin.
+ */
+function awsCurlFunction(region: string): string {
+  return `crm_aws() {
+  local token creds
+  token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
+  creds=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/iam/security-credentials/$(curl -fsS -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/iam/security-credentials/)")
+  field() { sed -n "s/.*\\"$1\\" *: *\\"\\([^\\"]*\\)\\".*/\\1/p" <<<"$creds"; }
+  local service=$1
+  shift
+  printf 'user = "%s:%s"\\nheader = "x-amz-security-token: %s"\\n' "$(field AccessKeyId)" "$(field SecretAccessKey)" "$(field Token)" |
+    curl -fsS --retry 5 -K - --aws-sigv4 "aws:amz:${region}:$service" "$@"
+}`;
+}
+
 export interface S3Object {
   readonly region: string;
   readonly bucket: string;
   readonly key: string;
 }
 
-/** Shell that writes an S3 object to $CRM_BUNDLE, signed with the instance profile's credentials (IMDSv2). */
+/** Shell that writes an S3 object to $CRM_BUNDLE, signed with the instance profile's credentials. */
 export function s3FetchCommand(object: S3Object): string {
   const url = `https://${object.bucket}.s3.${object.region}.amazonaws.com/${object.key}`;
-  return `crm_imds_token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
-crm_imds() { curl -fsS -H "X-aws-ec2-metadata-token: $crm_imds_token" "http://169.254.169.254/latest/meta-data/$1"; }
-crm_creds=$(crm_imds "iam/security-credentials/$(crm_imds iam/security-credentials/)")
-crm_field() { sed -n "s/.*\\"$1\\" *: *\\"\\([^\\"]*\\)\\".*/\\1/p" <<<"$crm_creds"; }
-printf 'user = "%s:%s"\\nheader = "x-amz-security-token: %s"\\n' "$(crm_field AccessKeyId)" "$(crm_field SecretAccessKey)" "$(crm_field Token)" |
-  curl -fsS --retry 5 -K - --aws-sigv4 ${shellQuote(`aws:amz:${object.region}:s3`)} -o "$CRM_BUNDLE" ${shellQuote(url)}`;
+  return `${awsCurlFunction(object.region)}
+crm_aws s3 -o "$CRM_BUNDLE" ${shellQuote(url)}`;
+}
+
+/** What the app servers need to give the app its own database user on RDS. */
+export interface RdsAppUser {
+  readonly region: string;
+  /** Secrets Manager's secret of the master user, which RDS manages (its password is never in this stack). */
+  readonly masterSecretArn: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  /** Secret: reaches the host only inside the (secret) user data, and psql only in its environment. */
+  readonly password: string;
+}
+
+/**
+ * The app's own login on RDS, so that the app never connects as the master user: created (or its
+ * password reset) with the master's credentials, read at boot by root from Secrets Manager; the
+ * app then owns its database. Idempotent; servers booting together race on CREATE ROLE, and the
+ * loser's bootstrap retries.
+ */
+export function rdsAppUserStep(args: RdsAppUser): string {
+  const target = `host=${args.host} port=${args.port} dbname=${args.database} sslmode=require`;
+  return `# RDS: the app's own database user (the master user stays with root, for this step only)
+apt-get install -y -q --no-install-recommends postgresql-client jq
+${awsCurlFunction(args.region)}
+crm_master=$(crm_aws secretsmanager -X POST -H 'X-Amz-Target: secretsmanager.GetSecretValue' -H 'Content-Type: application/x-amz-json-1.1' \\
+  --data ${shellQuote(JSON.stringify({ SecretId: args.masterSecretArn }))} ${shellQuote(`https://secretsmanager.${args.region}.amazonaws.com/`)})
+PGUSER=$(jq -r '.SecretString | fromjson | .username' <<<"$crm_master") \\
+PGPASSWORD=$(jq -r '.SecretString | fromjson | .password' <<<"$crm_master") \\
+CRM_DB_PASSWORD=${shellQuote(args.password)} \\
+  psql ${shellQuote(target)} -X -q -v ON_ERROR_STOP=1 -v user=${shellQuote(args.user)} -v db=${shellQuote(args.database)} <<'CRM_SQL'
+\\getenv password CRM_DB_PASSWORD
+SELECT format('CREATE ROLE %I LOGIN', :'user') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user')
+\\gexec
+ALTER ROLE :"user" WITH LOGIN PASSWORD :'password';
+GRANT :"user" TO CURRENT_USER;
+ALTER DATABASE :"db" OWNER TO :"user";
+REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
+CRM_SQL
+unset crm_master`;
+}
+
+/** Read access to one secret (the RDS master's), for the step above. */
+export function secretReadPolicy(secretArn: string): Record<string, unknown> {
+  return { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: secretArn };
 }
 
 /** The trust policy of every host role: EC2 instances assume it. */
@@ -48,9 +108,11 @@ export const EC2_ASSUME_ROLE_POLICY = JSON.stringify({
 export const SSM_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
 
 /** Read access to exactly one object (the bundle) and nothing else in the bucket. */
-export function objectReadPolicy(bucketArn: string, key: string): string {
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: `${bucketArn}/${key}` }],
-  });
+export function objectReadPolicy(bucketArn: string, key: string): Record<string, unknown> {
+  return { Effect: "Allow", Action: "s3:GetObject", Resource: `${bucketArn}/${key}` };
+}
+
+/** An IAM policy document of the given statements. */
+export function policyDocument(statements: readonly Record<string, unknown>[]): string {
+  return JSON.stringify({ Version: "2012-10-17", Statement: statements });
 }

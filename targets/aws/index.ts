@@ -31,11 +31,11 @@ import type {
   RealizedStorage,
   StorageSpec,
 } from "../platform";
-import { objectReadPolicy, s3FetchCommand, ssmAgentStep } from "./delivery";
+import { objectReadPolicy, policyDocument, rdsAppUserStep, s3FetchCommand, secretReadPolicy, ssmAgentStep } from "./delivery";
 import { createAwsHost, createInstanceProfile, type AwsHost, type AwsHostArgs } from "./host";
 import { AwsNetwork, fixedAddress, tierCidr, ZONES, type SubnetTier } from "./network";
 import { createPublicNacl, createRules } from "./security";
-import { loadAwsSettings, rdsPasswordProblem, type AwsSettings } from "./settings";
+import { loadAwsSettings, type AwsSettings } from "./settings";
 
 /** Where each role of the plan lives on aws: its security group and its subnet tier. */
 export const ROLE_PLACEMENT: Readonly<Partial<Record<Role, { tier: Tier; subnet: SubnetTier }>>> = {
@@ -65,13 +65,16 @@ export function zoneOf(hosts: readonly HostPlan[], host: HostPlan): number {
   return index % ZONES;
 }
 
-/** Checks the database password where RDS sets it, inside its Output: the value never reaches a message. */
-function rdsPassword(password: pulumi.Output<string>): pulumi.Output<string> {
-  return password.apply((pw) => {
-    const problem = rdsPasswordProblem(pw);
-    if (problem) throw new SettingsError(`crm:dbPassword: ${problem}`);
-    return pw;
-  });
+/** The RDS master user: RDS keeps its password in Secrets Manager; the app has a user of its own. */
+export function rdsMasterUser(appUser: string): string {
+  return `${appUser}_admin`;
+}
+
+/** What the app servers need from an RDS database: where it is and whose secret lets them add the app's user. */
+interface RdsDatabase {
+  readonly instance: aws.rds.Instance;
+  readonly masterSecretArn: pulumi.Output<string>;
+  readonly spec: DatabaseSpec;
 }
 
 export class AwsPlatform implements Platform {
@@ -82,6 +85,8 @@ export class AwsPlatform implements Platform {
   private readonly tiers: Tier[];
   /** The SSM agent, on every EC2 host. */
   private readonly steps: readonly string[];
+  /** Set by database() with crm:awsDatabase rds: appTier() gives the app its own user there. */
+  private rdsDatabase?: RdsDatabase;
 
   constructor(
     settings: Settings,
@@ -206,8 +211,9 @@ export class AwsPlatform implements Platform {
         storageEncrypted: true,
         multiAz: true,
         dbName: spec.database,
-        username: spec.user,
-        password: rdsPassword(spec.password),
+        // Never the app's user: the app gets its own (appTier), and this password never enters the stack.
+        username: rdsMasterUser(spec.user),
+        manageMasterUserPassword: true,
         port: PG_PORT,
         dbSubnetGroupName: subnets.name,
         parameterGroupName: parameters.name,
@@ -220,7 +226,34 @@ export class AwsPlatform implements Platform {
       },
       { ...o, dependsOn: opts.dependsOn },
     );
+    const masterSecretArn = db.masterUserSecrets.apply((secrets) => {
+      if (secrets.length === 0) throw new Error("RDS returned no master user secret");
+      return secrets[0].secretArn;
+    });
+    this.rdsDatabase = { instance: db, masterSecretArn, spec };
     return { resources: [db], address: db.address };
+  }
+
+  /** With RDS: the step that gives the app its own user, and the right to read the master's secret for it. */
+  private rdsAccess(): { steps: pulumi.Output<readonly string[]>; statements: pulumi.Output<Record<string, unknown>[]> } {
+    const rds = this.rdsDatabase;
+    if (this.aws.awsDatabase !== "rds") return { steps: pulumi.output(this.steps), statements: pulumi.output([]) };
+    if (!rds) throw new Error("aws: database() must come before appTier() with crm:awsDatabase rds");
+    return {
+      steps: pulumi.all([rds.masterSecretArn, rds.instance.address, rds.spec.password]).apply(([masterSecretArn, host, password]) => [
+        ...this.steps,
+        rdsAppUserStep({
+          region: this.aws.awsRegion,
+          masterSecretArn,
+          host,
+          port: PG_PORT,
+          database: rds.spec.database,
+          user: rds.spec.user,
+          password,
+        }),
+      ]),
+      statements: rds.masterSecretArn.apply((arn) => [secretReadPolicy(arn)]),
+    };
   }
 
   storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
@@ -254,9 +287,10 @@ export class AwsPlatform implements Platform {
       { bucket: bucket.id, key, source: bundle.archive.apply((p) => new pulumi.asset.FileAsset(p)), serverSideEncryption: "AES256" },
       { ...o, dependsOn: [privateBucket] },
     );
+    const rds = this.rdsAccess();
     const profile = createInstanceProfile(
       `${name}-host`,
-      pulumi.all([bucket.arn, key]).apply(([arn, k]) => objectReadPolicy(arn, k)),
+      pulumi.all([bucket.arn, key, rds.statements]).apply(([arn, k, more]) => policyDocument([objectReadPolicy(arn, k), ...more])),
       o,
     );
     const installApp = pulumi
@@ -266,7 +300,7 @@ export class AwsPlatform implements Platform {
       this.host(
         `${name}-${server.name}`,
         server,
-        { cloudInit: appCloudInit(server, spec, installApp, this.steps), secret: true, profile, onUserDataChange: "replace", fixed: false },
+        { cloudInit: appCloudInit(server, spec, installApp, rds.steps), secret: true, profile, onUserDataChange: "replace", fixed: false },
         { ...opts, dependsOn: [...(opts.dependsOn ?? []), object] },
       ),
     );

@@ -40,15 +40,3 @@ export function parseAwsSettings(raw: Readonly<Record<string, unknown>>): AwsSet
 export function loadAwsSettings(): AwsSettings {
   return parseAwsSettings(readRaw(AWS_KEYS));
 }
-
-/**
- * Characters RDS refuses in a master or user password it sets: `/`, `"`, `@` and space; it also
- * wants 8–128 printable ASCII characters. Returns what is wrong, or undefined (the value never
- * appears in the message).
- */
-export function rdsPasswordProblem(password: string): string | undefined {
-  if (password.length < 8 || password.length > 128) return "must be 8 to 128 characters for RDS";
-  if (!/^[\x21-\x7e]+$/.test(password)) return "must be printable ASCII without spaces for RDS";
-  if (/[/"@]/.test(password)) return 'must not contain /, " or @ for RDS';
-  return undefined;
-}

@@ -66,14 +66,15 @@ export function appCloudInit(
   server: HostPlan,
   spec: AppTierSpec,
   installApp: pulumi.Input<string>,
-  steps: readonly string[],
+  /** May hold a secret (a database user's password), hence an Input. */
+  steps: pulumi.Input<readonly string[]>,
 ): pulumi.Output<CloudInitInput> {
   return pulumi
-    .all([installApp, spec.databaseUrl, spec.sessionSecret, spec.adminPassword, spec.storageAddresses])
-    .apply(([install, databaseUrl, sessionSecret, adminPassword, glusterServers]) => ({
+    .all([installApp, spec.databaseUrl, spec.sessionSecret, spec.adminPassword, spec.storageAddresses, steps])
+    .apply(([install, databaseUrl, sessionSecret, adminPassword, glusterServers, hostSteps]) => ({
       hostname: server.name,
       role: "app" as const,
-      steps,
+      steps: hostSteps,
       roleScript: appRoleScript({
         listen: APP_LISTEN_ANY,
         port: spec.port,

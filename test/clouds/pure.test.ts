@@ -9,12 +9,12 @@ import { renderPgHba } from "../../roles/db";
 import { nasRoleScript } from "../../roles/nas";
 import { maxServers, planScenario } from "../../topology/plan";
 import { parseSettings } from "../../topology/settings";
-import { s3FetchCommand, ssmAgentStep } from "../../targets/aws/delivery";
+import { rdsAppUserStep, s3FetchCommand, ssmAgentStep } from "../../targets/aws/delivery";
 import { hostReplacement } from "../../targets/aws/host";
 import { awsSettingsProblem, rdsInstanceClass, zoneOf } from "../../targets/aws/index";
 import { fixedAddress, subnetCidr, threeZones, tierCidr } from "../../targets/aws/network";
 import { EPHEMERAL, ICMP_FRAG_NEEDED, publicNaclIngress } from "../../targets/aws/security";
-import { parseAwsSettings, rdsPasswordProblem } from "../../targets/aws/settings";
+import { parseAwsSettings } from "../../targets/aws/settings";
 import { BUNDLE_SOURCES, bundleObjectKey, sourcesDigest } from "../../targets/cloud/bundle";
 import {
   AWS_USER_DATA_LIMIT,
@@ -353,13 +353,6 @@ describe("cloud settings", () => {
     );
     assert.equal(rdsInstanceClass("t3.small"), "db.t3.small");
   });
-
-  it("refuses a database password RDS would refuse, without showing it", () => {
-    assert.equal(rdsPasswordProblem("db-password-0123456789"), undefined);
-    for (const bad of ["with/slash1", 'with"quote1', "with@at-sign", "with space1"]) assert.ok(rdsPasswordProblem(bad), bad);
-    assert.match(rdsPasswordProblem("short") ?? "", /8 to 128/);
-    assert.ok(!(rdsPasswordProblem("with@at-sign") ?? "").includes("with@at-sign"));
-  });
 });
 
 describe("replacement options", () => {
@@ -379,19 +372,52 @@ describe("replacement options", () => {
 });
 
 describe("delivery steps", () => {
-  it("aws: fetches the bundle with the instance profile's credentials on curl's stdin, never its command line", () => {
-    const fetch = s3FetchCommand({ region: "eu-west-1", bucket: "b-1", key: bundleObjectKey("ab") });
-    assert.match(
-      fetch,
-      /curl -fsS --retry 5 -K - --aws-sigv4 'aws:amz:eu-west-1:s3' -o "\$CRM_BUNDLE" 'https:\/\/b-1\.s3\.eu-west-1\.amazonaws\.com\/crm\/app-ab\.tar\.gz'/,
+  it("aws: fetches the bundle signed with the instance profile's credentials, given to curl on stdin, never on its command line", () => {
+    // A fake curl plays IMDS and records the signed call.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-curl-"));
+    fs.writeFileSync(
+      path.join(dir, "curl"),
+      `#!/bin/bash
+case "$*" in
+  *api/token*) echo IMDS-TOKEN ;;
+  *security-credentials/) echo host-role ;;
+  *security-credentials/host-role) printf '{\\n  "Code" : "Success",\\n  "AccessKeyId" : "AKIAFAKE",\\n  "SecretAccessKey" : "SECRET/FAKE+KEY",\\n  "Token" : "SESSION-TOKEN"\\n}\\n' ;;
+  *) printf '%s\\n' "$@" >"${dir}/args"; cat >"${dir}/stdin" ;;
+esac
+`,
+      { mode: 0o755 },
     );
-    assert.match(fetch, /X-aws-ec2-metadata-token/);
-    bashParses(fetch);
+    const fetch = s3FetchCommand({ region: "eu-west-1", bucket: "b-1", key: bundleObjectKey("ab") });
+    execFileSync("bash", ["-euo", "pipefail", "-c", `CRM_BUNDLE=${dir}/out\n${fetch}`], { env: { PATH: `${dir}:${process.env.PATH}` } });
+    const args = fs.readFileSync(path.join(dir, "args"), "utf8");
+    assert.match(args, /--aws-sigv4\naws:amz:eu-west-1:s3\n/);
+    assert.match(args, /https:\/\/b-1\.s3\.eu-west-1\.amazonaws\.com\/crm\/app-ab\.tar\.gz/);
+    assert.ok(!args.includes("SECRET/FAKE+KEY") && !args.includes("SESSION-TOKEN"), args);
+    assert.equal(
+      fs.readFileSync(path.join(dir, "stdin"), "utf8"),
+      'user = "AKIAFAKE:SECRET/FAKE+KEY"\nheader = "x-amz-security-token: SESSION-TOKEN"\n',
+    );
     bashParses(ssmAgentStep("eu-west-1"));
     assert.match(
       ssmAgentStep("eu-west-1"),
       /https:\/\/s3\.eu-west-1\.amazonaws\.com\/amazon-ssm-eu-west-1\/latest\/debian_amd64\/amazon-ssm-agent\.deb/,
     );
+  });
+  it("aws rds: gives the app its own user with the master's secret read at boot; passwords only in psql's environment", () => {
+    const step = rdsAppUserStep({
+      region: "eu-west-1",
+      masterSecretArn: "arn:aws:secretsmanager:eu-west-1:1:secret:rds!db-x",
+      host: "db.example",
+      port: 5432,
+      database: "crm",
+      user: "crm",
+      password: "pa'ss@/word",
+    });
+    bashParses(step);
+    assert.match(step, /crm_aws secretsmanager -X POST -H 'X-Amz-Target: secretsmanager\.GetSecretValue'/);
+    assert.match(step, /CRM_DB_PASSWORD='pa'\\''ss@\/word' \\\n {2}psql 'host=db\.example port=5432 dbname=crm sslmode=require'/);
+    assert.match(step, /ALTER ROLE :"user" WITH LOGIN PASSWORD :'password';/);
+    assert.match(step, /ALTER DATABASE :"db" OWNER TO :"user";/);
   });
   it("openstack: each port of a two-port host answers through its own gateway", () => {
     const ges = planScenario({ servers: 1, monitoring: false, management: true, dbStandby: false }).find((h) => h.name === "ges")!;

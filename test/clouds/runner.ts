@@ -103,7 +103,10 @@ function mockedState(type: string, name: string, inputs: Record<string, unknown>
     case "aws:lb/loadBalancer:LoadBalancer":
       return { dnsName: `${name}.elb.example`, arn: `arn:${name}` };
     case "aws:rds/instance:Instance":
-      return { address: `${name}.rds.example` };
+      return {
+        address: `${name}.rds.example`,
+        masterUserSecrets: [{ secretArn: `arn:aws:secretsmanager:eu-west-1:1:secret:rds!${name}` }],
+      };
     case "openstack:networking/floatingIp:FloatingIp":
       return { address: "203.0.113.10" };
     case "openstack:loadbalancer/loadBalancer:LoadBalancer":

@@ -451,18 +451,29 @@ describe("cloud stacks under mocks", function () {
       for (const n of ["bbdd-bbdd", "crm-s1"]) assert.ok(named(runs.aws3, "aws:ec2/instance:Instance", n).secrets.includes("userData"), n);
     });
 
-    it("with crm:awsDatabase rds: RDS Multi-AZ with a secret password, no database host, and a final snapshot named once per stack", () => {
+    it("with crm:awsDatabase rds: RDS Multi-AZ, its master password kept by RDS, the app on a user of its own", () => {
       const r = ok(run(scenario(AWS_CONFIG, { "crm:awsDatabase": "rds" })));
       const [db] = ofType(r, "aws:rds/instance:Instance");
       assert.equal(db.inputs.multiAz, true);
       assert.equal(db.inputs.publiclyAccessible, false);
       assert.deepEqual(db.inputs.vpcSecurityGroupIds, ["net-db-id"]);
-      assert.ok(db.secrets.includes("password"));
+      assert.equal(db.inputs.password, undefined, "no password of ours reaches RDS");
+      assert.equal(db.inputs.manageMasterUserPassword, true);
+      assert.equal(db.inputs.username, "crm_admin");
+      const s1 = named(r, "aws:ec2/instance:Instance", "crm-s1");
+      assert.match(bootstrapOf(s1), /ALTER ROLE :"user" WITH LOGIN PASSWORD :'password';/);
+      assert.match(bootstrapOf(s1), /-v user='crm'/);
+      const [policy] = ofType(r, "aws:iam/rolePolicy:RolePolicy");
+      assert.deepEqual(JSON.parse(String(policy.inputs.policy)).Statement[1], {
+        Effect: "Allow",
+        Action: "secretsmanager:GetSecretValue",
+        Resource: "arn:aws:secretsmanager:eu-west-1:1:secret:rds!bbdd",
+      });
       // The subnet group's generated name: random once per creation, so a second destroy does not collide.
       assert.equal(db.inputs.finalSnapshotIdentifier, "bbdd-subnets-a1b2c3d-final");
       assert.equal(ofType(r, "aws:ec2/instance:Instance").length, 6);
       assert.deepEqual(plainSecrets(r), []);
-      assert.match(roleScriptOf(named(r, "aws:ec2/instance:Instance", "crm-s1")) ?? "", /@bbdd\.rds\.example:5432\/crm/);
+      assert.match(roleScriptOf(s1) ?? "", /postgres:\/\/crm:[^@]+@bbdd\.rds\.example:5432\/crm/);
     });
 
     it("with crm:management: the bastion's keys are crm:managementKeys, its Elastic IP waits for the internet gateway and is an output", () => {
@@ -655,12 +666,10 @@ describe("cloud stacks under mocks", function () {
       const r = run(scenario(AWS_CONFIG, {}, { zones: 1 }));
       assert.match(r.errors.join("\n"), /crm:awsRegion: eu-west-1 has 1 available zones/);
     });
-    it("aws rds: a database password RDS refuses (the value is never shown)", () => {
-      const password = "has@an-at-sign-and-more";
-      const r = run({ ...scenario(AWS_CONFIG, { "crm:awsDatabase": "rds", "crm:dbPassword": password }) });
-      const text = r.errors.join("\n");
-      assert.match(text, /crm:dbPassword: must not contain \/, " or @ for RDS/);
-      assert.ok(!text.includes(password));
+    it("aws: a standby database on EC2 (on aws the standby is RDS Multi-AZ)", () => {
+      const r = run(scenario(AWS_CONFIG, { "crm:dbStandby": "true" }));
+      assert.match(r.errors.join("\n"), /crm:dbStandby: on aws the standby is RDS Multi-AZ: set crm:awsDatabase to rds/);
+      nothingCreated(r);
     });
     it("management without a key", () => {
       for (const base of [AWS_CONFIG, OPENSTACK_CONFIG]) {
