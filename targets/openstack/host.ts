@@ -63,6 +63,8 @@ export interface OpenStackHostArgs {
   readonly volumeAt?: string;
   /** "replace": a new role script is a new server; "ignore": a stateful server keeps running as it is. */
   readonly onUserDataChange: "replace" | "ignore";
+  /** A server group whose policy places the server (the bricks: on different hypervisors). */
+  readonly serverGroup?: openstack.compute.ServerGroup;
 }
 
 /** The resource options that decide how a server is replaced (pure, asserted by the tests). */
@@ -106,6 +108,7 @@ export function createOpenStackHost(
       ...nics,
       userData: args.secret ? pulumi.secret(rendered) : rendered,
       metadata: { role: args.host.role },
+      schedulerHints: args.serverGroup ? [{ group: args.serverGroup.id }] : undefined,
     },
     { ...o, ...serverReplacement(args), dependsOn: opts.dependsOn },
   );

@@ -15,7 +15,7 @@ import { cloudInstallApp } from "../cloud/cloudinit";
 import { DNS_OUTBOUND, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
-import { appCloudInit, balancerCloudInit, dbCloudInit, managementCloudInit, nasCloudInits, type CloudInitInput } from "../cloud/userData";
+import { appCloudInit, balancerCloudInit, dbCloudInit, managementCloudInit, nasCloudInits } from "../cloud/userData";
 import type {
   AppTierSpec,
   DatabaseSpec,
@@ -33,7 +33,7 @@ import type {
   StorageSpec,
 } from "../platform";
 import { objectStoreUrl, policyRoutingStep, swiftFetchCommand, type PortRoute } from "./delivery";
-import { createOpenStackHost, createPorts, type ServerImage } from "./host";
+import { createOpenStackHost, createPorts, type OpenStackHostArgs, type ServerImage } from "./host";
 import { OpenStackNetwork, subnetLayout, type CloudLan } from "./network";
 import { createRules, octaviaPeers } from "./security";
 import { loadOpenStackSettings, type OpenStackSettings } from "./settings";
@@ -109,7 +109,7 @@ export class OpenStackPlatform implements Platform {
   private fixedServer(
     name: string,
     host: HostPlan,
-    args: { cloudInit: pulumi.Input<CloudInitInput>; secret: boolean; volumeAt?: string; onUserDataChange: "replace" | "ignore" },
+    args: Pick<OpenStackHostArgs, "cloudInit" | "secret" | "volumeAt" | "onUserDataChange" | "serverGroup">,
     opts: RealizeOptions,
   ): { ports: openstack.networking.Port[]; resources: pulumi.Resource[] } {
     const o = this.opts(opts);
@@ -165,16 +165,18 @@ export class OpenStackPlatform implements Platform {
   storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
     const servers = spec.hosts.map((h) => addressOn(h, "lan4"));
     const cloudInits = nasCloudInits(spec, servers, APP_CLIENTS_CIDR, []);
+    // Replica 3 survives one lost brick, not a lost hypervisor holding two: spread them where the cloud can.
+    const serverGroup = new openstack.compute.ServerGroup(`${name}-spread`, { policies: ["soft-anti-affinity"] }, this.opts(opts));
     const resources = spec.hosts.flatMap(
       (h, i) =>
         this.fixedServer(
           `${name}-${h.name}`,
           h,
-          { cloudInit: cloudInits[i], secret: false, volumeAt: spec.brick, onUserDataChange: "ignore" },
+          { cloudInit: cloudInits[i], secret: false, volumeAt: spec.brick, onUserDataChange: "ignore", serverGroup },
           opts,
         ).resources,
     );
-    return { resources, addresses: pulumi.output(servers) };
+    return { resources: [serverGroup, ...resources], addresses: pulumi.output(servers) };
   }
 
   appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {

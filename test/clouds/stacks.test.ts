@@ -86,6 +86,7 @@ function openstackExpected(n: number): Record<string, number> {
     "crm:openstack:Network": 1,
     "openstack:blockstorage/volume:Volume": 4,
     "openstack:compute/instance:Instance": n + 4,
+    "openstack:compute/serverGroup:ServerGroup": 1,
     "openstack:compute/volumeAttach:VolumeAttach": 4,
     "openstack:loadbalancer/listener:Listener": 1,
     "openstack:loadbalancer/loadBalancer:LoadBalancer": 1,
@@ -293,6 +294,14 @@ describe("cloud stacks under mocks", function () {
         assert.equal(onPorts, !s.name.startsWith("crm-"), s.name);
       }
       assert.deepEqual(named(runs.os4, "openstack:compute/instance:Instance", "crm-s1").inputs.securityGroups, ["net-app-a1b2c3d"]);
+    });
+    it("openstack: spreads the bricks over hypervisors where the cloud can (soft anti-affinity)", () => {
+      const [group] = ofType(runs.os3, "openstack:compute/serverGroup:ServerGroup");
+      assert.deepEqual(group.inputs.policies, ["soft-anti-affinity"]);
+      for (const n of ["nas1", "nas2", "nas3"])
+        assert.deepEqual(named(runs.os3, "openstack:compute/instance:Instance", `nas-${n}`).inputs.schedulerHints, [
+          { group: "nas-spread-id" },
+        ]);
     });
     it("pins the image: every instance runs the configured AMI, and nothing looks one up", () => {
       for (const i of ofType(runs.aws3, "aws:ec2/instance:Instance")) assert.equal(i.inputs.ami, AWS_CONFIG["crm:awsAmi"]);
