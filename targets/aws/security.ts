@@ -8,7 +8,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { SCENARIO_CIDR } from "../../topology/plan";
 import { forTier, WORLD, type Flow, type Tier } from "../cloud/flows";
-import { ICMP_ECHO, ruleNames, type SgRule } from "../cloud/rules";
+import { ICMP_ECHO, perRule, type SgRule } from "../cloud/rules";
 
 export interface NaclEntry {
   readonly ruleNo: number;
@@ -108,14 +108,8 @@ function naclArg(e: NaclEntry): aws.types.input.ec2.NetworkAclIngress {
 export type SecurityGroups = Readonly<Partial<Record<Tier, aws.ec2.SecurityGroup>>>;
 
 /** One standalone rule resource per derived rule, named after the firewall. */
-export function createRules(
-  name: string,
-  groups: SecurityGroups,
-  rules: readonly SgRule[],
-  opts: pulumi.CustomResourceOptions,
-): pulumi.Resource[] {
-  const names = ruleNames(name, rules);
-  return rules.map((rule, i) => {
+export function createRules(name: string, groups: SecurityGroups, rules: readonly SgRule[], opts: pulumi.CustomResourceOptions) {
+  return perRule(name, rules, (ruleName, rule): pulumi.Resource => {
     const args = {
       securityGroupId: forTier(groups, rule.tier).id,
       ipProtocol: rule.ipProtocol,
@@ -125,8 +119,8 @@ export function createRules(
       ...("tier" in rule.peer ? { referencedSecurityGroupId: forTier(groups, rule.peer.tier).id } : { cidrIpv4: rule.peer.cidr }),
     };
     return rule.direction === "ingress"
-      ? new aws.vpc.SecurityGroupIngressRule(names[i], args, opts)
-      : new aws.vpc.SecurityGroupEgressRule(names[i], args, opts);
+      ? new aws.vpc.SecurityGroupIngressRule(ruleName, args, opts)
+      : new aws.vpc.SecurityGroupEgressRule(ruleName, args, opts);
   });
 }
 

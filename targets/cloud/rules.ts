@@ -60,6 +60,12 @@ export function securityGroupRules(flows: readonly Flow[], tiers: readonly Tier[
   return rules;
 }
 
+/** One resource per rule, each named by ruleNames: what both targets' renderers share. */
+export function perRule<T>(prefix: string, rules: readonly SgRule[], make: (name: string, rule: SgRule) => T): T[] {
+  const names = ruleNames(prefix, rules);
+  return rules.map((rule, i) => make(names[i], rule));
+}
+
 /** Stable resource names for rules: the firewall's name, tier, direction, and the rule's index among those. */
 export function ruleNames(prefix: string, rules: readonly SgRule[]): string[] {
   const counters = new Map<string, number>();

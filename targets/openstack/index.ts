@@ -15,7 +15,7 @@ import { cloudInstallApp } from "../cloud/cloudinit";
 import { DNS_OUTBOUND, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
-import { appCloudInit, balancerCloudInit, dbCloudInit, managementCloudInit, nasCloudInits } from "../cloud/userData";
+import { appCloudInit, balancerCloudInit, dbCloudInit, managementCloudInit, nasCloudInits, type CloudInitInput } from "../cloud/userData";
 import type {
   AppTierSpec,
   DatabaseSpec,
@@ -270,18 +270,32 @@ export class OpenStackPlatform implements Platform {
     return { resources: [lb, listener, pool, monitor, ...members, ip], url: pulumi.interpolate`http://${ip.address}/` };
   }
 
-  /** Where Octavia is absent: the lb host of the plan, running the vnx balancer's role script. */
-  private haproxy(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
-    const steps = [policyRoutingStep(portRoutes(spec.host))];
-    const cloudInit = balancerCloudInit(spec, `${SERVICE_ADDRESS}:80`, `${addressOn(spec.host, "lan3")}:${STATS_PORT}`, steps);
+  /**
+   * An entry host of the plan (the HAProxy server, the management host): fixed ports, policy
+   * routing for its two ports, a floating IP on the first.
+   */
+  private entryServer(
+    name: string,
+    host: HostPlan,
+    cloudInit: (steps: readonly string[]) => pulumi.Input<CloudInitInput>,
+    opts: RealizeOptions,
+  ): { resources: pulumi.Resource[]; ip: openstack.networking.FloatingIp } {
+    const steps = [policyRoutingStep(portRoutes(host))];
     const server = this.fixedServer(
-      `${name}-${spec.host.name}`,
-      spec.host,
-      { cloudInit, secret: false, onUserDataChange: "replace" },
+      `${name}-${host.name}`,
+      host,
+      { cloudInit: cloudInit(steps), secret: false, onUserDataChange: "replace" },
       opts,
     );
     const ip = this.floatingIp(`${name}-ip`, server.ports[0].id, opts);
-    return { resources: [...server.resources, ip], url: pulumi.interpolate`http://${ip.address}/` };
+    return { resources: [...server.resources, ip], ip };
+  }
+
+  /** Where Octavia is absent: the lb host of the plan, running the vnx balancer's role script. */
+  private haproxy(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
+    const stats = `${addressOn(spec.host, "lan3")}:${STATS_PORT}`;
+    const entry = this.entryServer(name, spec.host, (steps) => balancerCloudInit(spec, `${SERVICE_ADDRESS}:80`, stats, steps), opts);
+    return { resources: entry.resources, url: pulumi.interpolate`http://${entry.ip.address}/` };
   }
 
   /** The management host: a server with a floating IP, SSH from crm:adminCidr with crm:managementKeys. */
@@ -289,15 +303,7 @@ export class OpenStackPlatform implements Platform {
     const managed = spec.managed
       .filter((h) => h.role === "db" || h.role === "nas")
       .map((h) => ({ name: h.name, address: addressOn(h, "lan4") }));
-    const steps = [policyRoutingStep(portRoutes(spec.host))];
-    const cloudInit = managementCloudInit(spec, spec.host.nics[0].address, managed, steps);
-    const server = this.fixedServer(
-      `${name}-${spec.host.name}`,
-      spec.host,
-      { cloudInit, secret: false, onUserDataChange: "replace" },
-      opts,
-    );
-    const ip = this.floatingIp(`${name}-ip`, server.ports[0].id, opts);
-    return { resources: [...server.resources, ip], address: ip.address };
+    const entry = this.entryServer(name, spec.host, (steps) => managementCloudInit(spec, spec.host.nics[0].address, managed, steps), opts);
+    return { resources: entry.resources, address: entry.ip.address };
   }
 }

@@ -5,7 +5,7 @@
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import { forTier, type Tier } from "../cloud/flows";
-import { ruleNames, type SgRule } from "../cloud/rules";
+import { perRule, type SgRule } from "../cloud/rules";
 
 /** Neutron's rule arguments for a derived rule (pure): ICMP type in port_range_min, any code. */
 export function neutronRule(rule: SgRule): { direction: string; protocol: string; portRangeMin: number; portRangeMax?: number } {
@@ -26,17 +26,14 @@ export function octaviaPeers(rules: readonly SgRule[], memberCidr: string): SgRu
 
 export type SecurityGroups = Readonly<Partial<Record<Tier, openstack.networking.SecGroup>>>;
 
-export function createRules(
-  name: string,
-  groups: SecurityGroups,
-  rules: readonly SgRule[],
-  opts: pulumi.CustomResourceOptions,
-): pulumi.Resource[] {
-  const names = ruleNames(name, rules);
-  return rules.map(
-    (rule, i) =>
+/** One rule resource per derived rule, named after the firewall. */
+export function createRules(name: string, groups: SecurityGroups, rules: readonly SgRule[], opts: pulumi.CustomResourceOptions) {
+  return perRule(
+    name,
+    rules,
+    (ruleName, rule): pulumi.Resource =>
       new openstack.networking.SecGroupRule(
-        names[i],
+        ruleName,
         {
           securityGroupId: forTier(groups, rule.tier).id,
           ethertype: "IPv4",
