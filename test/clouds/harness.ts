@@ -59,6 +59,16 @@ export function scenario(
   return { stack: config["crm:target"] === "openstack" ? "openstack" : "aws", config, secretKeys: Object.keys(SECRETS), ...mocked };
 }
 
+/** The `crm:` settings of a stack file (flat `key: value` lines; comments and quotes dropped). */
+export function stackFileConfig(file: string): Record<string, string> {
+  const config: Record<string, string> = {};
+  for (const line of fs.readFileSync(path.join(ROOT, file), "utf8").split("\n")) {
+    const m = /^\s+(crm:\w+):\s*("[^"]*"|[^\s#]+)/.exec(line);
+    if (m) config[m[1]] = m[2].replace(/^"|"$/g, "");
+  }
+  return config;
+}
+
 /** Resource counts by type (custom resources and components alike). */
 export function countByType(result: RunResult): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -27,7 +27,7 @@ import { APP_LISTEN_ANY } from "../../targets/cloud/userData";
 import { s3FetchCommand, SSM_POLICY_ARN } from "../../targets/aws/delivery";
 import { swiftFetchCommand } from "../../targets/openstack/delivery";
 import { addressOn, hostsWithRole, planScenario, SERVICE_ADDRESS } from "../../topology/plan";
-import { AWS_CONFIG, countByType, OPENSTACK_CONFIG, run, scenario, SECRETS } from "./harness";
+import { AWS_CONFIG, countByType, OPENSTACK_CONFIG, run, scenario, SECRETS, stackFileConfig } from "./harness";
 import type { Recorded, RunResult } from "./model";
 
 const SECRET_VALUES = Object.values(SECRETS);
@@ -654,6 +654,16 @@ describe("cloud stacks under mocks", function () {
       assert.match(bootstrapOf(ges), /ip rule add from '10\.1\.4\.20' lookup 101/);
       assert.equal(r.outputs.managementSsh, "ssh root@203.0.113.10");
     });
+  });
+
+  describe("the example stack files", () => {
+    for (const file of ["Pulumi.aws.yaml", "Pulumi.openstack.yaml"]) {
+      it(`${file} runs as it is, once the secrets are set`, () => {
+        const config = stackFileConfig(file);
+        assert.ok(Object.keys(config).length > 5, "the file was read");
+        ok(run(scenario({ ...config, ...SECRETS })));
+      });
+    }
   });
 
   describe("settings that cannot work fail before anything is created, naming the key", () => {
