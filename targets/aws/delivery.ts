@@ -14,12 +14,15 @@ export function ssmAgentUrl(region: string): string {
 }
 
 export function ssmAgentStep(region: string): string {
+  // Never fatal: a host without its agent still serves; only the role decides whether it works.
   return `# SSM: shell access through the instance profile (Session Manager), without a key pair
-if ! systemctl is-enabled --quiet amazon-ssm-agent 2>/dev/null; then
-  crm_retry 300 "the SSM agent package" curl -fsSL -o /tmp/amazon-ssm-agent.deb ${shellQuote(ssmAgentUrl(region))}
-  dpkg -i /tmp/amazon-ssm-agent.deb && rm -f /tmp/amazon-ssm-agent.deb
-  systemctl enable --now amazon-ssm-agent
-fi`;
+crm_ssm_agent() {
+  systemctl is-enabled --quiet amazon-ssm-agent 2>/dev/null && return 0
+  curl -fsSL -o /tmp/amazon-ssm-agent.deb ${shellQuote(ssmAgentUrl(region))} &&
+    dpkg -i /tmp/amazon-ssm-agent.deb && rm -f /tmp/amazon-ssm-agent.deb &&
+    systemctl enable --now amazon-ssm-agent
+}
+crm_retry 300 "the SSM agent" crm_ssm_agent || echo "crm: no SSM agent on this host; the role goes on" >&2`;
 }
 
 /**
@@ -73,15 +76,18 @@ export interface RdsAppUser {
  */
 export function rdsAppUserStep(args: RdsAppUser): string {
   const target = `host=${args.host} port=${args.port} dbname=${args.database} sslmode=require`;
+  // A function retried as a whole: the secret, the network or a concurrent CREATE ROLE may fail once.
   return `# RDS: the app's own database user (the master user stays with root, for this step only)
 apt-get install -y -q --no-install-recommends postgresql-client jq
 ${awsCurlFunction(args.region)}
-crm_master=$(crm_aws secretsmanager -X POST -H 'X-Amz-Target: secretsmanager.GetSecretValue' -H 'Content-Type: application/x-amz-json-1.1' \\
-  --data ${shellQuote(JSON.stringify({ SecretId: args.masterSecretArn }))} ${shellQuote(`https://secretsmanager.${args.region}.amazonaws.com/`)})
-PGUSER=$(jq -r '.SecretString | fromjson | .username' <<<"$crm_master") \\
-PGPASSWORD=$(jq -r '.SecretString | fromjson | .password' <<<"$crm_master") \\
-CRM_DB_PASSWORD=${shellQuote(args.password)} \\
-  psql ${shellQuote(target)} -X -q -v ON_ERROR_STOP=1 -v user=${shellQuote(args.user)} -v db=${shellQuote(args.database)} <<'CRM_SQL'
+crm_rds_app_user() {
+  local master
+  master=$(crm_aws secretsmanager -X POST -H 'X-Amz-Target: secretsmanager.GetSecretValue' -H 'Content-Type: application/x-amz-json-1.1' \\
+    --data ${shellQuote(JSON.stringify({ SecretId: args.masterSecretArn }))} ${shellQuote(`https://secretsmanager.${args.region}.amazonaws.com/`)}) || return 1
+  PGUSER=$(jq -r '.SecretString | fromjson | .username' <<<"$master") \\
+  PGPASSWORD=$(jq -r '.SecretString | fromjson | .password' <<<"$master") \\
+  CRM_DB_PASSWORD=${shellQuote(args.password)} \\
+    psql ${shellQuote(target)} -X -q -v ON_ERROR_STOP=1 -v user=${shellQuote(args.user)} -v db=${shellQuote(args.database)} <<'CRM_SQL'
 \\getenv password CRM_DB_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', :'user') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user')
 \\gexec
@@ -90,7 +96,8 @@ GRANT :"user" TO CURRENT_USER;
 ALTER DATABASE :"db" OWNER TO :"user";
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 CRM_SQL
-unset crm_master`;
+}
+crm_retry 900 "the app's database user on RDS" crm_rds_app_user`;
 }
 
 /** Read access to one secret (the RDS master's), for the step above. */

@@ -415,7 +415,8 @@ esac
     });
     bashParses(step);
     assert.match(step, /crm_aws secretsmanager -X POST -H 'X-Amz-Target: secretsmanager\.GetSecretValue'/);
-    assert.match(step, /CRM_DB_PASSWORD='pa'\\''ss@\/word' \\\n {2}psql 'host=db\.example port=5432 dbname=crm sslmode=require'/);
+    assert.match(step, /CRM_DB_PASSWORD='pa'\\''ss@\/word' \\\n {4}psql 'host=db\.example port=5432 dbname=crm sslmode=require'/);
+    assert.match(step, /crm_retry 900 "the app's database user on RDS" crm_rds_app_user$/);
     assert.match(step, /ALTER ROLE :"user" WITH LOGIN PASSWORD :'password';/);
     assert.match(step, /ALTER DATABASE :"db" OWNER TO :"user";/);
   });

@@ -470,6 +470,7 @@ describe("cloud stacks under mocks", function () {
       assert.equal(db.inputs.manageMasterUserPassword, true);
       assert.equal(db.inputs.username, "crm_admin");
       const s1 = named(r, "aws:ec2/instance:Instance", "crm-s1");
+      assert.ok(Buffer.byteLength(String(s1.inputs.userData)) < AWS_USER_DATA_LIMIT, "the RDS step still fits EC2's limit");
       assert.match(bootstrapOf(s1), /ALTER ROLE :"user" WITH LOGIN PASSWORD :'password';/);
       assert.match(bootstrapOf(s1), /-v user='crm'/);
       const [policy] = ofType(r, "aws:iam/rolePolicy:RolePolicy");
