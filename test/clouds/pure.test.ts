@@ -50,11 +50,20 @@ import { parseOpenStackSettings } from "../../targets/openstack/settings";
 const FLOW_OPTS = { appPort: 3000, hasManagement: false };
 const AWS_OUTBOUND = { tiers: ["app", "db", "nas"] as const, allowed: WEB_OUTBOUND };
 
-/** Bash's own parser over a script: quoting mistakes in rendered shell fail here. */
-function bashParses(script: string): void {
+function scriptFile(script: string): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "crm-sh-")), "script.sh");
   fs.writeFileSync(file, script);
-  execFileSync("bash", ["-n", file]);
+  return file;
+}
+
+/** Bash's own parser over a script: quoting mistakes in rendered shell fail here. */
+function bashParses(script: string): void {
+  execFileSync("bash", ["-n", scriptFile(script)]);
+}
+
+/** shellcheck (which scripts/test.sh installs) at warning level; throws with its findings. */
+function shellchecks(file: string, ...exclude: string[]): void {
+  execFileSync("shellcheck", ["-S", "warning", ...exclude.flatMap((e) => ["-e", e]), file], { encoding: "utf8" });
 }
 
 describe("cloud-init renderer", () => {
@@ -477,5 +486,20 @@ describe("app bundle", () => {
     await bundleProvider.create!(inputs);
     await bundleProvider.delete!(created.id, outs);
     assert.equal(fs.existsSync(inputs.archive), false);
+  });
+
+  it("the build script and the rendered delivery steps pass shellcheck", () => {
+    shellchecks(path.resolve(__dirname, "../../targets/cloud/scripts/bundle-archive.sh"));
+    const routes = [
+      { address: "10.1.3.20", cidr: "10.1.3.0/24", gateway: "10.1.3.254" },
+      { address: "10.1.4.20", cidr: "10.1.4.0/24", gateway: "10.1.4.254" },
+    ];
+    const rds = { region: "eu-west-1", masterSecretArn: "arn", host: "h", port: 5432, database: "crm", user: "crm", password: "p" };
+    const steps = [ssmAgentStep("eu-west-1"), rdsAppUserStep(rds), policyRoutingStep(routes)];
+    shellchecks(scriptFile(renderBootstrap({ hostname: "s1", role: "app", roleScript: "x", steps })));
+    shellchecks(scriptFile(renderPolicyRouting(routes)));
+    // CRM_RESTART is read by the app role script this snippet is part of.
+    const install = cloudInstallApp({ fetch: s3FetchCommand({ region: "r", bucket: "b", key: "k" }), digest: "d" });
+    shellchecks(scriptFile(`#!/bin/bash\nset -euo pipefail\n${install}\n`), "SC2034");
   });
 });
