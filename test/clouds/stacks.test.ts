@@ -249,6 +249,13 @@ describe("cloud stacks under mocks", function () {
         "openstack:loadbalancer/member:Member lb-s4",
       ]);
     });
+    it("openstack without Octavia, 3 → 4 servers: only the HAProxy server's configuration (its member list) changes", () => {
+      const haproxy = { "crm:osOctavia": "false" };
+      const before = ok(run(scenario(OPENSTACK_CONFIG, haproxy)));
+      const after = ok(run(scenario(OPENSTACK_CONFIG, { ...haproxy, "crm:servers": "4" })));
+      assert.deepEqual(changedInputs(before, after).map(describe_), ["openstack:compute/instance:Instance lb-lb [userData]"]);
+      assert.deepEqual(added(before, after), ["openstack:compute/instance:Instance crm-s4"]);
+    });
     for (const [cloud, before, after, server] of [
       ["aws", "aws3", "awsBundle", "aws:ec2/instance:Instance"],
       ["openstack", "os3", "osBundle", "openstack:compute/instance:Instance"],
