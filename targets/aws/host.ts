@@ -43,7 +43,8 @@ export interface AwsHostArgs {
   readonly cloudInit: pulumi.Input<CloudInitInput>;
   /** Whether the user data holds a secret (then the whole user data is marked secret). */
   readonly secret: boolean;
-  readonly volume?: { readonly sizeGiB: number; readonly mountPoint: string };
+  /** A data volume and the paths kept on it (DataVolume.keeps). */
+  readonly volume?: { readonly sizeGiB: number; readonly keeps: readonly string[] };
   readonly onUserDataChange: OnUserDataChange;
 }
 
@@ -85,13 +86,13 @@ export function createAwsHost(
         o,
       )
     : undefined;
-  const mount = args.volume?.mountPoint;
+  const keeps = args.volume?.keeps ?? [];
   const rendered = pulumi
     .all([args.cloudInit, volume?.id ?? pulumi.output(undefined)])
     .apply(([cloudInit, volumeId]) =>
       checkUserDataSize(
         args.host.name,
-        renderCloudInit({ ...cloudInit, volume: volumeId && mount ? { device: awsVolumeDevice(volumeId), mountPoint: mount } : undefined }),
+        renderCloudInit({ ...cloudInit, volume: volumeId ? { device: awsVolumeDevice(volumeId), keeps } : undefined }),
       ),
     );
   const replacement = hostReplacement(args);

@@ -14,7 +14,15 @@ import { cloudInstallApp } from "../cloud/cloudinit";
 import { entryFlows, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
-import { appCloudInit, dbCloudInit, managementCloudInit, nasCloudInits, type CloudInitInput } from "../cloud/userData";
+import {
+  appCloudInit,
+  brickKeeps,
+  DB_KEEPS,
+  dbCloudInit,
+  managementCloudInit,
+  nasCloudInits,
+  type CloudInitInput,
+} from "../cloud/userData";
 import type {
   AppTierSpec,
   DatabaseSpec,
@@ -124,7 +132,7 @@ export class AwsPlatform implements Platform {
     host: HostPlan,
     args: Pick<AwsHostArgs, "cloudInit" | "secret" | "profile" | "onUserDataChange"> & {
       fixed: boolean;
-      volumeAt?: string;
+      keeps?: readonly string[];
       instanceType?: string;
     },
     opts: RealizeOptions,
@@ -143,7 +151,7 @@ export class AwsPlatform implements Platform {
         profile: args.profile,
         cloudInit: args.cloudInit,
         secret: args.secret,
-        volume: args.volumeAt ? { sizeGiB: this.aws.awsVolumeSize, mountPoint: args.volumeAt } : undefined,
+        volume: args.keeps ? { sizeGiB: this.aws.awsVolumeSize, keeps: args.keeps } : undefined,
         onUserDataChange: args.onUserDataChange,
       },
       { parent: opts.parent, provider: this.provider, dependsOn: opts.dependsOn },
@@ -180,7 +188,7 @@ export class AwsPlatform implements Platform {
         profile: createInstanceProfile(`${name}-host`, undefined, this.opts(opts)),
         onUserDataChange: "ignore",
         fixed: true,
-        volumeAt: "/var/lib/postgresql",
+        keeps: DB_KEEPS,
         instanceType: this.aws.awsDbInstanceType,
       },
       opts,
@@ -265,7 +273,7 @@ export class AwsPlatform implements Platform {
         this.host(
           `${name}-${h.name}`,
           h,
-          { cloudInit: cloudInits[i], secret: false, profile, onUserDataChange: "ignore", fixed: true, volumeAt: spec.brick },
+          { cloudInit: cloudInits[i], secret: false, profile, onUserDataChange: "ignore", fixed: true, keeps: brickKeeps(spec.brick) },
           opts,
         ).resources,
     );

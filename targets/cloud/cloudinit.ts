@@ -33,11 +33,25 @@ export const ROLE_PACKAGES: Readonly<Partial<Record<Role, readonly string[]>>> =
   management: ["openssh-server"],
 };
 
-/** A block volume to format (once) and mount before anything else, e.g. a Gluster brick. */
+/**
+ * A block volume to format (once) and mount before anything else, at DATA_MOUNT, with the paths a
+ * stateful host must keep bound from it: data and identity alike (a brick and glusterd's peer
+ * state; a cluster's data and its configuration), so that a replacement host, which finds the
+ * volume again, comes back as the same host instead of a stranger with old data.
+ */
 export interface DataVolume {
   /** Stable device path, e.g. /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123…; attachment may come after boot. */
   readonly device: string;
-  readonly mountPoint: string;
+  /** Absolute paths kept on the volume (bind mounts), made before any package writes there. */
+  readonly keeps: readonly string[];
+}
+
+export const DATA_MOUNT = "/var/lib/crm-data";
+
+/** Where a kept path lives on the volume: /var/lib/glusterd → DATA_MOUNT/var-lib-glusterd. */
+export function keptAt(path: string): string {
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(path) || path.includes("..")) throw new Error(`cannot keep ${JSON.stringify(path)} on a data volume`);
+  return `${DATA_MOUNT}/${path.slice(1).replace(/\//g, "-")}`;
 }
 
 /** A script run after the role script, until it succeeds (e.g. forming the Gluster volume once all peers run). */
@@ -69,13 +83,21 @@ export function openstackVolumeDevice(volumeId: string): string {
 
 function mountVolumeStep(volume: DataVolume): string {
   const dev = shellQuote(volume.device);
-  const dir = shellQuote(volume.mountPoint);
+  const binds = volume.keeps.map((path) => {
+    const store = keptAt(path);
+    return `mkdir -p ${shellQuote(store)} ${shellQuote(path)}
+grep -q ' ${path} ' /etc/fstab || echo '${store} ${path} none bind,nofail,x-systemd.requires-mounts-for=${DATA_MOUNT} 0 0' >>/etc/fstab
+mountpoint -q ${shellQuote(path)} || mount ${shellQuote(path)}`;
+  });
   // The attachment is a separate resource, made after the instance exists: wait for it.
-  return `crm_retry 900 "data volume ${volume.device}" test -b ${dev}
+  return [
+    `crm_retry 900 "data volume ${volume.device}" test -b ${dev}
 blkid ${dev} >/dev/null || mkfs.ext4 -q ${dev}
-mkdir -p ${dir}
-grep -q ' ${volume.mountPoint} ' /etc/fstab || echo "UUID=$(blkid -s UUID -o value ${dev}) ${volume.mountPoint} ext4 defaults,nofail 0 2" >>/etc/fstab
-mountpoint -q ${dir} || mount ${dir}`;
+mkdir -p ${DATA_MOUNT}
+grep -q ' ${DATA_MOUNT} ' /etc/fstab || echo "UUID=$(blkid -s UUID -o value ${dev}) ${DATA_MOUNT} ext4 defaults,nofail 0 2" >>/etc/fstab
+mountpoint -q ${DATA_MOUNT} || mount ${DATA_MOUNT}`,
+    ...binds,
+  ].join("\n");
 }
 
 function packagesStep(packages: readonly string[]): string {

@@ -26,6 +26,14 @@ export type CloudInitInput = Omit<CloudHostArgs, "volume">;
  */
 export const APP_LISTEN_ANY = "0.0.0.0";
 
+/** What the database host keeps on its data volume: the cluster's data and Debian's configuration of it. */
+export const DB_KEEPS: readonly string[] = ["/var/lib/postgresql", "/etc/postgresql"];
+
+/** What a brick host keeps on its data volume: the brick and glusterd's identity and peers. */
+export function brickKeeps(brick: string): string[] {
+  return [brick, "/var/lib/glusterd"];
+}
+
 /** Gluster's auth.allow takes address patterns, not CIDRs: a /24 or /16 as `10.1.3.*` or `10.1.*.*`. */
 export function glusterPattern(cidr: string): string {
   const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(16|24)$/.exec(cidr);

@@ -60,7 +60,8 @@ export interface OpenStackHostArgs {
   readonly nics: ServerNics;
   readonly cloudInit: pulumi.Input<CloudInitInput>;
   readonly secret: boolean;
-  readonly volumeAt?: string;
+  /** With a data volume: the paths kept on it (DataVolume.keeps). */
+  readonly keeps?: readonly string[];
   /** "replace": a new role script is a new server; "ignore": a stateful server keeps running as it is. */
   readonly onUserDataChange: "replace" | "ignore";
   /** A server group whose policy places the server (the bricks: on different hypervisors). */
@@ -82,14 +83,14 @@ export function createOpenStackHost(
   opts: Options & { dependsOn?: pulumi.Input<pulumi.Resource>[] },
 ): { server: openstack.compute.Instance; resources: pulumi.Resource[] } {
   const o = { parent: opts.parent, provider: opts.provider };
-  const volume = args.volumeAt
+  const keeps = args.keeps;
+  const volume = keeps
     ? new openstack.blockstorage.Volume(`${name}-data`, { size: image.volumeSizeGiB, description: `${name} data` }, o)
     : undefined;
-  const mountPoint = args.volumeAt;
   const rendered = pulumi.all([args.cloudInit, volume?.id ?? pulumi.output(undefined)]).apply(([cloudInit, volumeId]) =>
     renderCloudInit({
       ...cloudInit,
-      volume: volumeId && mountPoint ? { device: openstackVolumeDevice(volumeId), mountPoint } : undefined,
+      volume: volumeId && keeps ? { device: openstackVolumeDevice(volumeId), keeps } : undefined,
     }),
   );
   const nics =

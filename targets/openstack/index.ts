@@ -15,7 +15,16 @@ import { cloudInstallApp } from "../cloud/cloudinit";
 import { DNS_OUTBOUND, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
-import { appCloudInit, balancerCloudInit, dbCloudInit, managementCloudInit, nasCloudInits, type CloudInitInput } from "../cloud/userData";
+import {
+  appCloudInit,
+  balancerCloudInit,
+  brickKeeps,
+  DB_KEEPS,
+  dbCloudInit,
+  managementCloudInit,
+  nasCloudInits,
+  type CloudInitInput,
+} from "../cloud/userData";
 import type {
   AppTierSpec,
   DatabaseSpec,
@@ -109,7 +118,7 @@ export class OpenStackPlatform implements Platform {
   private fixedServer(
     name: string,
     host: HostPlan,
-    args: Pick<OpenStackHostArgs, "cloudInit" | "secret" | "volumeAt" | "onUserDataChange" | "serverGroup">,
+    args: Pick<OpenStackHostArgs, "cloudInit" | "secret" | "keeps" | "onUserDataChange" | "serverGroup">,
     opts: RealizeOptions,
   ): { ports: openstack.networking.Port[]; resources: pulumi.Resource[] } {
     const o = this.opts(opts);
@@ -156,7 +165,7 @@ export class OpenStackPlatform implements Platform {
     const server = this.fixedServer(
       `${name}-${spec.host.name}`,
       spec.host,
-      { cloudInit, secret: true, volumeAt: "/var/lib/postgresql", onUserDataChange: "ignore" },
+      { cloudInit, secret: true, keeps: DB_KEEPS, onUserDataChange: "ignore" },
       opts,
     );
     return { resources: server.resources, address: pulumi.output(listen) };
@@ -172,7 +181,7 @@ export class OpenStackPlatform implements Platform {
         this.fixedServer(
           `${name}-${h.name}`,
           h,
-          { cloudInit: cloudInits[i], secret: false, volumeAt: spec.brick, onUserDataChange: "ignore", serverGroup },
+          { cloudInit: cloudInits[i], secret: false, keeps: brickKeeps(spec.brick), onUserDataChange: "ignore", serverGroup },
           opts,
         ).resources,
     );

@@ -22,6 +22,8 @@ import {
   awsVolumeDevice,
   BOOTSTRAP_PATH,
   cloudInstallApp,
+  DATA_MOUNT,
+  keptAt,
   openstackVolumeDevice,
   parseCloudInit,
   renderBootstrap,
@@ -39,7 +41,7 @@ import {
   WORLD,
 } from "../../targets/cloud/flows";
 import { securityGroupRules } from "../../targets/cloud/rules";
-import { glusterPattern } from "../../targets/cloud/userData";
+import { brickKeeps, DB_KEEPS, glusterPattern } from "../../targets/cloud/userData";
 import { objectStoreUrl, policyRoutingStep, renderPolicyRouting } from "../../targets/openstack/delivery";
 import { serverReplacement } from "../../targets/openstack/host";
 import { octaviaMethod, portRoutes } from "../../targets/openstack/index";
@@ -72,7 +74,7 @@ describe("cloud-init renderer", () => {
     hostname: "nas1",
     role: "nas",
     roleScript: role,
-    volume: { device: "/dev/disk/by-id/x", mountPoint: "/nas" },
+    volume: { device: "/dev/disk/by-id/x", keeps: brickKeeps("/nas") },
   });
 
   it("writes the role script verbatim, root-only, and runs the bootstrap once", () => {
@@ -85,18 +87,33 @@ describe("cloud-init renderer", () => {
     assert.ok(userData.startsWith("#cloud-config\n"));
   });
 
-  it("mounts the data volume before installing packages, and installs before running the role", () => {
+  it("mounts the data volume and binds what the host keeps there before installing packages, and installs before running the role", () => {
     const bootstrap = renderBootstrap({
       hostname: "nas1",
       role: "nas",
       roleScript: role,
-      volume: { device: "/dev/disk/by-id/x", mountPoint: "/nas" },
+      volume: { device: "/dev/disk/by-id/x", keeps: brickKeeps("/nas") },
     });
-    const mount = bootstrap.indexOf("mount '/nas'");
+    const mount = bootstrap.indexOf(`mount ${DATA_MOUNT}`);
+    // glusterd's identity and peers too: a replaced brick host comes back as the same peer.
+    const identity = bootstrap.indexOf("mount '/var/lib/glusterd'");
+    const brick = bootstrap.indexOf("mount '/nas'");
     const install = bootstrap.indexOf("apt-get install -y -q --no-install-recommends glusterfs-server");
     const run = bootstrap.indexOf(`until ${ROLE_SCRIPT_PATH}`);
-    assert.ok(mount > 0 && install > mount && run > install, bootstrap);
+    assert.ok(mount > 0 && brick > mount && identity > mount && install > Math.max(brick, identity) && run > install, bootstrap);
     assert.match(bootstrap, /mkfs\.ext4 -q '\/dev\/disk\/by-id\/x'/);
+    assert.match(
+      bootstrap,
+      /echo '\/var\/lib\/crm-data\/var-lib-glusterd \/var\/lib\/glusterd none bind,nofail,x-systemd\.requires-mounts-for=\/var\/lib\/crm-data 0 0' >>\/etc\/fstab/,
+    );
+    bashParses(bootstrap);
+    shellchecks(scriptFile(bootstrap));
+  });
+
+  it("keeps the database's data and configuration on its volume, each at its own place", () => {
+    assert.deepEqual(DB_KEEPS.map(keptAt), ["/var/lib/crm-data/var-lib-postgresql", "/var/lib/crm-data/etc-postgresql"]);
+    assert.throws(() => keptAt("relative/path"), /cannot keep/);
+    assert.throws(() => keptAt("/a/../b"), /cannot keep/);
   });
 
   it("keeps a host without a role script to the bootstrap (management host)", () => {

@@ -288,6 +288,15 @@ describe("cloud stacks under mocks", function () {
         assert.deepEqual(named(runs.aws4, "aws:ec2/instance:Instance", n).options.ignoreChanges, ["userData"]);
       assert.equal(ofType(runs.aws4, "aws:ec2/networkInterface:NetworkInterface").length, 0, "no interface made beforehand");
     });
+    it("a replaced database or brick host finds its data and its identity on the volume it re-attaches", () => {
+      for (const [r, type] of [
+        [runs.aws3, "aws:ec2/instance:Instance"],
+        [runs.os3, "openstack:compute/instance:Instance"],
+      ] as const) {
+        assert.match(bootstrapOf(named(r, type, "bbdd-bbdd")), /mount '\/etc\/postgresql'/);
+        for (const n of ["nas1", "nas2", "nas3"]) assert.match(bootstrapOf(named(r, type, `nas-${n}`)), /mount '\/var\/lib\/glusterd'/);
+      }
+    });
     it("aws: the fixed addresses lie in each host's zone subnet", () => {
       const ip = (n: string) => named(runs.aws3, "aws:ec2/instance:Instance", n).inputs.privateIp;
       assert.deepEqual(["nas-nas1", "nas-nas2", "nas-nas3", "bbdd-bbdd"].map(ip), ["10.1.4.21", "10.1.4.86", "10.1.4.151", "10.1.4.31"]);
