@@ -15,16 +15,7 @@ import { cloudInstallApp } from "../cloud/cloudinit";
 import { DNS_OUTBOUND, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
-import {
-  appCloudInit,
-  balancerCloudInit,
-  brickKeeps,
-  DB_KEEPS,
-  dbCloudInit,
-  managementCloudInit,
-  nasCloudInits,
-  type CloudInitInput,
-} from "../cloud/userData";
+import * as userData from "../cloud/userData";
 import type {
   AppTierSpec,
   DatabaseSpec,
@@ -161,11 +152,11 @@ export class OpenStackPlatform implements Platform {
 
   database(name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
     const listen = addressOn(spec.host, "lan4");
-    const cloudInit = dbCloudInit(spec, listen, APP_CLIENTS_CIDR, []);
+    const cloudInit = userData.dbCloudInit(spec, listen, APP_CLIENTS_CIDR, []);
     const server = this.fixedServer(
       `${name}-${spec.host.name}`,
       spec.host,
-      { cloudInit, secret: true, keeps: DB_KEEPS, onUserDataChange: "ignore" },
+      { cloudInit, secret: true, keeps: userData.DB_KEEPS, onUserDataChange: "ignore" },
       opts,
     );
     return { resources: server.resources, address: pulumi.output(listen) };
@@ -173,7 +164,7 @@ export class OpenStackPlatform implements Platform {
 
   storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
     const servers = spec.hosts.map((h) => addressOn(h, "lan4"));
-    const cloudInits = nasCloudInits(spec, servers, APP_CLIENTS_CIDR, []);
+    const cloudInits = userData.nasCloudInits(spec, servers, APP_CLIENTS_CIDR, []);
     // Replica 3 survives one lost brick, not a lost hypervisor holding two: spread them where the cloud can.
     const serverGroup = new openstack.compute.ServerGroup(`${name}-spread`, { policies: ["soft-anti-affinity"] }, this.opts(opts));
     const resources = spec.hosts.flatMap(
@@ -181,7 +172,7 @@ export class OpenStackPlatform implements Platform {
         this.fixedServer(
           `${name}-${h.name}`,
           h,
-          { cloudInit: cloudInits[i], secret: false, keeps: brickKeeps(spec.brick), onUserDataChange: "ignore", serverGroup },
+          { cloudInit: cloudInits[i], secret: false, keeps: userData.brickKeeps(spec.brick), onUserDataChange: "ignore", serverGroup },
           opts,
         ).resources,
     );
@@ -214,7 +205,7 @@ export class OpenStackPlatform implements Platform {
         {
           host: s,
           nics: { networks: front, securityGroup: this.group(s) },
-          cloudInit: appCloudInit(s, spec, installApp, []),
+          cloudInit: userData.appCloudInit(s, spec, installApp, []),
           secret: true,
           onUserDataChange: "replace",
         },
@@ -286,7 +277,7 @@ export class OpenStackPlatform implements Platform {
   private entryServer(
     name: string,
     host: HostPlan,
-    cloudInit: (steps: readonly string[]) => pulumi.Input<CloudInitInput>,
+    cloudInit: (steps: readonly string[]) => pulumi.Input<userData.CloudInitInput>,
     opts: RealizeOptions,
   ): { resources: pulumi.Resource[]; ip: openstack.networking.FloatingIp } {
     const steps = [policyRoutingStep(portRoutes(host))];
@@ -303,7 +294,12 @@ export class OpenStackPlatform implements Platform {
   /** Where Octavia is absent: the lb host of the plan, running the vnx balancer's role script. */
   private haproxy(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
     const stats = `${addressOn(spec.host, "lan3")}:${STATS_PORT}`;
-    const entry = this.entryServer(name, spec.host, (steps) => balancerCloudInit(spec, `${SERVICE_ADDRESS}:80`, stats, steps), opts);
+    const entry = this.entryServer(
+      name,
+      spec.host,
+      (steps) => userData.balancerCloudInit(spec, `${SERVICE_ADDRESS}:80`, stats, steps),
+      opts,
+    );
     return { resources: entry.resources, url: pulumi.interpolate`http://${entry.ip.address}/` };
   }
 
@@ -312,7 +308,12 @@ export class OpenStackPlatform implements Platform {
     const managed = spec.managed
       .filter((h) => h.role === "db" || h.role === "nas")
       .map((h) => ({ name: h.name, address: addressOn(h, "lan4") }));
-    const entry = this.entryServer(name, spec.host, (steps) => managementCloudInit(spec, spec.host.nics[0].address, managed, steps), opts);
+    const entry = this.entryServer(
+      name,
+      spec.host,
+      (steps) => userData.managementCloudInit(spec, spec.host.nics[0].address, managed, steps),
+      opts,
+    );
     return { resources: entry.resources, address: entry.ip.address };
   }
 }
