@@ -18,7 +18,7 @@ const { settings, secrets } = loadSettings();
 const hosts = planScenario(settings);
 const one = (role: HostPlan["role"]): HostPlan => hostsWithRole(hosts, role)[0];
 const servers = hostsWithRole(hosts, "app");
-const platform = selectPlatform(settings);
+const platform = selectPlatform(settings, hosts);
 
 const policy = scenarioPolicy({
   adminCidr: settings.adminCidr,
@@ -69,8 +69,7 @@ const monitoring = settings.monitoring
       dependsOn: [lb],
     })
   : undefined;
-// On the clouds the management host is part of the platform's network design (a public subnet, an
-// elastic or floating IP); on vnx it is a host with its own role.
+// Every target realizes the management host (on the clouds with a public address, which becomes managementSsh).
 const management =
   settings.management && platform.management
     ? new ManagementHost("ges", { platform, host: one("management"), authorizedKeys: settings.managementKeys, managed: insideHosts })

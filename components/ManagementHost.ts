@@ -16,7 +16,7 @@ export interface ManagementHostArgs {
 /** The management host: SSH with keys only, reachable from the admin network through the firewall. */
 export class ManagementHost extends pulumi.ComponentResource {
   /** How an operator reaches it. */
-  public readonly ssh: string;
+  public readonly ssh: pulumi.Output<string>;
 
   constructor(name: string, args: ManagementHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("crm:ops:ManagementHost", name, {}, opts);
@@ -27,8 +27,12 @@ export class ManagementHost extends pulumi.ComponentResource {
     if (args.authorizedKeys.length === 0 || problems.length > 0) {
       throw new pulumi.ResourceError(`crm:managementKeys: ${problems.join("; ") || "at least one key is required"}`, this);
     }
-    args.platform.management(name, { host: args.host, authorizedKeys: args.authorizedKeys, managed: args.managed }, { parent: this });
-    this.ssh = `ssh root@${args.host.nics[0].address}`;
+    const realized = args.platform.management(
+      name,
+      { host: args.host, authorizedKeys: args.authorizedKeys, managed: args.managed },
+      { parent: this },
+    );
+    this.ssh = pulumi.interpolate`ssh root@${realized.address ?? args.host.nics[0].address}`;
     this.registerOutputs({ ssh: this.ssh });
   }
 }

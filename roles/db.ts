@@ -7,7 +7,7 @@ export type PasswordEncryption = "scram-sha-256" | "md5";
 export interface DbArgs {
   /** The one address PostgreSQL listens on (besides the local socket). */
   readonly listen: string;
-  /** App servers' addresses; each gets one pg_hba line for the app's database and user. */
+  /** App servers' addresses, or networks as CIDRs (clouds); each gets one pg_hba line for the app's database and user. */
   readonly clients: readonly string[];
   readonly database: string;
   readonly user: string;
@@ -22,7 +22,7 @@ export function renderPgHba(args: Pick<DbArgs, "clients" | "database" | "user" |
   const lines = [
     "# crm-infra (generated): local administration, and the app's servers only",
     "local   all        postgres                     peer",
-    ...args.clients.map((c) => `host    ${args.database}  ${args.user}  ${c}/32  ${method}`),
+    ...args.clients.map((c) => `host    ${args.database}  ${args.user}  ${c.includes("/") ? c : `${c}/32`}  ${method}`),
   ];
   return `${lines.join("\n")}\n`;
 }

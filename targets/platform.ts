@@ -99,6 +99,10 @@ export interface RealizedAppTier extends Realized {
 export interface RealizedLoadBalancer extends Realized {
   readonly url: pulumi.Output<string>;
 }
+export interface RealizedManagement extends Realized {
+  /** Where operators reach the host, when the target gives it an address of its own (a cloud's public IP). */
+  readonly address?: pulumi.Output<string>;
+}
 
 export interface RealizeOptions {
   readonly parent: pulumi.Resource;
@@ -115,7 +119,7 @@ export interface Platform {
   /** The Nagios host (optional part 2), where the target realizes it. */
   monitoring?(name: string, spec: MonitoringSpec, opts: RealizeOptions): Realized;
   /** The SSH management host (optional part 6), where the target realizes it as its own role. */
-  management?(name: string, spec: ManagementSpec, opts: RealizeOptions): Realized;
+  management?(name: string, spec: ManagementSpec, opts: RealizeOptions): RealizedManagement;
   /** Client hosts on the outside LAN, where the target has an outside of its own (vnx); clouds use the Internet. */
   clients?(hosts: readonly HostPlan[]): Realized;
 }

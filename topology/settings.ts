@@ -66,9 +66,15 @@ const appSchema = z
     env: z
       .record(
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
-        z.union([z.object({ from: z.enum(APP_ENV_SOURCES) }).strict(), z.object({ value: z.union([z.string(), z.number(), z.boolean()]).transform(String) }).strict()], {
-          error: `must be { from: SOURCE } with SOURCE one of ${APP_ENV_SOURCES.join(", ")}, or { value: "fixed text" }`,
-        }),
+        z.union(
+          [
+            z.object({ from: z.enum(APP_ENV_SOURCES) }).strict(),
+            z.object({ value: z.union([z.string(), z.number(), z.boolean()]).transform(String) }).strict(),
+          ],
+          {
+            error: `must be { from: SOURCE } with SOURCE one of ${APP_ENV_SOURCES.join(", ")}, or { value: "fixed text" }`,
+          },
+        ),
       )
       .default({}),
     /** The folder the app writes uploads to (relative to the app, e.g. public/uploads, or absolute): the Gluster volume backs it. */

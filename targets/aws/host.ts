@@ -1,58 +1,19 @@
 /**
- * One scenario host on aws: its network interface (made first, so that its private address is
- * known before any user data is rendered: the database's pg_hba needs the app servers'
- * addresses and the app servers need the database's), an optional EBS data volume, and the
- * EC2 instance configured by cloud-init.
+ * One scenario host on aws: an EC2 instance that owns its network interface, configured by
+ * cloud-init, with an optional EBS data volume, and the instance profiles hosts run under.
+ *
+ * Replacement is decided here. A host with a fixed private address (database, bricks, the
+ * management host: their peers and users name them by address) cannot have a successor while it
+ * still holds the address, so it is replaced delete-before-create; its data lives on the EBS
+ * volume, which survives. An app server takes any address of its subnet, so its successor is made
+ * first and the load balancer never loses every member at once.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostPlan } from "../../topology/plan";
-import { AWS_USER_DATA_LIMIT, awsVolumeDevice, renderCloudInit, type CloudHostArgs } from "../cloudinit";
-
-/** Debian's official AMIs: owner account and name pattern (Debian 13 trixie, amd64). */
-export const DEBIAN_OWNER = "136693071363";
-export const DEBIAN_AMI_NAME = "debian-13-amd64-*";
-
-export function debianAmi(provider: aws.Provider): pulumi.Output<string> {
-  return aws.ec2
-    .getAmiOutput(
-      {
-        owners: [DEBIAN_OWNER],
-        mostRecent: true,
-        filters: [
-          { name: "name", values: [DEBIAN_AMI_NAME] },
-          { name: "architecture", values: ["x86_64"] },
-        ],
-      },
-      { provider },
-    )
-    .apply((ami) => ami.id);
-}
-
-export interface HostContext {
-  readonly provider: aws.Provider;
-  readonly ami: pulumi.Input<string>;
-  readonly keyName: string;
-}
-
-export interface AwsHostArgs {
-  readonly host: HostPlan;
-  readonly nic: aws.ec2.NetworkInterface;
-  readonly subnet: aws.ec2.Subnet;
-  readonly instanceType: string;
-  /** Cloud-init inputs, without the volume device (known only once the volume exists). */
-  readonly cloudInit: pulumi.Input<Omit<CloudHostArgs, "volume">>;
-  /** Whether the user data holds a secret (then the whole user data is marked secret). */
-  readonly secret: boolean;
-  readonly volume?: { readonly sizeGiB: number; readonly mountPoint: string };
-  /**
-   * Stateless hosts are replaced when their user data changes, so the new role script runs;
-   * stateful ones (database, bricks) are not, and keep their data volume (see docs/clouds.md).
-   */
-  readonly replaceOnChange: boolean;
-  readonly parent: pulumi.Resource;
-  readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
-}
+import { AWS_USER_DATA_LIMIT, awsVolumeDevice, renderCloudInit } from "../cloud/cloudinit";
+import type { CloudInitInput } from "../cloud/userData";
+import { EC2_ASSUME_ROLE_POLICY, SSM_POLICY_ARN } from "./delivery";
 
 /** Refuses user data that EC2 would reject, naming the host (checked where it is rendered). */
 export function checkUserDataSize(host: string, userData: string): string {
@@ -61,14 +22,57 @@ export function checkUserDataSize(host: string, userData: string): string {
   return userData;
 }
 
+/** What a changed user data does to an existing host. */
+export type OnUserDataChange =
+  /** A new instance runs the new role script (cloud-init runs once per instance). */
+  | "replace"
+  /** Kept as it is: a stateful host is not restarted for a role change; `pulumi up --replace` or SSM re-runs it. */
+  | "ignore";
+
+export interface AwsHostArgs {
+  readonly host: HostPlan;
+  readonly subnet: aws.ec2.Subnet;
+  readonly securityGroup: aws.ec2.SecurityGroup;
+  /** A private address that survives replacement; absent: any address of the subnet. */
+  readonly fixedAddress?: string;
+  readonly ami: string;
+  readonly instanceType: string;
+  readonly keyName?: string;
+  readonly profile: aws.iam.InstanceProfile;
+  /** Cloud-init inputs, without the volume device (known only once the volume exists). */
+  readonly cloudInit: pulumi.Input<CloudInitInput>;
+  /** Whether the user data holds a secret (then the whole user data is marked secret). */
+  readonly secret: boolean;
+  /** A data volume and the paths kept on it (DataVolume.keeps). */
+  readonly volume?: { readonly sizeGiB: number; readonly keeps: readonly string[] };
+  readonly onUserDataChange: OnUserDataChange;
+}
+
 export interface AwsHost {
   readonly instance: aws.ec2.Instance;
   readonly resources: pulumi.Resource[];
 }
 
-export function createAwsHost(ctx: HostContext, args: AwsHostArgs): AwsHost {
-  const o = { provider: ctx.provider, parent: args.parent };
-  const name = args.host.name;
+/** The resource options that decide how a host is replaced (pure, asserted by the tests). */
+export function hostReplacement(args: Pick<AwsHostArgs, "fixedAddress" | "onUserDataChange">): {
+  userDataReplaceOnChange: boolean;
+  opts: Pick<pulumi.CustomResourceOptions, "deleteBeforeReplace" | "ignoreChanges">;
+} {
+  return {
+    userDataReplaceOnChange: args.onUserDataChange === "replace",
+    opts: {
+      deleteBeforeReplace: args.fixedAddress !== undefined,
+      ignoreChanges: args.onUserDataChange === "ignore" ? ["userData"] : [],
+    },
+  };
+}
+
+export function createAwsHost(
+  name: string,
+  args: AwsHostArgs,
+  opts: { parent: pulumi.Resource; provider: aws.Provider; dependsOn?: pulumi.Input<pulumi.Resource>[] },
+): AwsHost {
+  const o = { parent: opts.parent, provider: opts.provider };
   const volume = args.volume
     ? new aws.ebs.Volume(
         `${name}-data`,
@@ -77,35 +81,39 @@ export function createAwsHost(ctx: HostContext, args: AwsHostArgs): AwsHost {
           size: args.volume.sizeGiB,
           type: "gp3",
           encrypted: true,
-          tags: { Name: `crm-${name}-data` },
+          tags: { Name: `${name}-data` },
         },
         o,
       )
     : undefined;
-  const mount = args.volume?.mountPoint;
+  const keeps = args.volume?.keeps ?? [];
   const rendered = pulumi
     .all([args.cloudInit, volume?.id ?? pulumi.output(undefined)])
     .apply(([cloudInit, volumeId]) =>
       checkUserDataSize(
-        name,
-        renderCloudInit({ ...cloudInit, volume: volumeId && mount ? { device: awsVolumeDevice(volumeId), mountPoint: mount } : undefined }),
+        args.host.name,
+        renderCloudInit({ ...cloudInit, volume: volumeId ? { device: awsVolumeDevice(volumeId), keeps } : undefined }),
       ),
     );
+  const replacement = hostReplacement(args);
   const instance = new aws.ec2.Instance(
     name,
     {
-      ami: ctx.ami,
+      ami: args.ami,
       instanceType: args.instanceType,
-      keyName: ctx.keyName,
-      primaryNetworkInterface: { networkInterfaceId: args.nic.id },
+      keyName: args.keyName,
+      subnetId: args.subnet.id,
+      privateIp: args.fixedAddress,
+      vpcSecurityGroupIds: [args.securityGroup.id],
+      iamInstanceProfile: args.profile.name,
       userData: args.secret ? pulumi.secret(rendered) : rendered,
-      userDataReplaceOnChange: args.replaceOnChange,
+      userDataReplaceOnChange: replacement.userDataReplaceOnChange,
       // IMDSv2 only: the user data (with secrets) is not readable through a forged plain GET.
       metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 },
       rootBlockDevice: { volumeType: "gp3", volumeSize: 10, encrypted: true },
-      tags: { Name: `crm-${name}`, role: args.host.role },
+      tags: { Name: name, role: args.host.role },
     },
-    { ...o, dependsOn: args.dependsOn },
+    { ...o, ...replacement.opts, dependsOn: opts.dependsOn },
   );
   const resources: pulumi.Resource[] = [instance];
   if (volume) {
@@ -115,4 +123,20 @@ export function createAwsHost(ctx: HostContext, args: AwsHostArgs): AwsHost {
     );
   }
   return { instance, resources };
+}
+
+/**
+ * The role hosts run under: SSM's managed policy (shell access through Session Manager), plus an
+ * inline policy where the hosts read something of the stack (the app servers, their bundle).
+ */
+export function createInstanceProfile(
+  name: string,
+  inlinePolicy: pulumi.Input<string> | undefined,
+  opts: { parent: pulumi.Resource; provider: aws.Provider },
+): aws.iam.InstanceProfile {
+  const role = new aws.iam.Role(name, { assumeRolePolicy: EC2_ASSUME_ROLE_POLICY, tags: { Name: name } }, opts);
+  const grants: pulumi.Resource[] = [new aws.iam.RolePolicyAttachment(`${name}-ssm`, { role: role.name, policyArn: SSM_POLICY_ARN }, opts)];
+  if (inlinePolicy !== undefined) grants.push(new aws.iam.RolePolicy(`${name}-read`, { role: role.id, policy: inlinePolicy }, opts));
+  // The rights first: a host that boots under the profile uses them at once.
+  return new aws.iam.InstanceProfile(name, { role: role.name }, { ...opts, dependsOn: grants });
 }

@@ -1,34 +1,49 @@
 /**
  * The aws target: the scenario in one VPC across three availability zones. The firewall
  * becomes security groups (and an ACL on the public subnets), the load balancer an ALB, every
- * other host an EC2 instance from Debian's AMI configured by cloud-init with the same role
- * script the vnx target runs; PostgreSQL may be RDS Multi-AZ instead (crm:awsDatabase).
+ * other host an EC2 instance from a pinned Debian 13 AMI configured by cloud-init with the same
+ * role script the vnx target runs; PostgreSQL may be RDS Multi-AZ instead (crm:awsDatabase).
+ * The app bundle (with Node.js) is built here and served to the app servers from S3.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { APP_PORT, hostsWithRole, PG_PORT, planScenario, type HostPlan, type Role } from "../../topology/plan";
+import { APP_PORT, hostsWithRole, PG_PORT, type HostPlan, type Role } from "../../topology/plan";
 import { SettingsError, type Settings } from "../../topology/settings";
-import { cloudInstallApp } from "../cloudinit";
+import { AppBundle, bundleObjectKey } from "../cloud/bundle";
+import { cloudInstallApp } from "../cloud/cloudinit";
+import { entryFlows, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
+import { securityGroupRules } from "../cloud/rules";
+import { unsupportedOnClouds } from "../cloud/settings";
+import {
+  appCloudInit,
+  brickKeeps,
+  DB_KEEPS,
+  dbCloudInit,
+  managementCloudInit,
+  nasCloudInits,
+  type CloudInitInput,
+} from "../cloud/userData";
 import type {
   AppTierSpec,
   DatabaseSpec,
   FirewallSpec,
   LoadBalancerSpec,
+  ManagementSpec,
   Platform,
   RealizeOptions,
   Realized,
   RealizedAppTier,
   RealizedDatabase,
   RealizedLoadBalancer,
+  RealizedManagement,
   RealizedStorage,
   StorageSpec,
 } from "../platform";
-import { entryFlows, forTier, scenarioFlows, type Tier } from "./flows";
-import { createAwsHost, debianAmi, type HostContext } from "./host";
-import { createNetwork, subnetIds, ZONES, type AwsNetwork, type SubnetTier } from "./network";
-import { appCloudInit, dbCloudInit, nasCloudInits, type CloudInitInput } from "./roles";
-import { createPublicNacl, createRules, createSecurityGroups, securityGroupRules, type SecurityGroups } from "./security";
-import { appDownload, loadAwsSettings, unsupportedOnClouds, type AwsSettings } from "./settings";
+import { objectReadPolicy, policyDocument, rdsAppUserStep, s3FetchCommand, secretReadPolicy, ssmAgentStep } from "./delivery";
+import { createAwsHost, createInstanceProfile, type AwsHost, type AwsHostArgs } from "./host";
+import { AwsNetwork, fixedAddress, tierCidr, ZONES, type SubnetTier } from "./network";
+import { createPublicNacl, createRules } from "./security";
+import { loadAwsSettings, type AwsSettings } from "./settings";
 
 /** Where each role of the plan lives on aws: its security group and its subnet tier. */
 export const ROLE_PLACEMENT: Readonly<Partial<Record<Role, { tier: Tier; subnet: SubnetTier }>>> = {
@@ -50,133 +65,142 @@ export function rdsInstanceClass(instanceType: string): string {
   return instanceType.startsWith("db.") ? instanceType : `db.${instanceType}`;
 }
 
+/** A host's zone: hosts of one role are spread over the three zones in plan order (pure). */
+export function zoneOf(hosts: readonly HostPlan[], host: HostPlan): number {
+  // By name: the components hand over their own copies of the plan's hosts.
+  const index = hostsWithRole(hosts, host.role).findIndex((h) => h.name === host.name);
+  if (index < 0) throw new Error(`host ${host.name} is not in the plan`);
+  return index % ZONES;
+}
+
+/** The RDS master user: RDS keeps its password in Secrets Manager; the app has a user of its own. */
+export function rdsMasterUser(appUser: string): string {
+  return `${appUser}_admin`;
+}
+
+/** What the app servers need from an RDS database: where it is and whose secret lets them add the app's user. */
+interface RdsDatabase {
+  readonly instance: aws.rds.Instance;
+  readonly masterSecretArn: pulumi.Output<string>;
+  readonly spec: DatabaseSpec;
+}
+
 export class AwsPlatform implements Platform {
   public readonly target = "aws";
   private readonly aws: AwsSettings;
   private readonly provider: aws.Provider;
   private readonly network: AwsNetwork;
-  private readonly groups: SecurityGroups;
   private readonly tiers: Tier[];
-  /** Every EC2 host's interface, by host name: made before any instance (see host.ts). */
-  private readonly nics = new Map<string, aws.ec2.NetworkInterface>();
-  private readonly ctx: HostContext;
+  /** The SSM agent, on every EC2 host. */
+  private readonly steps: readonly string[];
+  /** Set by database() with crm:awsDatabase rds: appTier() gives the app its own user there. */
+  private rdsDatabase?: RdsDatabase;
 
-  private readonly hosts: readonly HostPlan[];
-
-  constructor(settings: Settings) {
-    // The same plan index.ts derives: host names and roles are kept; addresses come from aws.
-    this.hosts = planScenario(settings);
+  constructor(
+    settings: Settings,
+    /** The plan index.ts derived: host names, roles and zones come from it; addresses from aws. */
+    private readonly hosts: readonly HostPlan[],
+  ) {
     this.aws = loadAwsSettings();
     const problem = awsSettingsProblem(settings, this.aws);
     if (problem) throw new SettingsError(problem);
     // An explicit provider: the region comes from this stack's config, never from the environment.
     this.provider = new aws.Provider("aws", { region: this.aws.awsRegion as aws.Region });
-    this.network = createNetwork(this.aws.awsRegion, { provider: this.provider, natPerZone: this.aws.awsNatPerZone });
     this.tiers = ["lb", "app", "db", "nas", ...(settings.management ? (["mgmt"] as const) : [])];
-    this.groups = createSecurityGroups(this.network.vpc.id, this.tiers, { provider: this.provider });
-    this.ctx = { provider: this.provider, ami: debianAmi(this.provider), keyName: this.aws.awsKeyName };
-    for (const host of this.ec2Hosts()) this.nics.set(host.name, this.createNic(host));
-  }
-
-  /** Hosts that are EC2 instances: the app servers, the bricks, the database unless RDS, the management host. */
-  private ec2Hosts(): HostPlan[] {
-    const ec2Db = this.aws.awsDatabase === "ec2" ? hostsWithRole(this.hosts, "db") : [];
-    return [...hostsWithRole(this.hosts, "app"), ...hostsWithRole(this.hosts, "nas"), ...ec2Db, ...hostsWithRole(this.hosts, "management")];
-  }
-
-  /** A host's zone: hosts of one role are spread over the three zones in plan order. */
-  private zoneOf(host: HostPlan): number {
-    // By name: the components hand over their own copies of the plan's hosts.
-    const index = hostsWithRole(this.hosts, host.role).findIndex((h) => h.name === host.name);
-    if (index < 0) throw new Error(`host ${host.name} is not in the plan`);
-    return index % ZONES;
-  }
-
-  private placement(host: HostPlan): { tier: Tier; subnet: aws.ec2.Subnet } {
-    const place = ROLE_PLACEMENT[host.role];
-    if (!place) throw new Error(`the aws target has no placement for role ${host.role}`);
-    return { tier: place.tier, subnet: this.network.subnets[place.subnet][this.zoneOf(host)] };
-  }
-
-  private createNic(host: HostPlan): aws.ec2.NetworkInterface {
-    const { tier, subnet } = this.placement(host);
-    return new aws.ec2.NetworkInterface(
-      `${host.name}-nic`,
-      { subnetId: subnet.id, securityGroups: [forTier(this.groups, tier).id], tags: { Name: `crm-${host.name}` } },
+    this.network = new AwsNetwork(
+      "net",
+      { region: this.aws.awsRegion, natPerZone: this.aws.awsNatPerZone, tiers: this.tiers },
       { provider: this.provider },
     );
+    this.steps = [ssmAgentStep(this.aws.awsRegion)];
   }
 
-  private address(host: HostPlan): pulumi.Output<string> {
-    const nic = this.nics.get(host.name);
-    if (!nic) throw new Error(`host ${host.name} has no interface on aws`);
-    return nic.privateIp;
+  private place(host: HostPlan): { tier: Tier; subnetTier: SubnetTier; zone: number } {
+    const place = ROLE_PLACEMENT[host.role];
+    if (!place) throw new Error(`the aws target has no placement for role ${host.role}`);
+    return { tier: place.tier, subnetTier: place.subnet, zone: zoneOf(this.hosts, host) };
+  }
+
+  /** The fixed private address of a host that keeps one (database, bricks, management host). */
+  private fixedAddressOf(host: HostPlan): string {
+    const { subnetTier, zone } = this.place(host);
+    return fixedAddress(subnetTier, zone, host.nics[0].address);
   }
 
   private host(
+    name: string,
     host: HostPlan,
-    args: { cloudInit: pulumi.Input<CloudInitInput>; secret: boolean; volumeAt?: string; instanceType?: string; stateless: boolean },
+    args: Pick<AwsHostArgs, "cloudInit" | "secret" | "profile" | "onUserDataChange"> & {
+      fixed: boolean;
+      keeps?: readonly string[];
+      instanceType?: string;
+    },
     opts: RealizeOptions,
-  ) {
-    const nic = this.nics.get(host.name);
-    if (!nic) throw new Error(`host ${host.name} has no interface on aws`);
-    return createAwsHost(this.ctx, {
-      host,
-      nic,
-      subnet: this.placement(host).subnet,
-      instanceType: args.instanceType ?? this.aws.awsInstanceType,
-      cloudInit: args.cloudInit,
-      secret: args.secret,
-      volume: args.volumeAt ? { sizeGiB: this.aws.awsVolumeSize, mountPoint: args.volumeAt } : undefined,
-      replaceOnChange: args.stateless,
-      parent: opts.parent,
-      dependsOn: opts.dependsOn,
-    });
+  ): AwsHost {
+    const { tier, subnetTier, zone } = this.place(host);
+    return createAwsHost(
+      name,
+      {
+        host,
+        subnet: this.network.subnets[subnetTier][zone],
+        securityGroup: forTier(this.network.groups, tier),
+        fixedAddress: args.fixed ? this.fixedAddressOf(host) : undefined,
+        ami: this.aws.awsAmi,
+        instanceType: args.instanceType ?? this.aws.awsInstanceType,
+        keyName: this.aws.awsKeyName,
+        profile: args.profile,
+        cloudInit: args.cloudInit,
+        secret: args.secret,
+        volume: args.keeps ? { sizeGiB: this.aws.awsVolumeSize, keeps: args.keeps } : undefined,
+        onUserDataChange: args.onUserDataChange,
+      },
+      { parent: opts.parent, provider: this.provider, dependsOn: opts.dependsOn },
+    );
   }
 
-  firewall(_name: string, spec: FirewallSpec, opts: RealizeOptions): Realized {
-    const o = { provider: this.provider, parent: opts.parent };
+  private opts(opts: RealizeOptions) {
+    return { provider: this.provider, parent: opts.parent };
+  }
+
+  firewall(name: string, spec: FirewallSpec, opts: RealizeOptions): Realized {
+    const o = this.opts(opts);
     const management = hostsWithRole(this.hosts, "management")[0];
     const flowOptions = { appPort: APP_PORT, managementAddress: management?.nics[0].address, hasManagement: management !== undefined };
-    const rules = securityGroupRules(scenarioFlows(spec.policy, flowOptions), this.tiers, ["app", "db", "nas", "mgmt"]);
-    const resources: pulumi.Resource[] = [...createRules(this.groups, rules, o)];
-    resources.push(createPublicNacl(this.network.vpc.id, subnetIds(this.network, "public"), entryFlows(spec.policy, flowOptions), o));
-    if (management) {
-      // The fw's SSH forward to ges becomes a bastion in a public subnet, its group open to crm:adminCidr only.
-      const bastion = this.host(
-        management,
-        { cloudInit: { hostname: management.name, role: "management" }, secret: false, stateless: true },
-        opts,
-      );
-      const nic = this.nics.get(management.name)!;
-      resources.push(
-        ...bastion.resources,
-        new aws.ec2.Eip(`${management.name}-ip`, { domain: "vpc", networkInterface: nic.id, tags: { Name: "crm-ges" } }, o),
-      );
-    }
-    return { resources };
+    const outbound = { tiers: ["app", "db", "nas", "mgmt"] as const, allowed: WEB_OUTBOUND };
+    const rules = securityGroupRules(scenarioFlows(spec.policy, flowOptions), this.tiers, outbound);
+    return {
+      resources: [
+        ...createRules(name, this.network.groups, rules, o),
+        createPublicNacl(name, this.network.vpc.id, this.network.subnetIds("public"), entryFlows(spec.policy, flowOptions), o),
+      ],
+    };
   }
 
   database(name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
     if (this.aws.awsDatabase === "rds") return this.rds(name, spec, opts);
-    const listen = this.address(spec.host);
-    const cloudInit = dbCloudInit(
-      spec,
-      listen,
-      spec.clients.map((c) => this.address(c)),
-    );
+    const listen = this.fixedAddressOf(spec.host);
     const host = this.host(
+      `${name}-${spec.host.name}`,
       spec.host,
-      { cloudInit, secret: true, volumeAt: "/var/lib/postgresql", instanceType: this.aws.awsDbInstanceType, stateless: false },
+      {
+        cloudInit: dbCloudInit(spec, listen, tierCidr("app"), this.steps),
+        secret: true,
+        profile: createInstanceProfile(`${name}-host`, undefined, this.opts(opts)),
+        onUserDataChange: "ignore",
+        fixed: true,
+        keeps: DB_KEEPS,
+        instanceType: this.aws.awsDbInstanceType,
+      },
       opts,
     );
-    return { resources: host.resources, address: listen };
+    return { resources: host.resources, address: pulumi.output(listen) };
   }
 
   /** RDS Multi-AZ: a synchronous standby in another zone and automatic failover, instead of the bbdd host. */
   private rds(name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
-    const o = { provider: this.provider, parent: opts.parent };
-    const subnets = new aws.rds.SubnetGroup(`${name}-subnets`, { subnetIds: subnetIds(this.network, "data") }, o);
+    const o = this.opts(opts);
+    // Auto-named (a random suffix once per creation): its name makes the final snapshot's unique per stack lifetime.
+    const subnets = new aws.rds.SubnetGroup(`${name}-subnets`, { subnetIds: this.network.subnetIds("data") }, o);
     // The app's DATABASE_URL has no sslmode, and PostgreSQL 15+ on RDS forces TLS by default; traffic
     // stays between two security groups inside the VPC (see docs/clouds.md, weak points).
     const parameters = new aws.rds.ParameterGroup(
@@ -195,54 +219,114 @@ export class AwsPlatform implements Platform {
         storageEncrypted: true,
         multiAz: true,
         dbName: spec.database,
-        username: spec.user,
-        password: spec.password,
+        // Never the app's user: the app gets its own (appTier), and this password never enters the stack.
+        username: rdsMasterUser(spec.user),
+        manageMasterUserPassword: true,
         port: PG_PORT,
         dbSubnetGroupName: subnets.name,
         parameterGroupName: parameters.name,
-        vpcSecurityGroupIds: [forTier(this.groups, "db").id],
+        vpcSecurityGroupIds: [forTier(this.network.groups, "db").id],
         publiclyAccessible: false,
         backupRetentionPeriod: 7,
         skipFinalSnapshot: false,
-        finalSnapshotIdentifier: `crm-${name}-final`,
+        // A fixed name would collide on the second destroy of a stack of that name.
+        finalSnapshotIdentifier: pulumi.interpolate`${subnets.name}-final`,
       },
       { ...o, dependsOn: opts.dependsOn },
     );
+    const masterSecretArn = db.masterUserSecrets.apply((secrets) => {
+      if (secrets.length === 0) throw new Error("RDS returned no master user secret");
+      return secrets[0].secretArn;
+    });
+    this.rdsDatabase = { instance: db, masterSecretArn, spec };
     return { resources: [db], address: db.address };
   }
 
-  storage(_name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
-    const servers = spec.hosts.map((h) => this.address(h));
-    const cloudInits = nasCloudInits(
-      spec,
-      servers,
-      spec.clients.map((c) => this.address(c)),
-    );
-    const resources = spec.hosts.flatMap(
-      (h, i) => this.host(h, { cloudInit: cloudInits[i], secret: false, volumeAt: spec.brick, stateless: false }, opts).resources,
-    );
-    return { resources, addresses: pulumi.all(servers) };
+  /** With RDS: the step that gives the app its own user, and the right to read the master's secret for it. */
+  private rdsAccess(): { steps: pulumi.Output<readonly string[]>; statements: pulumi.Output<Record<string, unknown>[]> } {
+    const rds = this.rdsDatabase;
+    if (this.aws.awsDatabase !== "rds") return { steps: pulumi.output(this.steps), statements: pulumi.output([]) };
+    if (!rds) throw new Error("aws: database() must come before appTier() with crm:awsDatabase rds");
+    return {
+      steps: pulumi.all([rds.masterSecretArn, rds.instance.address, rds.spec.password]).apply(([masterSecretArn, host, password]) => [
+        ...this.steps,
+        rdsAppUserStep({
+          region: this.aws.awsRegion,
+          masterSecretArn,
+          host,
+          port: PG_PORT,
+          database: rds.spec.database,
+          user: rds.spec.user,
+          password,
+        }),
+      ]),
+      statements: rds.masterSecretArn.apply((arn) => [secretReadPolicy(arn)]),
+    };
   }
 
-  appTier(_name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
-    const installApp = cloudInstallApp(appDownload(this.aws));
-    const resources = spec.servers.flatMap(
-      (server) =>
-        this.host(server, { cloudInit: appCloudInit(server, spec, this.address(server), installApp), secret: true, stateless: true }, opts)
-          .resources,
+  storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
+    const servers = spec.hosts.map((h) => this.fixedAddressOf(h));
+    const cloudInits = nasCloudInits(spec, servers, tierCidr("app"), this.steps);
+    const profile = createInstanceProfile(`${name}-host`, undefined, this.opts(opts));
+    const resources = spec.hosts.flatMap(
+      (h, i) =>
+        this.host(
+          `${name}-${h.name}`,
+          h,
+          { cloudInit: cloudInits[i], secret: false, profile, onUserDataChange: "ignore", fixed: true, keeps: brickKeeps(spec.brick) },
+          opts,
+        ).resources,
     );
-    return { resources, members: spec.servers.map((s) => ({ name: s.name, address: this.address(s) })) };
+    return { resources, addresses: pulumi.output(servers) };
+  }
+
+  appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
+    const o = this.opts(opts);
+    const bucket = new aws.s3.Bucket(`${name}-bundle`, { forceDestroy: true, tags: { Name: `${name}-bundle` } }, o);
+    const privateBucket = new aws.s3.BucketPublicAccessBlock(
+      `${name}-bundle`,
+      { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+      o,
+    );
+    const bundle = new AppBundle(`${name}-bundle`, { parent: opts.parent });
+    const key = bundle.sha256.apply(bundleObjectKey);
+    const object = new aws.s3.BucketObjectv2(
+      `${name}-bundle`,
+      { bucket: bucket.id, key, source: bundle.archive.apply((p) => new pulumi.asset.FileAsset(p)), serverSideEncryption: "AES256" },
+      { ...o, dependsOn: [privateBucket] },
+    );
+    const rds = this.rdsAccess();
+    const profile = createInstanceProfile(
+      `${name}-host`,
+      pulumi.all([bucket.arn, key, rds.statements]).apply(([arn, k, more]) => policyDocument([objectReadPolicy(arn, k), ...more])),
+      o,
+    );
+    const installApp = pulumi
+      .all([bucket.bucket, key, bundle.sha256])
+      .apply(([b, k, digest]) => cloudInstallApp({ fetch: s3FetchCommand({ region: this.aws.awsRegion, bucket: b, key: k }), digest }));
+    const hosts = spec.servers.map((server) =>
+      this.host(
+        `${name}-${server.name}`,
+        server,
+        { cloudInit: appCloudInit(server, spec, installApp, rds.steps), secret: true, profile, onUserDataChange: "replace", fixed: false },
+        { ...opts, dependsOn: [...(opts.dependsOn ?? []), object] },
+      ),
+    );
+    return {
+      resources: [object, ...hosts.flatMap((h) => h.resources)],
+      members: spec.servers.map((s, i) => ({ name: s.name, address: hosts[i].instance.privateIp })),
+    };
   }
 
   loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
-    const o = { provider: this.provider, parent: opts.parent };
+    const o = this.opts(opts);
     const alb = new aws.lb.LoadBalancer(
       name,
       {
         loadBalancerType: "application",
         internal: false,
-        subnets: subnetIds(this.network, "public"),
-        securityGroups: [forTier(this.groups, "lb").id],
+        subnets: this.network.subnetIds("public"),
+        securityGroups: [forTier(this.network.groups, "lb").id],
         // Below the app's keep-alive (65 s): the ALB, not the app, closes idle connections.
         idleTimeout: 60,
         dropInvalidHeaderFields: true,
@@ -286,5 +370,33 @@ export class AwsPlatform implements Platform {
         ),
     );
     return { resources: [alb, targets, listener, ...attachments], url: pulumi.interpolate`http://${alb.dnsName}/` };
+  }
+
+  /** The management host: a bastion in a public subnet with an Elastic IP, SSH from crm:adminCidr with crm:managementKeys. */
+  management(name: string, spec: ManagementSpec, opts: RealizeOptions): RealizedManagement {
+    const listen = this.fixedAddressOf(spec.host);
+    const fixedRoles: readonly Role[] = this.aws.awsDatabase === "ec2" ? ["db", "nas"] : ["nas"];
+    const managed = spec.managed.filter((h) => fixedRoles.includes(h.role)).map((h) => ({ name: h.name, address: this.fixedAddressOf(h) }));
+    const cloudInit: CloudInitInput = managementCloudInit(spec, listen, managed, this.steps);
+    const host = this.host(
+      `${name}-${spec.host.name}`,
+      spec.host,
+      {
+        cloudInit,
+        secret: false,
+        profile: createInstanceProfile(`${name}-host`, undefined, this.opts(opts)),
+        // New keys are a new host (its address and Elastic IP stay).
+        onUserDataChange: "replace",
+        fixed: true,
+      },
+      opts,
+    );
+    const ip = new aws.ec2.Eip(
+      `${name}-ip`,
+      { domain: "vpc", instance: host.instance.id, tags: { Name: `${name}-ip` } },
+      // An EIP in a VPC needs the internet gateway attached first.
+      { ...this.opts(opts), dependsOn: [this.network.internetGateway] },
+    );
+    return { resources: [...host.resources, ip], address: ip.publicIp };
   }
 }

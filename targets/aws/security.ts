@@ -1,65 +1,14 @@
 /**
- * The firewall on aws: one security group per tier, chained load balancer → app → database and
- * Gluster by group references, and a network ACL on the public subnets that mirrors the
- * firewall's forward rules statelessly. Rule derivation is pure and exported for tests.
+ * The firewall on aws: the derived rules (cloud/rules.ts) as standalone rule resources on the
+ * tiers' security groups, chained load balancer → app → database and Gluster by group
+ * references, and a network ACL on the public subnets that mirrors the firewall's forward rules
+ * statelessly. The ACL's entries are pure and exported for tests.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { SCENARIO_CIDR } from "../../topology/plan";
-import { forTier, OUTBOUND_PORTS, WORLD, type Flow, type FlowSource, type Tier } from "./flows";
-
-/** ICMP echo request: type 8, any code. */
-export const ICMP_ECHO = { type: 8, code: -1 } as const;
-
-export interface SgRule {
-  readonly direction: "ingress" | "egress";
-  /** The group the rule belongs to. */
-  readonly tier: Tier;
-  readonly ipProtocol: "tcp" | "icmp";
-  /** Port range for tcp; ICMP type and code for icmp (AWS's convention). */
-  readonly fromPort: number;
-  readonly toPort: number;
-  /** The other side: a group (by tier) or a CIDR. */
-  readonly peer: FlowSource;
-  readonly description: string;
-}
-
-function ports(flow: Flow): Pick<SgRule, "ipProtocol" | "fromPort" | "toPort"> {
-  if (flow.protocol === "icmp-echo") return { ipProtocol: "icmp", fromPort: ICMP_ECHO.type, toPort: ICMP_ECHO.code };
-  const [from, to] = flow.ports ?? [0, 0];
-  return { ipProtocol: "tcp", fromPort: from, toPort: to };
-}
-
-/**
- * Security-group rules for the flows: each flow is an ingress rule on its destination's group
- * and, when it comes from a tier, an egress rule on the source's group (AWS groups made by
- * Pulumi start with no egress). `outbound` tiers also get HTTP(S) to the internet, via NAT.
- * Only tiers in `tiers` (those that have a group) get rules.
- */
-export function securityGroupRules(flows: readonly Flow[], tiers: readonly Tier[], outbound: readonly Tier[]): SgRule[] {
-  const has = (t: Tier) => tiers.includes(t);
-  const rules: SgRule[] = [];
-  for (const flow of flows) {
-    if (!has(flow.to) || ("tier" in flow.from && !has(flow.from.tier))) continue;
-    rules.push({ direction: "ingress", tier: flow.to, peer: flow.from, description: flow.description, ...ports(flow) });
-    if ("tier" in flow.from)
-      rules.push({ direction: "egress", tier: flow.from.tier, peer: { tier: flow.to }, description: flow.description, ...ports(flow) });
-  }
-  for (const tier of outbound.filter(has)) {
-    for (const port of OUTBOUND_PORTS) {
-      rules.push({
-        direction: "egress",
-        tier,
-        peer: { cidr: WORLD },
-        description: `outbound tcp/${port} (packages, downloads)`,
-        ipProtocol: "tcp",
-        fromPort: port,
-        toPort: port,
-      });
-    }
-  }
-  return rules;
-}
+import { forTier, WORLD, type Flow, type Tier } from "../cloud/flows";
+import { ICMP_ECHO, perRule, type SgRule } from "../cloud/rules";
 
 export interface NaclEntry {
   readonly ruleNo: number;
@@ -77,11 +26,13 @@ export interface NaclEntry {
 
 /** Ephemeral ports: the stateless ACL must let replies to the subnet's own outbound connections back in. */
 export const EPHEMERAL: readonly [number, number] = [1024, 65535];
+/** ICMP "destination unreachable, fragmentation needed": without it path MTU discovery breaks (a stateless ACL does not relate it). */
+export const ICMP_FRAG_NEEDED = { type: 3, code: 4 } as const;
 
 /**
  * The public subnets' ACL: the firewall's entry rules, by CIDR, then what a stateless filter needs
- * to mirror `ct state established` (replies on ephemeral ports) and the VPC's own traffic
- * (ALB to targets, private subnets through NAT). Everything else is denied by the ACL's default.
+ * to mirror `ct state established,related` (replies on ephemeral ports, path-MTU ICMP) and the
+ * VPC's own traffic (ALB to targets, private subnets through NAT). Everything else is denied.
  */
 export function publicNaclIngress(entry: readonly Flow[]): NaclEntry[] {
   const fromEntry = entry.map((flow, i): NaclEntry => {
@@ -122,6 +73,17 @@ export function publicNaclIngress(entry: readonly Flow[]): NaclEntry[] {
       toPort: EPHEMERAL[1],
       why: "replies to outbound connections (stateless mirror of ct state established)",
     },
+    {
+      ruleNo: 920,
+      action: "allow",
+      protocol: "1",
+      cidrBlock: WORLD,
+      fromPort: 0,
+      toPort: 0,
+      icmpType: ICMP_FRAG_NEEDED.type,
+      icmpCode: ICMP_FRAG_NEEDED.code,
+      why: "fragmentation needed (path MTU discovery for the ALB, the NAT and the management host)",
+    },
   ];
 }
 
@@ -145,34 +107,9 @@ function naclArg(e: NaclEntry): aws.types.input.ec2.NetworkAclIngress {
 
 export type SecurityGroups = Readonly<Partial<Record<Tier, aws.ec2.SecurityGroup>>>;
 
-export function createSecurityGroups(
-  vpcId: pulumi.Input<string>,
-  tiers: readonly Tier[],
-  opts: pulumi.CustomResourceOptions,
-): SecurityGroups {
-  return Object.fromEntries(
-    tiers.map((tier) => [
-      tier,
-      new aws.ec2.SecurityGroup(`crm-${tier}`, { vpcId, description: `crm ${tier} tier`, tags: { Name: `crm-${tier}`, tier } }, opts),
-    ]),
-  );
-}
-
-/** Stable resource names for rules: tier, direction, and the rule's index among those (shared with openstack). */
-export function ruleNames(rules: readonly SgRule[]): string[] {
-  const counters = new Map<string, number>();
-  return rules.map((rule) => {
-    const key = `${rule.tier}-${rule.direction}`;
-    const n = counters.get(key) ?? 0;
-    counters.set(key, n + 1);
-    return `crm-${key}-${n}`;
-  });
-}
-
-/** One standalone rule resource per derived rule. */
-export function createRules(groups: SecurityGroups, rules: readonly SgRule[], opts: pulumi.CustomResourceOptions): pulumi.Resource[] {
-  const names = ruleNames(rules);
-  return rules.map((rule, i) => {
+/** One standalone rule resource per derived rule, named after the firewall. */
+export function createRules(name: string, groups: SecurityGroups, rules: readonly SgRule[], opts: pulumi.CustomResourceOptions) {
+  return perRule(name, rules, (ruleName, rule): pulumi.Resource => {
     const args = {
       securityGroupId: forTier(groups, rule.tier).id,
       ipProtocol: rule.ipProtocol,
@@ -182,25 +119,26 @@ export function createRules(groups: SecurityGroups, rules: readonly SgRule[], op
       ...("tier" in rule.peer ? { referencedSecurityGroupId: forTier(groups, rule.peer.tier).id } : { cidrIpv4: rule.peer.cidr }),
     };
     return rule.direction === "ingress"
-      ? new aws.vpc.SecurityGroupIngressRule(names[i], args, opts)
-      : new aws.vpc.SecurityGroupEgressRule(names[i], args, opts);
+      ? new aws.vpc.SecurityGroupIngressRule(ruleName, args, opts)
+      : new aws.vpc.SecurityGroupEgressRule(ruleName, args, opts);
   });
 }
 
 export function createPublicNacl(
+  name: string,
   vpcId: pulumi.Input<string>,
   subnetIds: pulumi.Input<string>[],
   entry: readonly Flow[],
   opts: pulumi.CustomResourceOptions,
 ): aws.ec2.NetworkAcl {
   return new aws.ec2.NetworkAcl(
-    "crm-public",
+    `${name}-public`,
     {
       vpcId,
       subnetIds,
       ingress: publicNaclIngress(entry).map(naclArg),
       egress: PUBLIC_NACL_EGRESS.map(naclArg),
-      tags: { Name: "crm-public" },
+      tags: { Name: `${name}-public` },
     },
     opts,
   );

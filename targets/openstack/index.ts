@@ -2,37 +2,49 @@
  * The openstack target: the scenario's LANs as Neutron networks with the plan's addresses,
  * security groups mirroring the firewall, servers configured by cloud-init with the same role
  * scripts as vnx, Cinder volumes for the bricks and the database, and Octavia (or, where a
- * cloud has none, an HAProxy server running roles/balancer.ts) behind a floating IP.
+ * cloud has none, an HAProxy server running roles/balancer.ts) behind a floating IP. The app
+ * bundle (with Node.js) is built here and served to the app servers from Swift.
  */
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
-import { addressOn, APP_PORT, hostsWithRole, LANS, planScenario, SERVICE_ADDRESS, type HostPlan, type Role } from "../../topology/plan";
+import { STATS_PORT } from "../../roles/balancer";
+import { addressOn, APP_PORT, hostsWithRole, LANS, SERVICE_ADDRESS, type HostPlan, type Role } from "../../topology/plan";
 import { SettingsError, type Settings } from "../../topology/settings";
-import { forTier, scenarioFlows, type Tier } from "../aws/flows";
-import { appCloudInit, balancerCloudInit, dbCloudInit, nasCloudInits, type CloudInitInput } from "../aws/roles";
-import { securityGroupRules } from "../aws/security";
-import { appDownload, unsupportedOnClouds } from "../aws/settings";
-import { cloudInstallApp } from "../cloudinit";
+import { AppBundle, bundleObjectKey } from "../cloud/bundle";
+import { cloudInstallApp } from "../cloud/cloudinit";
+import { DNS_OUTBOUND, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
+import { securityGroupRules } from "../cloud/rules";
+import { unsupportedOnClouds } from "../cloud/settings";
+import * as userData from "../cloud/userData";
 import type {
   AppTierSpec,
   DatabaseSpec,
   FirewallSpec,
   LoadBalancerSpec,
+  ManagementSpec,
   Platform,
   RealizeOptions,
   Realized,
   RealizedAppTier,
   RealizedDatabase,
   RealizedLoadBalancer,
+  RealizedManagement,
   RealizedStorage,
   StorageSpec,
 } from "../platform";
-import { createOpenStackHost, createPorts, type HostContext } from "./host";
-import { createNetwork } from "./network";
-import { createRules, createSecurityGroups, octaviaPeers, type SecurityGroups } from "./security";
+import { objectStoreUrl, policyRoutingStep, swiftFetchCommand, type PortRoute } from "./delivery";
+import { createOpenStackHost, createPorts, type OpenStackHostArgs, type ServerImage } from "./host";
+import { OpenStackNetwork, subnetLayout, type CloudLan } from "./network";
+import { createRules, octaviaPeers } from "./security";
 import { loadOpenStackSettings, type OpenStackSettings } from "./settings";
 
 export const ROLE_TIER: Readonly<Partial<Record<Role, Tier>>> = { balancer: "lb", app: "app", db: "db", nas: "nas", management: "mgmt" };
+
+/**
+ * App servers reach the database and the bricks from their port on the back LAN (LAN4), with an
+ * address DHCP gives: the database and Gluster admit that LAN, not one address per server.
+ */
+export const APP_CLIENTS_CIDR = LANS.lan4.cidr;
 
 /** Octavia's pool algorithm for the component's choice. */
 export function octaviaMethod(algorithm: LoadBalancerSpec["algorithm"]): "ROUND_ROBIN" | "LEAST_CONNECTIONS" {
@@ -44,115 +56,167 @@ export function openstackSettingsProblem(settings: Settings): string | undefined
   return unsupportedOnClouds(settings, "openstack");
 }
 
+/** Each port of a host answers through its own subnet's gateway (pure). */
+export function portRoutes(host: HostPlan): PortRoute[] {
+  return host.nics.map((nic) => {
+    if (nic.lan === "lan1") throw new Error(`host ${host.name}: LAN1 is the external network on openstack`);
+    return { address: nic.address, cidr: LANS[nic.lan].cidr, gateway: subnetLayout(nic.lan).gatewayIp };
+  });
+}
+
 export class OpenStackPlatform implements Platform {
   public readonly target = "openstack";
   private readonly os: OpenStackSettings;
-  private readonly hosts: readonly HostPlan[];
   private readonly provider: openstack.Provider;
-  private readonly ctx: HostContext;
-  private readonly groups: SecurityGroups;
+  private readonly network: OpenStackNetwork;
+  private readonly image: ServerImage;
   private readonly tiers: Tier[];
-  /** Every server's ports, by host name: made before any server, like the addresses they carry. */
-  private readonly ports = new Map<string, openstack.networking.Port[]>();
 
-  constructor(settings: Settings) {
+  constructor(
+    settings: Settings,
+    /** The plan index.ts derived: names, roles and fixed addresses come from it. */
+    private readonly hosts: readonly HostPlan[],
+  ) {
     this.os = loadOpenStackSettings();
     const problem = openstackSettingsProblem(settings);
     if (problem) throw new SettingsError(problem);
-    this.hosts = planScenario(settings);
     this.provider = new openstack.Provider("openstack", { cloud: this.os.osCloud, region: this.os.osRegion });
-    const network = createNetwork(this.os.osExternalNetwork, this.provider);
-    this.ctx = {
-      provider: this.provider,
-      network,
+    this.tiers = ["lb", "app", "db", "nas", ...(settings.management ? (["mgmt"] as const) : [])];
+    this.network = new OpenStackNetwork(
+      "net",
+      { externalNetwork: this.os.osExternalNetwork, tiers: this.tiers },
+      { provider: this.provider },
+    );
+    this.image = {
       imageName: this.os.osImage,
       flavorName: this.os.osFlavor,
       keyPair: this.os.osKeyPair,
       volumeSizeGiB: this.os.osVolumeSize,
     };
-    this.tiers = ["lb", "app", "db", "nas", ...(settings.management ? (["mgmt"] as const) : [])];
-    this.groups = createSecurityGroups(this.tiers, { provider: this.provider });
-    const servers = [
-      ...(this.os.osOctavia ? [] : hostsWithRole(this.hosts, "balancer")),
-      ...(["app", "nas", "db", "management"] as const).flatMap((r) => hostsWithRole(this.hosts, r)),
-    ];
-    for (const host of servers) this.ports.set(host.name, createPorts(this.ctx, host, forTier(this.groups, this.tierOf(host)).id));
   }
 
-  private tierOf(host: HostPlan): Tier {
+  private opts(opts: RealizeOptions) {
+    return { provider: this.provider, parent: opts.parent };
+  }
+
+  private group(host: HostPlan): openstack.networking.SecGroup {
     const tier = ROLE_TIER[host.role];
     if (!tier) throw new Error(`the openstack target has no tier for role ${host.role}`);
-    return tier;
+    return forTier(this.network.groups, tier);
   }
 
-  private server(
+  /** A server on ports at the plan's addresses (replaced delete-before-create, see host.ts). */
+  private fixedServer(
+    name: string,
     host: HostPlan,
-    args: { cloudInit: pulumi.Input<CloudInitInput>; secret: boolean; volumeAt?: string; stateless: boolean },
+    args: Pick<OpenStackHostArgs, "cloudInit" | "secret" | "keeps" | "onUserDataChange" | "serverGroup">,
     opts: RealizeOptions,
-  ) {
-    const ports = this.ports.get(host.name);
-    if (!ports) throw new Error(`host ${host.name} has no ports on openstack`);
-    return createOpenStackHost(this.ctx, { host, ports, ...args, parent: opts.parent, dependsOn: opts.dependsOn });
+  ): { ports: openstack.networking.Port[]; resources: pulumi.Resource[] } {
+    const o = this.opts(opts);
+    const ports = createPorts(name, this.network, host, this.group(host).id, o);
+    const { resources } = createOpenStackHost(
+      name,
+      this.network,
+      this.image,
+      { host, nics: { ports }, ...args },
+      { ...o, dependsOn: opts.dependsOn },
+    );
+    return { ports, resources: [...ports, ...resources] };
   }
 
   /** A floating IP from the external network on a port (the entry points' public addresses). */
-  private floatingIp(name: string, portId: pulumi.Input<string>, parent: pulumi.Resource): openstack.networking.FloatingIp {
-    return new openstack.networking.FloatingIp(name, { pool: this.os.osExternalNetwork, portId }, { provider: this.provider, parent });
+  private floatingIp(name: string, portId: pulumi.Input<string>, opts: RealizeOptions): openstack.networking.FloatingIp {
+    return new openstack.networking.FloatingIp(
+      name,
+      { pool: this.os.osExternalNetwork, portId },
+      // Neutron associates a floating IP only with a port whose subnet is on the router.
+      { ...this.opts(opts), dependsOn: [...this.network.routerInterfaces] },
+    );
   }
 
-  firewall(_name: string, spec: FirewallSpec, opts: RealizeOptions): Realized {
-    const o = { provider: this.provider, parent: opts.parent };
+  firewall(name: string, spec: FirewallSpec, opts: RealizeOptions): Realized {
     const management = hostsWithRole(this.hosts, "management")[0];
     const flows = scenarioFlows(spec.policy, {
       appPort: APP_PORT,
       managementAddress: management?.nics[0].address,
       hasManagement: management !== undefined,
     });
-    const derived = securityGroupRules(flows, this.tiers, ["lb", "app", "db", "nas", "mgmt"]);
+    const outbound = {
+      tiers: ["app", "db", "nas", "mgmt", ...(this.os.osOctavia ? [] : (["lb"] as const))] as const,
+      allowed: [...WEB_OUTBOUND, ...DNS_OUTBOUND],
+    };
+    const derived = securityGroupRules(flows, this.tiers, outbound);
     const rules = this.os.osOctavia ? octaviaPeers(derived, LANS.lan3.cidr) : derived;
-    const resources = createRules(this.groups, rules, o);
-    if (management) {
-      // The fw's SSH forward to ges: the management server with a floating IP, its group open to crm:adminCidr only.
-      resources.push(
-        ...this.server(management, { cloudInit: { hostname: management.name, role: "management" }, secret: false, stateless: true }, opts),
-      );
-      resources.push(this.floatingIp(`${management.name}-ip`, this.ports.get(management.name)![0].id, opts.parent));
-    }
-    return { resources };
+    return { resources: createRules(name, this.network.groups, rules, this.opts(opts)) };
   }
 
-  database(_name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
+  database(name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
     const listen = addressOn(spec.host, "lan4");
-    const cloudInit = dbCloudInit(
-      spec,
-      listen,
-      spec.clients.map((c) => addressOn(c, "lan4")),
+    const cloudInit = userData.dbCloudInit(spec, listen, APP_CLIENTS_CIDR, []);
+    const server = this.fixedServer(
+      `${name}-${spec.host.name}`,
+      spec.host,
+      { cloudInit, secret: true, keeps: userData.DB_KEEPS, onUserDataChange: "ignore" },
+      opts,
+    );
+    return { resources: server.resources, address: pulumi.output(listen) };
+  }
+
+  storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
+    const servers = spec.hosts.map((h) => addressOn(h, "lan4"));
+    const cloudInits = userData.nasCloudInits(spec, servers, APP_CLIENTS_CIDR, []);
+    // Replica 3 survives one lost brick, not a lost hypervisor holding two: spread them where the cloud can.
+    const serverGroup = new openstack.compute.ServerGroup(`${name}-spread`, { policies: ["soft-anti-affinity"] }, this.opts(opts));
+    const resources = spec.hosts.flatMap(
+      (h, i) =>
+        this.fixedServer(
+          `${name}-${h.name}`,
+          h,
+          { cloudInit: cloudInits[i], secret: false, keeps: userData.brickKeeps(spec.brick), onUserDataChange: "ignore", serverGroup },
+          opts,
+        ).resources,
+    );
+    return { resources: [serverGroup, ...resources], addresses: pulumi.output(servers) };
+  }
+
+  appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
+    const o = this.opts(opts);
+    // Read by anyone who has the URL (no listing): the bundle holds code, never a secret; the object's name is its digest.
+    const container = new openstack.objectstorage.Container(`${name}-bundle`, { containerRead: ".r:*" }, o);
+    const bundle = new AppBundle(`${name}-bundle`, { parent: opts.parent });
+    const key = bundle.sha256.apply(bundleObjectKey);
+    const object = new openstack.objectstorage.ContainerObject(
+      `${name}-bundle`,
+      { containerName: container.name, name: key, source: bundle.archive, contentType: "application/gzip" },
+      o,
+    );
+    const catalog = openstack.identity.getAuthScopeOutput({ name: "crm", region: this.os.osRegion }, o).serviceCatalogs;
+    const installApp = pulumi
+      .all([catalog, container.name, key, bundle.sha256])
+      .apply(([entries, c, k, digest]) =>
+        cloudInstallApp({ fetch: swiftFetchCommand(`${objectStoreUrl(entries, this.os.osRegion)}/${c}/${k}`), digest }),
+      );
+    const front: readonly CloudLan[] = ["lan3", "lan4"];
+    const servers = spec.servers.map((s) =>
+      createOpenStackHost(
+        `${name}-${s.name}`,
+        this.network,
+        this.image,
+        {
+          host: s,
+          nics: { networks: front, securityGroup: this.group(s) },
+          cloudInit: userData.appCloudInit(s, spec, installApp, []),
+          secret: true,
+          onUserDataChange: "replace",
+        },
+        { ...o, dependsOn: [...(opts.dependsOn ?? []), object] },
+      ),
     );
     return {
-      resources: this.server(spec.host, { cloudInit, secret: true, volumeAt: "/var/lib/postgresql", stateless: false }, opts),
-      address: pulumi.output(listen),
+      resources: [object, ...servers.flatMap((s) => s.resources)],
+      // The front LAN's port, the first network: where the load balancer reaches the app.
+      members: spec.servers.map((s, i) => ({ name: s.name, address: servers[i].server.networks.apply((n) => n[0].fixedIpV4) })),
     };
-  }
-
-  storage(_name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
-    const servers = spec.hosts.map((h) => addressOn(h, "lan4"));
-    const cloudInits = nasCloudInits(
-      spec,
-      servers,
-      spec.clients.map((c) => addressOn(c, "lan4")),
-    );
-    const resources = spec.hosts.flatMap((h, i) =>
-      this.server(h, { cloudInit: cloudInits[i], secret: false, volumeAt: spec.brick, stateless: false }, opts),
-    );
-    return { resources, addresses: pulumi.output(servers) };
-  }
-
-  appTier(_name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
-    const installApp = cloudInstallApp(appDownload(this.os));
-    const resources = spec.servers.flatMap((s) =>
-      this.server(s, { cloudInit: appCloudInit(s, spec, addressOn(s, "lan3"), installApp), secret: true, stateless: true }, opts),
-    );
-    return { resources, members: spec.servers.map((s) => ({ name: s.name, address: addressOn(s, "lan3") })) };
   }
 
   loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
@@ -161,11 +225,11 @@ export class OpenStackPlatform implements Platform {
 
   /** Octavia: the VIP at the plan's service address on the DMZ, members on the front LAN. */
   private octavia(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
-    const o = { provider: this.provider, parent: opts.parent };
-    const subnets = this.ctx.network.subnets;
+    const o = this.opts(opts);
+    const subnets = this.network.subnets;
     const lb = new openstack.loadbalancer.LoadBalancer(
       name,
-      { vipSubnetId: subnets.lan2.id, vipAddress: SERVICE_ADDRESS, securityGroupIds: [forTier(this.groups, "lb").id] },
+      { vipSubnetId: subnets.lan2.id, vipAddress: SERVICE_ADDRESS, securityGroupIds: [forTier(this.network.groups, "lb").id] },
       { ...o, dependsOn: opts.dependsOn },
     );
     // Client idle timeout 60 s, below the app's keep-alive (65 s), as with HAProxy on vnx.
@@ -202,16 +266,54 @@ export class OpenStackPlatform implements Platform {
           o,
         ),
     );
-    const ip = this.floatingIp(`${name}-ip`, lb.vipPortId, opts.parent);
+    const ip = this.floatingIp(`${name}-ip`, lb.vipPortId, opts);
     return { resources: [lb, listener, pool, monitor, ...members, ip], url: pulumi.interpolate`http://${ip.address}/` };
   }
 
+  /**
+   * An entry host of the plan (the HAProxy server, the management host): fixed ports, policy
+   * routing for its two ports, a floating IP on the first.
+   */
+  private entryServer(
+    name: string,
+    host: HostPlan,
+    cloudInit: (steps: readonly string[]) => pulumi.Input<userData.CloudInitInput>,
+    opts: RealizeOptions,
+  ): { resources: pulumi.Resource[]; ip: openstack.networking.FloatingIp } {
+    const steps = [policyRoutingStep(portRoutes(host))];
+    const server = this.fixedServer(
+      `${name}-${host.name}`,
+      host,
+      { cloudInit: cloudInit(steps), secret: false, onUserDataChange: "replace" },
+      opts,
+    );
+    const ip = this.floatingIp(`${name}-ip`, server.ports[0].id, opts);
+    return { resources: [...server.resources, ip], ip };
+  }
+
   /** Where Octavia is absent: the lb host of the plan, running the vnx balancer's role script. */
-  private haproxy(_name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
-    const cloudInit = balancerCloudInit(spec, `${SERVICE_ADDRESS}:80`, `${addressOn(spec.host, "lan3")}:8404`);
-    const resources = this.server(spec.host, { cloudInit, secret: false, stateless: true }, opts);
-    const dmz = this.ports.get(spec.host.name)![0];
-    const ip = this.floatingIp(`${spec.host.name}-ip`, dmz.id, opts.parent);
-    return { resources: [...resources, ip], url: pulumi.interpolate`http://${ip.address}/` };
+  private haproxy(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
+    const stats = `${addressOn(spec.host, "lan3")}:${STATS_PORT}`;
+    const entry = this.entryServer(
+      name,
+      spec.host,
+      (steps) => userData.balancerCloudInit(spec, `${SERVICE_ADDRESS}:80`, stats, steps),
+      opts,
+    );
+    return { resources: entry.resources, url: pulumi.interpolate`http://${entry.ip.address}/` };
+  }
+
+  /** The management host: a server with a floating IP, SSH from crm:adminCidr with crm:managementKeys. */
+  management(name: string, spec: ManagementSpec, opts: RealizeOptions): RealizedManagement {
+    const managed = spec.managed
+      .filter((h) => h.role === "db" || h.role === "nas")
+      .map((h) => ({ name: h.name, address: addressOn(h, "lan4") }));
+    const entry = this.entryServer(
+      name,
+      spec.host,
+      (steps) => userData.managementCloudInit(spec, spec.host.nics[0].address, managed, steps),
+      opts,
+    );
+    return { resources: entry.resources, address: entry.ip.address };
   }
 }

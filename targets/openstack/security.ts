@@ -1,17 +1,16 @@
 /**
- * The firewall on openstack: one security group per tier with the rules derived from the
- * firewall policy and the architecture's flows (the same derivation as aws). Groups are made
- * without Neutron's default allow-all egress, so egress is as explicit as on aws.
+ * The firewall on openstack: the derived rules (cloud/rules.ts, the same derivation as aws) as
+ * Neutron security-group rules on the tiers' groups (made without Neutron's default egress).
  */
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
-import { forTier, type Tier } from "../aws/flows";
-import { ruleNames, type SgRule } from "../aws/security";
+import { forTier, type Tier } from "../cloud/flows";
+import { perRule, type SgRule } from "../cloud/rules";
 
 /** Neutron's rule arguments for a derived rule (pure): ICMP type in port_range_min, any code. */
 export function neutronRule(rule: SgRule): { direction: string; protocol: string; portRangeMin: number; portRangeMax?: number } {
   if (rule.ipProtocol === "icmp") return { direction: rule.direction, protocol: "icmp", portRangeMin: rule.fromPort };
-  return { direction: rule.direction, protocol: "tcp", portRangeMin: rule.fromPort, portRangeMax: rule.toPort };
+  return { direction: rule.direction, protocol: rule.ipProtocol, portRangeMin: rule.fromPort, portRangeMax: rule.toPort };
 }
 
 /**
@@ -27,21 +26,14 @@ export function octaviaPeers(rules: readonly SgRule[], memberCidr: string): SgRu
 
 export type SecurityGroups = Readonly<Partial<Record<Tier, openstack.networking.SecGroup>>>;
 
-export function createSecurityGroups(tiers: readonly Tier[], opts: pulumi.CustomResourceOptions): SecurityGroups {
-  return Object.fromEntries(
-    tiers.map((tier) => [
-      tier,
-      new openstack.networking.SecGroup(`crm-${tier}`, { description: `crm ${tier} tier`, deleteDefaultRules: true }, opts),
-    ]),
-  );
-}
-
-export function createRules(groups: SecurityGroups, rules: readonly SgRule[], opts: pulumi.CustomResourceOptions): pulumi.Resource[] {
-  const names = ruleNames(rules);
-  return rules.map(
-    (rule, i) =>
+/** One rule resource per derived rule, named after the firewall. */
+export function createRules(name: string, groups: SecurityGroups, rules: readonly SgRule[], opts: pulumi.CustomResourceOptions) {
+  return perRule(
+    name,
+    rules,
+    (ruleName, rule): pulumi.Resource =>
       new openstack.networking.SecGroupRule(
-        names[i],
+        ruleName,
         {
           securityGroupId: forTier(groups, rule.tier).id,
           ethertype: "IPv4",

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import type { RunResult, Scenario } from "./model";
 
 const ROOT = path.resolve(__dirname, "../..");
+const STABLE_HOME = path.join(os.tmpdir(), "crm-clouds-home");
 
 export function run(scenario: Scenario): RunResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-clouds-"));
@@ -15,7 +16,8 @@ export function run(scenario: Scenario): RunResult {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       // No engine, no credentials: the program must never need either.
-      env: { PATH: process.env.PATH ?? "", HOME: dir, PULUMI_SKIP_UPDATE_CHECK: "true" },
+      // One HOME for every run: the bundle's cache path (under HOME) is an input, the same between runs.
+      env: { PATH: process.env.PATH ?? "", HOME: STABLE_HOME, PULUMI_SKIP_UPDATE_CHECK: "true" },
       timeout: 120_000,
     });
     return JSON.parse(fs.readFileSync(out, "utf8")) as RunResult;
@@ -33,16 +35,14 @@ export const SECRETS = {
 export const AWS_CONFIG = {
   "crm:target": "aws",
   "crm:adminCidr": "203.0.113.0/24",
-  "crm:appBundleUrl": "https://releases.example.com/crm/crm-1.0.0.tar.gz",
   "crm:awsRegion": "eu-west-1",
-  "crm:awsKeyName": "crm-admin",
+  "crm:awsAmi": "ami-0123456789abcdef0",
   ...SECRETS,
 };
 
 export const OPENSTACK_CONFIG = {
   "crm:target": "openstack",
   "crm:adminCidr": "203.0.113.0/24",
-  "crm:appBundleUrl": "https://releases.example.com/crm/crm-1.0.0.tar.gz",
   "crm:osImage": "debian-13-genericcloud-amd64",
   "crm:osFlavor": "m1.small",
   "crm:osExternalNetwork": "public",
@@ -50,9 +50,23 @@ export const OPENSTACK_CONFIG = {
   ...SECRETS,
 };
 
-export function scenario(base: Record<string, string>, extra: Record<string, string> = {}): Scenario {
+export function scenario(
+  base: Record<string, string>,
+  extra: Record<string, string> = {},
+  mocked: Pick<Scenario, "bundleDigest" | "zones"> = {},
+): Scenario {
   const config = { ...base, ...extra };
-  return { stack: config["crm:target"] === "openstack" ? "openstack" : "aws", config, secretKeys: Object.keys(SECRETS) };
+  return { stack: config["crm:target"] === "openstack" ? "openstack" : "aws", config, secretKeys: Object.keys(SECRETS), ...mocked };
+}
+
+/** The `crm:` settings of a stack file (flat `key: value` lines; comments and quotes dropped). */
+export function stackFileConfig(file: string): Record<string, string> {
+  const config: Record<string, string> = {};
+  for (const line of fs.readFileSync(path.join(ROOT, file), "utf8").split("\n")) {
+    const m = /^\s+(crm:\w+):\s*("[^"]*"|[^\s#]+)/.exec(line);
+    if (m) config[m[1]] = m[2].replace(/^"|"$/g, "");
+  }
+  return config;
 }
 
 /** Resource counts by type (custom resources and components alike). */

