@@ -46,10 +46,12 @@ export function glusterFormationScript(args: GlusterVolumeArgs): string {
     "nas cluster",
     ...peers.map((p) => `crm_retry 60 "gluster peer ${p}" gluster peer probe ${p} >/dev/null`),
     `crm_retry 60 "all gluster peers connected" bash -c '[ "$(gluster pool list | grep -c Connected)" -eq ${args.servers.length} ]'`,
-    `if ! gluster volume info ${vol} >/dev/null 2>&1; then
-  # 'force': the bricks are directories on the root file system, as in the seed's scenario.
-  gluster volume create ${vol} replica ${args.servers.length} ${bricks} force
-fi`,
+    // Peers see each other a little after the first server sees them all ("Staging failed on …:
+    // Host … not connected"): the creation is retried until it goes through.
+    // 'force': the bricks are directories on the root file system, as in the seed's scenario.
+    `crm_retry 60 "the volume ${args.volume} created" bash -c ${shellQuote(
+      `gluster volume info ${vol} >/dev/null 2>&1 || gluster volume create ${vol} replica ${args.servers.length} ${bricks} force`,
+    )}`,
     options,
     `gluster volume info ${vol} | grep -q '^Status: Started' || gluster volume start ${vol}`,
   );
