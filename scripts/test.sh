@@ -48,7 +48,7 @@ suite() {
 }
 
 suite "static checks" bash -c 'tsc --noEmit -p . && eslint . && prettier --check . &&
-  shellcheck -x -S warning scripts/*.sh scripts/vnx scripts/pulumi && (cd targets/vnx/scripts && shellcheck -x -S warning ./*.sh) &&
+  shellcheck -x -S warning scripts/*.sh scripts/vnx scripts/pulumi targets/cloud/scripts/*.sh roles/files/crm-once && (cd targets/vnx/scripts && shellcheck -x -S warning ./*.sh) &&
   (cd toolchain/language-nodejs && go vet ./... && test -z "$(gofmt -l .)")'
 suite "unit, clouds (mocks) and the real Pulumi CLI" mocha 'test/unit/**/*.test.ts' 'test/clouds/**/*.test.ts' 'test/cli/**/*.test.ts'
 if ! $quick; then
