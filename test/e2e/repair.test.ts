@@ -43,6 +43,15 @@ function plannedSteps(stack: TestStack): Step[] {
 }
 const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
 
+/** `pulumi refresh`, then what the next `up` would do, as sorted "op name" lines. */
+function refreshThenPlan(stack: TestStack): string[] {
+  const refresh = stack.pulumi("refresh", "--yes", "--skip-preview");
+  assert.equal(refresh.status, 0, refresh.stdout.slice(-3000));
+  return plannedSteps(stack)
+    .map((s) => `${s.op} ${nameOf(s.urn)}`)
+    .sort();
+}
+
 function up(stack: TestStack, ...args: string[]): void {
   const r = stack.pulumi("up", "--yes", "--skip-preview", ...args);
   assert.equal(r.status, 0, r.stdout.slice(-6000) + r.stderr.slice(-3000));
@@ -169,14 +178,7 @@ describe("vnx stack: upgrade, drift and repair with the real engine", function (
       assert.equal(inContainer(host, `echo '# edited by hand' >> ${file}`).status, 0);
       assert.notEqual(roleFilesState(host), "intact");
     }
-    const refresh = stack.pulumi("refresh", "--yes", "--skip-preview");
-    assert.equal(refresh.status, 0, refresh.stdout.slice(-3000));
-    assert.deepEqual(
-      plannedSteps(stack)
-        .map((s) => `${s.op} ${nameOf(s.urn)}`)
-        .sort(),
-      ["update bbdd-role", "update crm-s1-role", "update fw-role", "update lb-role"],
-    );
+    assert.deepEqual(refreshThenPlan(stack), ["update bbdd-role", "update crm-s1-role", "update fw-role", "update lb-role"]);
     up(stack);
     for (const host of Object.keys(edits)) assert.equal(roleFilesState(host), "intact", host);
     assert.equal(inContainer("lb", "grep -c 'edited by hand' /etc/haproxy/haproxy.cfg").stdout.trim(), "0");
@@ -184,14 +186,7 @@ describe("vnx stack: upgrade, drift and repair with the real engine", function (
 
   it("refresh sees a stopped host as drift; up --refresh starts it and it serves again", async () => {
     run("lxc-stop", ["-n", "crm-s3", "-t", "20"]);
-    const refresh = stack.pulumi("refresh", "--yes", "--skip-preview");
-    assert.equal(refresh.status, 0, refresh.stdout.slice(-3000));
-    assert.deepEqual(
-      plannedSteps(stack)
-        .map((s) => `${s.op} ${nameOf(s.urn)}`)
-        .sort(),
-      ["update crm-s3-container", "update crm-s3-role"],
-    );
+    assert.deepEqual(refreshThenPlan(stack), ["update crm-s3-container", "update crm-s3-role"]);
     up(stack, "--refresh");
     await waitFor("s3 back in rotation", 60, () => serversUp().includes("s3"));
   });
