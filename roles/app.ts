@@ -107,7 +107,7 @@ export function renderAppUnit(custom?: CustomApp): string {
   const once = custom && custom.migrate.length + custom.seed.length > 0;
   const run = custom
     ? {
-        Environment: `PATH=${APP_DIR}/.crm-runtime/bin:/usr/local/bin:/usr/bin:/bin`,
+        Environment: `PATH=${APP_DIR}/.crm-runtime/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
         // As root ("+"): it reads the database URL it needs, then runs the commands as the app's user.
         ...(once ? { ExecStartPre: `+${ONCE_PATH}`, TimeoutStartSec: "15min" } : {}),
         ExecStart: systemdShell(custom.start),
