@@ -4,7 +4,7 @@
 #   no-op up, refresh of the healthy stack, repair of a lost app server (`up --refresh` after
 #   lxc-destroy of crm-s2), rollout of a new app release to 3 servers, scale-out to 4 servers,
 #   scale-in to 3, scale-out to 10, rollout of a release to 10 servers, destroy.
-#   scripts/bench-vnx.sh [--skip-cold]
+#   scripts/bench-vnx.sh [--skip-cold] [--short]    --short: warm up, no-op up and destroy only
 # Prints one line per step and a table at the end. Needs root and no other scenario running.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -12,8 +12,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CRM_LOG_TAG=bench
 cd "$CRM_ROOT"
 [[ $(id -u) == 0 ]] || crm_die "run as root: the vnx stack creates containers"
-cold=true
-[[ ${1:-} == --skip-cold ]] && cold=false
+cold=true short=false
+for arg in "$@"; do
+  case "$arg" in
+    --skip-cold) cold=false ;;
+    --short) cold=false short=true ;;
+    *) crm_die "unknown option $arg" ;;
+  esac
+done
 
 scripts/toolchain.sh
 crm_pulumi_env
@@ -47,6 +53,10 @@ step() {
   names+=("$name") secs+=("$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }')")
   crm_log "$name: ${secs[-1]} s"
 }
+table() {
+  printf '\n| step | seconds |\n|---|---:|\n'
+  for i in "${!names[@]}"; do printf '| %s | %s |\n' "${names[$i]}" "${secs[$i]}"; done
+}
 up() { pulumi up "${config[@]}" --yes --skip-preview "$@"; }
 servers() { pulumi config set "${config[@]}" crm:servers "$1"; }
 
@@ -62,6 +72,11 @@ if $cold; then
 fi
 step "warm up (image cached)" up
 step "no-op up" up
+if $short; then
+  step "destroy" pulumi destroy "${config[@]}" --yes --skip-preview
+  table
+  exit 0
+fi
 step "refresh (healthy stack)" pulumi refresh "${config[@]}" --yes --skip-preview
 lose_s2() { lxc-stop -k -n crm-s2 && lxc-destroy -n crm-s2; }
 lose_s2 >/dev/null
@@ -84,5 +99,4 @@ step "scale-out to 10" up_from "$release"
 step "rollout of a new release to 10 servers" up
 step "destroy" pulumi destroy "${config[@]}" --yes --skip-preview
 
-printf '\n| step | seconds |\n|---|---:|\n'
-for i in "${!names[@]}"; do printf '| %s | %s |\n' "${names[$i]}" "${secs[$i]}"; done
+table
