@@ -83,7 +83,7 @@ describe("vnx stack: a user's own app, old style (crm:app: Node 8, pg 6, md5, re
     fs.cpSync(path.join(ROOT, FIXTURE), broken, { recursive: true });
     fs.writeFileSync(path.join(broken, "bin/www"), "#!/usr/bin/env node\nthrow new Error('crm-e2e: this version does not start');\n");
     try {
-      deployment.stack.configure({ "crm:app.source": broken });
+      deployment.stack.configurePath("crm:app.source", broken);
       const r = deployment.stack.pulumi("up", "--yes", "--skip-preview");
       assert.notEqual(r.status, 0);
       const output = (r.stdout + r.stderr).slice(-12_000);
@@ -98,7 +98,7 @@ describe("vnx stack: a user's own app, old style (crm:app: Node 8, pg 6, md5, re
       for (let i = 0; i < 12; i++) replies.push(await get("/"));
       assert.deepEqual(spread(replies), { s1: 4, s2: 4, s3: 4 });
     } finally {
-      deployment.stack.configure({ "crm:app.source": FIXTURE });
+      deployment.stack.configurePath("crm:app.source", FIXTURE);
       fs.rmSync(broken, { recursive: true, force: true });
     }
   });
