@@ -58,3 +58,12 @@ export async function updateVisit(db: pg.Pool, visitId: number, v: VisitInput): 
     [visitId, v.customer_id, v.salesperson_id, v.visit_date, v.notes, v.done],
   );
 }
+
+/** The salesperson a visit belongs to, or undefined when there is no such visit. */
+export async function visitOwner(db: pg.Pool, visitId: number): Promise<number | undefined> {
+  return (await db.query<{ salesperson_id: number }>('SELECT salesperson_id FROM visits WHERE id = $1', [visitId])).rows[0]?.salesperson_id;
+}
+
+export async function deleteVisit(db: pg.Pool, visitId: number): Promise<void> {
+  await db.query('DELETE FROM visits WHERE id = $1', [visitId]);
+}

@@ -5,11 +5,13 @@ import { createCustomer, customerSchema, getCustomer, listCustomers, updateCusto
 import { visitsOfCustomer } from '../models/visits.js';
 import { parseListQuery } from '../lib/pagination.js';
 import { photoErrors, savePhoto } from '../lib/photos.js';
+import { allow, ensureCan } from '../lib/policy.js';
 import { parseId, type FieldErrors } from '../lib/validation.js';
 import { addEditRoutes, notFound, render, submitForm, type Data } from '../lib/web.js';
 
 export function customersRouter(db: pg.Pool, uploadDir: string): Router {
   const router = Router();
+  router.use(allow('read', 'customer'));
 
   const showForm = async (req: Request, res: Response, values: Data, errors: FieldErrors, customerId?: number) => {
     render(req, res, 'customers/form', { values, errors, customerId, companies: await companyOptions(db) });
@@ -20,14 +22,14 @@ export function customersRouter(db: pg.Pool, uploadDir: string): Router {
     render(req, res, 'customers/list', { page: await listCustomers(db, list), q: list.q });
   });
 
-  router.get('/new', (req, res) => showForm(req, res, { company_id: req.query.company_id }, {}));
+  router.get('/new', allow('create', 'customer'), (req, res) => showForm(req, res, { company_id: req.query.company_id }, {}));
 
-  router.post('/', (req, res) =>
+  router.post('/', allow('create', 'customer'), (req, res) =>
     submitForm(req, res, {
       schema: customerSchema,
       errors: photoErrors(req, res),
       showForm: (values, errors) => showForm(req, res, values, errors),
-      save: async (data) => `/customers/${await createCustomer(db, data, await savePhoto(req, uploadDir))}`,
+      save: async (data) => `/customers/${await createCustomer(db, data, await savePhoto(res, uploadDir))}`,
     }),
   );
 
@@ -41,10 +43,11 @@ export function customersRouter(db: pg.Pool, uploadDir: string): Router {
   addEditRoutes(router, {
     schema: customerSchema,
     load: async (id) => getCustomer(db, id),
+    authorize: async (_id, res) => ensureCan(res, 'update', 'customer'),
     showForm,
     preErrors: photoErrors,
-    update: async (id, data, req) => {
-      await updateCustomer(db, id, data, await savePhoto(req, uploadDir));
+    update: async (id, data, _req, res) => {
+      await updateCustomer(db, id, data, await savePhoto(res, uploadDir));
       return `/customers/${id}`;
     },
   });

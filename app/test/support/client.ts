@@ -1,10 +1,31 @@
 import assert from 'node:assert/strict';
 
-/** A minimal browser stand-in: one cookie jar, CSRF tokens taken from the last page. */
+/** A minimal browser stand-in: a cookie jar, CSRF tokens taken from the last page. */
 export class Client {
-  cookie = '';
+  private jar = new Map<string, string>();
+  /** Sent as X-Forwarded-For (the app trusts it from loopback), to act as another address. */
+  forwardedFor?: string;
 
   constructor(public baseUrl: string) {}
+
+  /** The Cookie header this client sends. */
+  get cookie(): string {
+    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  set cookie(header: string) {
+    this.jar = new Map(
+      header
+        .split(';')
+        .map((p) => p.trim())
+        .filter(Boolean)
+        .map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)] as [string, string]),
+    );
+  }
+
+  cookieNamed(name: string): string | undefined {
+    return this.jar.get(name);
+  }
 
   async get(path: string): Promise<Response> {
     return this.send(path, { method: 'GET' });
@@ -16,17 +37,26 @@ export class Client {
     return res.text();
   }
 
-  /** Loads `formPage`, then posts `fields` (plus its CSRF token) to `action`. */
+  /**
+   * Loads `formPage`, then posts `fields` (plus its CSRF token) to `action`. Forms with
+   * a file go as multipart, with the token in the query string as the app's forms do.
+   */
   async submit(formPage: string, action: string, fields: Record<string, string | Blob>): Promise<Response> {
     const token = csrfToken(await this.text(formPage));
+    return this.post(action, fields, token);
+  }
+
+  /** Posts `fields` with the given CSRF token (none when undefined). */
+  async post(action: string, fields: Record<string, string | Blob>, token?: string): Promise<Response> {
     const hasFile = Object.values(fields).some((v) => v instanceof Blob);
     const body = hasFile ? new FormData() : new URLSearchParams();
-    body.append('_csrf', token);
+    if (token) body.append('_csrf', token);
     for (const [k, v] of Object.entries(fields)) {
       if (typeof v === 'string') body.append(k, v);
       else (body as FormData).append(k, v, 'photo.png');
     }
-    return this.send(action, { method: 'POST', body });
+    const url = hasFile && token ? `${action}${action.includes('?') ? '&' : '?'}_csrf=${encodeURIComponent(token)}` : action;
+    return this.send(url, { method: 'POST', body });
   }
 
   async login(username: string, password: string): Promise<void> {
@@ -35,21 +65,27 @@ export class Client {
   }
 
   private async send(path: string, init: RequestInit): Promise<Response> {
-    const res = await fetch(`${this.baseUrl}${path}`, {
-      ...init,
-      redirect: 'manual',
-      headers: this.cookie ? { cookie: this.cookie } : {},
-    });
-    const set = res.headers.get('set-cookie');
-    if (set) this.cookie = set.split(';')[0] ?? '';
+    const headers: Record<string, string> = {};
+    if (this.jar.size) headers.cookie = this.cookie;
+    if (this.forwardedFor) headers['x-forwarded-for'] = this.forwardedFor;
+    const res = await fetch(`${this.baseUrl}${path}`, { ...init, redirect: 'manual', headers });
+    for (const set of res.headers.getSetCookie()) {
+      const pair = set.split(';')[0] ?? '';
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq);
+      const value = pair.slice(eq + 1);
+      // Expired (cleared) cookies are dropped, as a browser would.
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(set)) this.jar.delete(name);
+      else this.jar.set(name, value);
+    }
     return res;
   }
 }
 
 export function csrfToken(html: string): string {
-  const m = /name="_csrf" value="([^"]+)"/.exec(html);
+  const m = /name="_csrf" value="([^"]+)"/.exec(html) ?? /_csrf=([^"&]+)"/.exec(html);
   assert.ok(m?.[1], 'page has a CSRF token');
-  return m[1];
+  return decodeURIComponent(m[1]);
 }
 
 /** The id in a redirect such as /customers/42. */

@@ -24,3 +24,13 @@ export async function photoUrl(client: Client, customerId: number): Promise<stri
   assert.ok(m?.[1], 'customer page shows the photo');
   return m[1];
 }
+
+/** Creates a user through the admin's form and returns its id. */
+export async function createUser(admin: Client, username: string, password: string, role: 'admin' | 'manager' | 'salesperson'): Promise<number> {
+  const res = await admin.submit('/users/new', '/users', { username, display_name: username[0]!.toUpperCase() + username.slice(1), password, role });
+  assert.equal(res.status, 303, `user ${username} created`);
+  // The search finds exactly this user, whose row links to /users/<id>/edit.
+  const m = /\/users\/(\d+)\/edit/.exec(await admin.text(`/users?q=${username}`));
+  assert.ok(m?.[1], `user ${username} listed`);
+  return Number(m[1]);
+}
