@@ -165,9 +165,10 @@ describe('sign-in limits', () => {
     const worst = (what: string) => Math.max(...probes.filter((p) => p.what === what).map((p) => p.ms));
     console.log(`      50 sign-ins took ${floodMs} ms; slowest /healthz ${worst('healthz')} ms, slowest page ${worst('page')} ms (${probes.length} probes)`);
     assert.ok(probes.every((p) => p.status === 200), `probe statuses: ${probes.map((p) => `${p.what}:${p.status}`).join(' ')}`);
-    // /healthz gives its own checks 1 s; pages should stay well under a second.
+    // HAProxy's health check gives up after 1 s (inter 1s) and /healthz gives its own
+    // checks 1 s; pages have 30 s (timeout server), but should stay far below that.
     assert.ok(worst('healthz') < 1000, `slowest /healthz ${worst('healthz')} ms`);
-    assert.ok(worst('page') < 1000, `slowest page ${worst('page')} ms`);
+    assert.ok(worst('page') < 2000, `slowest page ${worst('page')} ms`);
   });
 });
 
