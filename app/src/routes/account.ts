@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
+import { clearAttempts, PER_USERNAME, reserveAttempt, usernameKey } from '../models/loginThrottle.js';
 import { checkPassword, passwordChangeSchema, setPassword, setUserPhoto } from '../models/users.js';
 import { photoErrors, savePhoto } from '../lib/photos.js';
 import { FormError, type FieldErrors } from '../lib/validation.js';
@@ -24,9 +25,14 @@ export function accountRouter(db: pg.Pool, uploadDir: string): Router {
       showForm: (_values, errors) => showPage(req, res, errors),
       save: async (data) => {
         const me = currentUser(res);
+        // Counted like sign-ins, so a stolen session cannot guess the password quickly.
+        const key = usernameKey(me.username);
+        const reservation = await reserveAttempt(db, key, PER_USERNAME);
+        if (!reservation.ok) throw new FormError({ current_password: `Too many attempts. Wait ${reservation.retryAfterSeconds} seconds.` });
         if (!(await checkPassword(db, me.id, data.current_password))) {
           throw new FormError({ current_password: 'The current password is wrong' });
         }
+        await clearAttempts(db, key);
         await setPassword(db, me.id, data.password, req.sessionID);
         return '/account?saved=password';
       },
