@@ -17,6 +17,7 @@ import { authRouter } from './routes/auth.js';
 import { companiesRouter } from './routes/companies.js';
 import { customersRouter } from './routes/customers.js';
 import { healthHandler } from './routes/health.js';
+import { homeRouter } from './routes/home.js';
 import { tokensRouter } from './routes/tokens.js';
 import { uploadsRouter } from './routes/uploads.js';
 import { usersRouter } from './routes/users.js';
@@ -77,7 +78,7 @@ export function createApp({ config, pool, session, isShuttingDown }: AppDeps): E
   app.use(authRouter(pool, { csrf, secret: config.sessionSecret, secure: config.cookieSecure }));
   app.use(requireUser);
   app.use(parseMultipart);
-  app.get('/', (_req, res) => res.redirect(303, '/customers'));
+  app.use(homeRouter(pool));
   app.use('/uploads', uploadsRouter(config.uploadDir));
   app.use('/companies', companiesRouter(pool));
   app.use('/customers', customersRouter(pool, config.uploadDir));

@@ -53,7 +53,7 @@ describe('in a browser', function () {
     await page.getByLabel('Name').fill('Globex Corporation');
     await page.getByLabel('Website').fill('https://globex.example');
     await page.getByRole('button', { name: 'Save' }).click();
-    await rowWith('Globex Corporation').waitFor();
+    await page.getByRole('heading', { name: 'Globex Corporation' }).waitFor();
 
     const photoFile = path.join(tempDir('photo'), 'grace.png');
     writeFileSync(photoFile, solidPng(120, 120, [36, 86, 199]));

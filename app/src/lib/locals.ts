@@ -13,6 +13,8 @@ declare global {
       uploadError?: string;
       /** The submitted photo, decoded and re-encoded, ready to store. */
       photo?: import('./uploads.js').CleanImage;
+      /** The submitted CSV file (customer import). */
+      csvFile?: Buffer;
     }
   }
 }

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 
 export const PAGE_SIZE = 20;
+/** CSV exports stop here, so one request cannot make the server hold an unbounded list. */
+export const EXPORT_LIMIT = 100_000;
 
 export interface Page<T> {
   items: T[];
@@ -29,25 +31,66 @@ export function containsPattern(q: string): string {
 }
 
 /**
- * Runs one page of a listing. `from`, `where` and `orderBy` are fixed SQL fragments
- * written in code; the only user value, the search pattern, is always bound as $1.
- * Without a search the WHERE is left out, so the ORDER BY can walk an index.
+ * A WHERE clause built from fixed SQL fragments written in code; user values only
+ * ever go in as bound parameters (`bind` returns their placeholder).
  */
-export async function fetchPage<T extends pg.QueryResultRow>(
-  db: pg.Pool,
-  sql: { select: string; from: string; where: string; orderBy: string },
-  list: ListQuery,
-): Promise<Page<T>> {
-  const filter = list.q ? ` WHERE ${sql.where}` : '';
-  const params: unknown[] = list.q ? [containsPattern(list.q)] : [];
-  const n = params.length;
+export class Filter {
+  readonly params: unknown[] = [];
+  private readonly clauses: string[] = [];
+
+  bind(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  /** Adds `sql(placeholder)` for `value`, or `sql` as it is when no value is given. */
+  where(sql: string | ((p: string) => string), value?: unknown): this {
+    this.clauses.push(typeof sql === 'string' ? sql : sql(this.bind(value)));
+    return this;
+  }
+
+  /** The search condition (`sql` receives the pattern's placeholder) when `q` is not empty. */
+  search(q: string, sql: (p: string) => string): this {
+    return q ? this.where(sql, containsPattern(q)) : this;
+  }
+
+  get sql(): string {
+    return this.clauses.length ? ` WHERE ${this.clauses.map((c) => `(${c})`).join(' AND ')}` : '';
+  }
+}
+
+export interface ListSql {
+  select: string;
+  from: string;
+  orderBy: string;
+  /**
+   * The FROM for counting, when cheaper than `from` (e.g. the base table without the
+   * joins that only add display columns). It must accept the same filter.
+   */
+  countFrom?: string;
+}
+
+/**
+ * Runs one page of a listing. Without filters the WHERE is left out, so the ORDER BY
+ * can walk an index.
+ */
+export async function fetchPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter, page: number): Promise<Page<T>> {
+  const n = filter.params.length;
   const [count, rows] = await Promise.all([
-    db.query<{ total: string }>(`SELECT count(*) AS total FROM ${sql.from}${filter}`, params),
-    db.query<T>(
-      `SELECT ${sql.select} FROM ${sql.from}${filter} ORDER BY ${sql.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`,
-      [...params, PAGE_SIZE, (list.page - 1) * PAGE_SIZE],
-    ),
+    db.query<{ total: string }>(`SELECT count(*) AS total FROM ${sql.countFrom ?? sql.from}${filter.sql}`, filter.params),
+    db.query<T>(`SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`, [
+      ...filter.params,
+      PAGE_SIZE,
+      (page - 1) * PAGE_SIZE,
+    ]),
   ]);
   const total = Number(count.rows[0]?.total ?? 0);
-  return { items: rows.rows, page: list.page, pageSize: PAGE_SIZE, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)) };
+  return { items: rows.rows, page, pageSize: PAGE_SIZE, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)) };
+}
+
+/** Every row of a listing (up to EXPORT_LIMIT), for CSV export. */
+export async function fetchAll<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter): Promise<T[]> {
+  const n = filter.params.length;
+  const r = await db.query<T>(`SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT $${n + 1}`, [...filter.params, EXPORT_LIMIT]);
+  return r.rows;
 }

@@ -10,7 +10,13 @@ const upload = multer({
   // matched (see app.ts), so strangers cannot make the server buffer anything.
   storage: multer.memoryStorage(),
   limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 50, fieldSize: 64 * 1024 },
-}).single('photo');
+}).fields([
+  { name: 'photo', maxCount: 1 },
+  // The customer import's CSV file (same 5 MB limit).
+  { name: 'csv', maxCount: 1 },
+]);
+
+type UploadedFiles = Record<string, Express.Multer.File[] | undefined>;
 
 function parse(req: Request, res: Response): Promise<void> {
   return new Promise((resolve, reject) =>
@@ -31,9 +37,13 @@ function parse(req: Request, res: Response): Promise<void> {
 export const parseMultipart: RequestHandler = async (req: Request, res: Response, next: NextFunction) => {
   if (!req.is('multipart/form-data')) return next();
   await parse(req, res);
-  if (!res.locals.uploadError && req.file && req.file.size > 0) {
+  const files = (req.files ?? {}) as UploadedFiles;
+  const csv = files.csv?.[0];
+  if (csv && csv.size > 0) res.locals.csvFile = csv.buffer;
+  const photo = files.photo?.[0];
+  if (!res.locals.uploadError && photo && photo.size > 0) {
     try {
-      const clean = await cleanImage(req.file.buffer);
+      const clean = await cleanImage(photo.buffer);
       if (clean) res.locals.photo = clean;
       else res.locals.uploadError = IMAGE_PROBLEM;
     } catch (err) {

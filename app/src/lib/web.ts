@@ -23,6 +23,11 @@ export function render(req: Request, res: Response, view: string, data: Data = {
   res.type('html').send(html);
 }
 
+/** `value` if it is a same-site path (no open redirect via //host or /\\host), else `fallback`. */
+export function localPath(value: unknown, fallback: string): string {
+  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : fallback;
+}
+
 export function requireUser(req: Request, res: Response, next: NextFunction): void {
   if (res.locals.user) return next();
   res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);

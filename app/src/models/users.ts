@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { hashPassword, verifyPassword } from '../lib/passwords.js';
-import { fetchPage, type ListQuery, type Page } from '../lib/pagination.js';
+import { fetchPage, Filter, type ListQuery, type Page } from '../lib/pagination.js';
 import { text } from './fields.js';
 
 export const ROLES = ['admin', 'manager', 'salesperson'] as const;
@@ -46,11 +46,8 @@ export interface User {
 const COLUMNS = 'u.id, u.username, u.display_name, u.role, u.photo, u.disabled_at IS NOT NULL AS disabled';
 
 export function listUsers(db: pg.Pool, list: ListQuery): Promise<Page<User>> {
-  return fetchPage<User>(
-    db,
-    { select: COLUMNS, from: 'users u', where: 'u.username ILIKE $1 OR u.display_name ILIKE $1', orderBy: 'u.display_name, u.id' },
-    list,
-  );
+  const filter = new Filter().search(list.q, (p) => `u.username ILIKE ${p} OR u.display_name ILIKE ${p}`);
+  return fetchPage<User>(db, { select: COLUMNS, from: 'users u', orderBy: 'u.display_name, u.id' }, filter, list.page);
 }
 
 /** Active users, for "salesperson" choices. */

@@ -4,15 +4,19 @@ import type { z } from 'zod';
 import { bearerUser } from '../lib/auth.js';
 import { formErrorsFromDb } from '../lib/dbErrors.js';
 import { httpStatus } from '../lib/errors.js';
-import { parseListQuery, type ListQuery, type Page } from '../lib/pagination.js';
+import { parseArchivableQuery, type RawQuery } from '../lib/listQuery.js';
+import type { Page } from '../lib/pagination.js';
 import { allow, ensureCan, type Resource } from '../lib/policy.js';
 import { parseId, validate } from '../lib/validation.js';
-import { createCustomer, customerSchema, getCustomer, listCustomers, updateCustomer } from '../models/customers.js';
-import { createVisit, deleteVisit, getVisit, listVisits, updateVisit, visitOwner, visitSchema } from '../models/visits.js';
+import { currentUser } from '../lib/web.js';
+import { createCustomer, customerSchema, getCustomer, listCustomers, parseCustomerQuery, updateCustomer } from '../models/customers.js';
+import type { User } from '../models/users.js';
+import { createVisit, deleteVisit, getVisit, listVisits, parseVisitQuery, updateVisit, visitOwner, visitSchema } from '../models/visits.js';
 
 interface ApiResource<S extends z.ZodType> {
   resource: Resource;
-  list: (db: pg.Pool, list: ListQuery) => Promise<Page<unknown>>;
+  /** One page of the list, filtered by the query string as on the list page. */
+  list: (db: pg.Pool, query: RawQuery, user: User) => Promise<Page<unknown>>;
   get: (db: pg.Pool, id: number) => Promise<unknown>;
   schema: S;
   create: (db: pg.Pool, data: z.infer<S>) => Promise<number>;
@@ -37,7 +41,7 @@ function resourceRouter<S extends z.ZodType>(db: pg.Pool, r: ApiResource<S>): Ro
   };
 
   router.get('/', allow('read', r.resource), async (req, res) => {
-    res.json(await r.list(db, parseListQuery(req.query)));
+    res.json(await r.list(db, req.query, currentUser(res)));
   });
   router.get('/:id', allow('read', r.resource), async (req, res) => {
     const id = parseId(req.params.id);
@@ -100,7 +104,7 @@ export function apiRouter(db: pg.Pool): Router {
     '/customers',
     resourceRouter(db, {
       resource: 'customer',
-      list: listCustomers,
+      list: (pool, query) => listCustomers(pool, parseCustomerQuery(query, parseArchivableQuery(query))),
       get: getCustomer,
       schema: customerSchema,
       create: (pool, data) => createCustomer(pool, data, null),
@@ -111,7 +115,7 @@ export function apiRouter(db: pg.Pool): Router {
     '/visits',
     resourceRouter(db, {
       resource: 'visit',
-      list: listVisits,
+      list: (pool, query, user) => listVisits(pool, parseVisitQuery(query, user.id)),
       get: getVisit,
       schema: visitSchema,
       create: createVisit,

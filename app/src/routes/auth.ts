@@ -6,7 +6,7 @@ import type { Csrf } from '../lib/csrf.js';
 import { BusyError } from '../lib/cpuQueue.js';
 import { SESSION_COOKIE, sessionCall, startSession } from '../lib/session.js';
 import { validate } from '../lib/validation.js';
-import { render } from '../lib/web.js';
+import { localPath, render } from '../lib/web.js';
 import {
   addressKey,
   clearAttempts,
@@ -29,9 +29,7 @@ const DEVICE_COOKIE = 'crm.device';
 const DEVICE_MAX_AGE_MS = 365 * 24 * 60 * 60 * 1000;
 
 /** Only same-site relative paths are followed after sign-in (no open redirect). */
-function safeNext(value: unknown): string {
-  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/';
-}
+const safeNext = (value: unknown): string => localPath(value, '/');
 
 export interface AuthOptions {
   csrf: Csrf;

@@ -1,10 +1,13 @@
 import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
-import { createCompany, companySchema, getCompany, listCompanies, updateCompany } from '../models/companies.js';
-import { parseListQuery } from '../lib/pagination.js';
+import { sendCsv } from '../lib/csv.js';
+import { parseArchivableQuery, queryString } from '../lib/listQuery.js';
 import { allow, ensureCan } from '../lib/policy.js';
-import type { FieldErrors } from '../lib/validation.js';
-import { addEditRoutes, render, submitForm, type Data } from '../lib/web.js';
+import { parseId, type FieldErrors } from '../lib/validation.js';
+import { addEditRoutes, notFound, render, submitForm, type Data } from '../lib/web.js';
+import { createCompany, companySchema, exportCompanies, getCompany, listCompanies, setCompanyArchived, updateCompany, type Company } from '../models/companies.js';
+import { listCustomers } from '../models/customers.js';
+import { listVisits } from '../models/visits.js';
 
 export function companiesRouter(db: pg.Pool): Router {
   const router = Router();
@@ -16,8 +19,19 @@ export function companiesRouter(db: pg.Pool): Router {
   };
 
   router.get('/', async (req, res) => {
-    const list = parseListQuery(req.query);
-    render(req, res, 'companies/list', { page: await listCompanies(db, list), q: list.q });
+    const list = parseArchivableQuery(req.query);
+    render(req, res, 'companies/list', { page: await listCompanies(db, list), list, query: queryString({ q: list.q, archived: list.archived }) });
+  });
+
+  router.get('/export.csv', allow('export', 'company'), async (req, res) => {
+    sendCsv<Company>(res, 'companies.csv', [
+      { header: 'id', value: (c) => c.id },
+      { header: 'name', value: (c) => c.name },
+      { header: 'website', value: (c) => c.website },
+      { header: 'address', value: (c) => c.address },
+      { header: 'customers', value: (c) => c.customer_count },
+      { header: 'archived', value: (c) => c.archived },
+    ], await exportCompanies(db, parseArchivableQuery(req.query)));
   });
 
   router.get('/new', allow('create', 'company'), (req, res) => showForm(req, res, {}, {}));
@@ -26,12 +40,23 @@ export function companiesRouter(db: pg.Pool): Router {
     submitForm(req, res, {
       schema: companySchema,
       showForm: (values, errors) => showForm(req, res, values, errors),
-      save: async (data) => {
-        await createCompany(db, data);
-        return '/companies';
-      },
+      save: async (data) => `/companies/${await createCompany(db, data)}`,
     }),
   );
+
+  // The company with its customers and their visits, each list paged on its own.
+  router.get('/:id', async (req, res) => {
+    const id = parseId(req.params.id);
+    const company = id && (await getCompany(db, id));
+    if (!id || !company) return notFound(req, res);
+    const customerPage = parseId(req.query.cpage) ?? 1;
+    const visitPage = parseId(req.query.vpage) ?? 1;
+    const [customers, visits] = await Promise.all([
+      listCustomers(db, { page: customerPage, q: '', archived: false, companyId: id }),
+      listVisits(db, { page: visitPage, q: '', companyId: id }),
+    ]);
+    render(req, res, 'companies/show', { company, customers, visits });
+  });
 
   addEditRoutes(router, {
     schema: companySchema,
@@ -40,9 +65,18 @@ export function companiesRouter(db: pg.Pool): Router {
     showForm,
     update: async (id, data) => {
       await updateCompany(db, id, data);
-      return '/companies';
+      return `/companies/${id}`;
     },
   });
+
+  for (const [action, archived] of [['archive', true], ['restore', false]] as const) {
+    router.post(`/:id/${action}`, allow('archive', 'company'), async (req, res) => {
+      const id = parseId(req.params.id);
+      if (!id || !(await getCompany(db, id))) return notFound(req, res);
+      await setCompanyArchived(db, id, archived);
+      res.redirect(303, `/companies/${id}`);
+    });
+  }
 
   return router;
 }

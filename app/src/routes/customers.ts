@@ -1,25 +1,66 @@
 import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
-import { companyOptions } from '../models/companies.js';
-import { createCustomer, customerSchema, getCustomer, listCustomers, updateCustomer } from '../models/customers.js';
-import { visitsOfCustomer } from '../models/visits.js';
-import { parseListQuery } from '../lib/pagination.js';
+import { parseCsv, sendCsv } from '../lib/csv.js';
+import { parseArchivableQuery, queryString } from '../lib/listQuery.js';
 import { photoErrors, savePhoto } from '../lib/photos.js';
 import { allow, ensureCan } from '../lib/policy.js';
 import { parseId, type FieldErrors } from '../lib/validation.js';
 import { addEditRoutes, notFound, render, submitForm, type Data } from '../lib/web.js';
+import { companyOptions } from '../models/companies.js';
+import { importCustomers } from '../models/customerImport.js';
+import {
+  createCustomer,
+  customerSchema,
+  exportCustomers,
+  getCustomer,
+  listCustomers,
+  parseCustomerQuery,
+  setCustomerArchived,
+  updateCustomer,
+  type Customer,
+} from '../models/customers.js';
+import { listVisits } from '../models/visits.js';
 
 export function customersRouter(db: pg.Pool, uploadDir: string): Router {
   const router = Router();
   router.use(allow('read', 'customer'));
 
   const showForm = async (req: Request, res: Response, values: Data, errors: FieldErrors, customerId?: number) => {
-    render(req, res, 'customers/form', { values, errors, customerId, companies: await companyOptions(db) });
+    const companies = await companyOptions(db, parseId(String(values.company_id ?? '')));
+    render(req, res, 'customers/form', { values, errors, customerId, companies });
   };
 
   router.get('/', async (req, res) => {
-    const list = parseListQuery(req.query);
-    render(req, res, 'customers/list', { page: await listCustomers(db, list), q: list.q });
+    const list = parseCustomerQuery(req.query, parseArchivableQuery(req.query));
+    const query = queryString({ q: list.q, archived: list.archived, company: list.companyId });
+    const imported = parseId(req.query.imported);
+    render(req, res, 'customers/list', { page: await listCustomers(db, list), list, query, imported });
+  });
+
+  router.get('/export.csv', allow('export', 'customer'), async (req, res) => {
+    const list = parseCustomerQuery(req.query, parseArchivableQuery(req.query));
+    sendCsv<Customer>(res, 'customers.csv', [
+      { header: 'id', value: (c) => c.id },
+      { header: 'name', value: (c) => c.name },
+      { header: 'company', value: (c) => c.company_name },
+      { header: 'email', value: (c) => c.email },
+      { header: 'phone', value: (c) => c.phone },
+      { header: 'address', value: (c) => c.address },
+      { header: 'archived', value: (c) => c.archived },
+    ], await exportCustomers(db, list));
+  });
+
+  router.get('/import', allow('import', 'customer'), (req, res) => render(req, res, 'customers/import', { report: undefined }));
+
+  // All or nothing: every row is checked first; one bad row and nothing is saved,
+  // and the page lists each bad row with what is wrong in it.
+  router.post('/import', allow('import', 'customer'), async (req, res) => {
+    const file = res.locals.csvFile;
+    const parsed = file ? parseCsv(file) : { ok: false as const, error: 'Choose a CSV file' };
+    const report = parsed.ok ? await importCustomers(db, parsed.records) : { imported: 0, fileError: parsed.error, rows: [] };
+    if (report.imported > 0) return res.redirect(303, `/customers?imported=${report.imported}`);
+    res.status(422);
+    render(req, res, 'customers/import', { report });
   });
 
   router.get('/new', allow('create', 'customer'), (req, res) => showForm(req, res, { company_id: req.query.company_id }, {}));
@@ -37,7 +78,8 @@ export function customersRouter(db: pg.Pool, uploadDir: string): Router {
     const customerId = parseId(req.params.id);
     const customer = customerId && (await getCustomer(db, customerId));
     if (!customer) return notFound(req, res);
-    render(req, res, 'customers/show', { customer, visits: await visitsOfCustomer(db, customer.id) });
+    const visits = await listVisits(db, { page: parseId(req.query.page) ?? 1, q: '', customerId: customer.id });
+    render(req, res, 'customers/show', { customer, visits });
   });
 
   addEditRoutes(router, {
@@ -51,6 +93,15 @@ export function customersRouter(db: pg.Pool, uploadDir: string): Router {
       return `/customers/${id}`;
     },
   });
+
+  for (const [action, archived] of [['archive', true], ['restore', false]] as const) {
+    router.post(`/:id/${action}`, allow('archive', 'customer'), async (req, res) => {
+      const id = parseId(req.params.id);
+      if (!id || !(await getCustomer(db, id))) return notFound(req, res);
+      await setCustomerArchived(db, id, archived);
+      res.redirect(303, `/customers/${id}`);
+    });
+  }
 
   return router;
 }

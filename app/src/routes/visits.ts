@@ -1,12 +1,26 @@
 import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
+import { sendCsv } from '../lib/csv.js';
+import { queryString } from '../lib/listQuery.js';
+import { companyOptions } from '../models/companies.js';
 import { getCustomer } from '../models/customers.js';
 import { userOptions } from '../models/users.js';
-import { createVisit, deleteVisit, getVisit, listVisits, updateVisit, visitOwner, visitSchema } from '../models/visits.js';
-import { parseListQuery } from '../lib/pagination.js';
+import {
+  createVisit,
+  deleteVisit,
+  exportVisits,
+  getVisit,
+  listVisits,
+  markVisitDone,
+  parseVisitQuery,
+  updateVisit,
+  visitOwner,
+  visitSchema,
+  type Visit,
+} from '../models/visits.js';
 import { allow, canForAll, ensureCan } from '../lib/policy.js';
 import { parseId, type FieldErrors } from '../lib/validation.js';
-import { addEditRoutes, currentUser, notFound, render, submitForm, type Data } from '../lib/web.js';
+import { addEditRoutes, currentUser, localPath, notFound, render, submitForm, type Data } from '../lib/web.js';
 
 const today = (): string => new Date().toISOString().slice(0, 10);
 
@@ -32,8 +46,30 @@ export function visitsRouter(db: pg.Pool): Router {
   };
 
   router.get('/', async (req, res) => {
-    const list = parseListQuery(req.query);
-    render(req, res, 'visits/list', { page: await listVisits(db, list), q: list.q });
+    const me = currentUser(res);
+    const list = parseVisitQuery(req.query, me.id);
+    const query = queryString({
+      q: list.q,
+      from: list.from,
+      to: list.to,
+      status: list.status,
+      salesperson: list.salespersonId,
+      company: list.companyId,
+    });
+    const [page, salespeople, companies] = await Promise.all([listVisits(db, list), userOptions(db), companyOptions(db)]);
+    render(req, res, 'visits/list', { page, list, query, salespeople, companies, mine: list.salespersonId === me.id });
+  });
+
+  router.get('/export.csv', allow('export', 'visit'), async (req, res) => {
+    sendCsv<Visit>(res, 'visits.csv', [
+      { header: 'id', value: (v) => v.id },
+      { header: 'date', value: (v) => v.visit_date },
+      { header: 'customer', value: (v) => v.customer_name },
+      { header: 'company', value: (v) => v.company_name },
+      { header: 'salesperson', value: (v) => v.salesperson_name },
+      { header: 'done', value: (v) => v.done },
+      { header: 'notes', value: (v) => v.notes },
+    ], await exportVisits(db, parseVisitQuery(req.query, currentUser(res).id)));
   });
 
   router.get('/new', allow('create', 'visit'), (req, res) =>
@@ -63,6 +99,15 @@ export function visitsRouter(db: pg.Pool): Router {
       await updateVisit(db, id, data);
       return `/customers/${data.customer_id}`;
     },
+  });
+
+  // One click from a list: mark done, back to the same list.
+  router.post('/:id/done', async (req, res) => {
+    const id = parseId(req.params.id);
+    if (!id || !(await visitOwner(db, id))) return notFound(req, res);
+    await authorizeVisit('update')(id, res);
+    await markVisitDone(db, id);
+    res.redirect(303, localPath((req.body as Record<string, unknown> | undefined)?.back, '/visits'));
   });
 
   router.post('/:id/delete', async (req, res) => {
