@@ -61,7 +61,22 @@ const CASES: Case[] = [
   { name: 'POST /customers', whose: '-', allowed: ALL, send: page('POST', () => '/customers', customerFields) },
   { name: 'GET /customers/:id/edit', whose: '-', allowed: ALL, send: page('GET', (c) => `/customers/${c.customerId}/edit`) },
   { name: 'POST /customers/:id', whose: '-', allowed: ALL, send: page('POST', (c) => `/customers/${c.customerId}`, customerFields) },
+  { name: 'GET /customers/export.csv', whose: '-', allowed: ALL, send: page('GET', () => '/customers/export.csv') },
+  { name: 'GET /customers/import', whose: '-', allowed: SALES_MANAGERS, send: page('GET', () => '/customers/import') },
+  {
+    name: 'POST /customers/import',
+    whose: '-',
+    allowed: SALES_MANAGERS,
+    send: (c) => c.actor.web.post('/customers/import', { csv: new Blob([`name,company\nImported ${c.unique},Matrix Co\n`], { type: 'text/csv' }) }, c.actor.csrf),
+  },
+  { name: 'POST /customers/:id/archive', whose: '-', allowed: SALES_MANAGERS, send: page('POST', (c) => `/customers/${c.customerId}/archive`) },
+  { name: 'POST /customers/:id/restore', whose: '-', allowed: SALES_MANAGERS, send: page('POST', (c) => `/customers/${c.customerId}/restore`) },
+  { name: 'GET /', whose: '-', allowed: ALL, send: page('GET', () => '/') },
   // Pages: companies (read-only for salespeople).
+  { name: 'GET /companies/:id', whose: '-', allowed: ALL, send: page('GET', (c) => `/companies/${c.companyId}`) },
+  { name: 'GET /companies/export.csv', whose: '-', allowed: ALL, send: page('GET', () => '/companies/export.csv') },
+  { name: 'POST /companies/:id/archive', whose: '-', allowed: SALES_MANAGERS, send: page('POST', (c) => `/companies/${c.companyId}/archive`) },
+  { name: 'POST /companies/:id/restore', whose: '-', allowed: SALES_MANAGERS, send: page('POST', (c) => `/companies/${c.companyId}/restore`) },
   { name: 'GET /companies', whose: '-', allowed: ALL, send: page('GET', () => '/companies') },
   { name: 'GET /companies/new', whose: '-', allowed: SALES_MANAGERS, send: page('GET', () => '/companies/new') },
   { name: 'POST /companies', whose: '-', allowed: SALES_MANAGERS, send: page('POST', () => '/companies', (c) => ({ name: `Co ${c.unique}` })) },
@@ -70,12 +85,14 @@ const CASES: Case[] = [
   // Pages: visits.
   { name: 'GET /visits', whose: '-', allowed: ALL, send: page('GET', () => '/visits') },
   { name: 'GET /visits/new', whose: '-', allowed: ALL, send: page('GET', (c) => `/visits/new?customer_id=${c.customerId}`) },
+  { name: 'GET /visits/export.csv', whose: '-', allowed: ALL, send: page('GET', () => '/visits/export.csv') },
   ...(['own', 'other'] as const).flatMap((whose): Case[] => {
     const allowed = whose === 'own' ? ALL : SALES_MANAGERS;
     return [
       { name: 'POST /visits (for)', whose, allowed, send: page('POST', () => '/visits', visitFields) },
       { name: 'GET /visits/:id/edit', whose, allowed, send: page('GET', async (c) => `/visits/${await c.visit()}/edit`) },
       { name: 'POST /visits/:id', whose, allowed, send: page('POST', async (c) => `/visits/${await c.visit()}`, visitFields) },
+      { name: 'POST /visits/:id/done', whose, allowed, send: page('POST', async (c) => `/visits/${await c.visit()}/done`) },
       { name: 'POST /visits/:id/delete', whose, allowed, send: page('POST', async (c) => `/visits/${await c.visit()}/delete`) },
       { name: 'GET /api/v1/visits/:id', whose, allowed: ALL, send: api('GET', async (c) => `/visits/${await c.visit()}`) },
       { name: 'POST /api/v1/visits (for)', whose, allowed, send: api('POST', () => '/visits', visitFields) },

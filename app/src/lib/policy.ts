@@ -6,9 +6,10 @@ import type { Role, User } from '../models/users.js';
  *
  * - admin: manages users, and may do everything a manager may.
  * - manager: all sales data: companies, customers, every visit; archive and restore.
- * - salesperson: reads everything; creates and edits customers (contact details,
- *   photo: they meet them); creates, edits and deletes *their own* visits only, and
- *   cannot assign a visit to someone else. Companies are read-only for them.
+ * - salesperson: reads and exports everything; creates and edits customers (contact
+ *   details, photo: they meet them) but does not archive or bulk-import them; creates,
+ *   edits, marks done and deletes *their own* visits only, and cannot assign a visit to
+ *   someone else. Companies are read-only for them.
  * Everyone manages their own password, photo and API tokens.
  */
 export type Resource = 'company' | 'customer' | 'visit' | 'user';
