@@ -9,14 +9,22 @@ import { createDatabase, queryOnce } from './support/db.js';
 const git = (...args: string[]): string => execFileSync('git', ['-C', APP_DIR, ...args], { encoding: 'utf8' }).trim();
 
 /**
- * Builds the app as it was before the newest migration was added: the release that
- * servers still run while the first upgraded server migrates the shared database.
+ * The newest migration of the release in production. Update it when a release is
+ * deployed: the test then checks that release against every migration added since.
+ */
+const DEPLOYED_UP_TO = '1735689600000_initial-schema.ts';
+
+/**
+ * Builds the app as it was before the first migration after DEPLOYED_UP_TO was added:
+ * the release that servers still run while the first upgraded server migrates the
+ * shared database.
  */
 function buildPreviousRelease(): string {
   const migrations = readdirSync(path.join(APP_DIR, 'src', 'migrations')).sort();
-  const newest = migrations.at(-1)!;
-  const added = git('log', '--diff-filter=A', '--format=%H', '-1', '--', `src/migrations/${newest}`);
-  assert.ok(added, `the commit that added ${newest}`);
+  const firstNew = migrations[migrations.indexOf(DEPLOYED_UP_TO) + 1];
+  assert.ok(firstNew && migrations.includes(DEPLOYED_UP_TO), `a migration after ${DEPLOYED_UP_TO}`);
+  const added = git('log', '--diff-filter=A', '--format=%H', '--reverse', '--', `src/migrations/${firstNew}`).split('\n')[0];
+  assert.ok(added, `the commit that added ${firstNew}`);
   const dir = tempDir('previous-release');
   const archive = execFileSync('git', ['-C', APP_DIR, 'archive', `${added}^`, '--', 'src', 'views', 'public', 'package.json', 'tsconfig.json']);
   execFileSync('tar', ['-x', '-C', dir], { input: archive });

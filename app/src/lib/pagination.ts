@@ -1,6 +1,12 @@
 import type pg from 'pg';
 
 export const PAGE_SIZE = 20;
+/**
+ * Lists count matches up to this many: an exact count of a search that matches most
+ * of 100,000 rows would visit them all on every page view. Past it, pages say
+ * "more than 10000 found" and offer Next while there is a next page.
+ */
+export const COUNT_CAP = 10_000;
 /** CSV exports stop here, so one request cannot make the server hold an unbounded list. */
 export const EXPORT_LIMIT = 100_000;
 
@@ -8,8 +14,13 @@ export interface Page<T> {
   items: T[];
   page: number;
   pageSize: number;
+  /** Matches, counted up to COUNT_CAP. */
   total: number;
+  /** True when there are more than `total` matches. */
+  totalCapped: boolean;
+  /** Pages of the counted matches (more exist when totalCapped). */
   pages: number;
+  hasNext: boolean;
 }
 
 export interface ListQuery {
@@ -77,15 +88,28 @@ export interface ListSql {
 export async function fetchPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter, page: number): Promise<Page<T>> {
   const n = filter.params.length;
   const [count, rows] = await Promise.all([
-    db.query<{ total: string }>(`SELECT count(*) AS total FROM ${sql.countFrom ?? sql.from}${filter.sql}`, filter.params),
+    db.query<{ total: number }>(
+      `SELECT count(*)::int AS total FROM (SELECT 1 FROM ${sql.countFrom ?? sql.from}${filter.sql} LIMIT $${n + 1}) matches`,
+      [...filter.params, COUNT_CAP + 1],
+    ),
+    // One row more than a page tells whether there is a next page, even past the cap.
     db.query<T>(`SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`, [
       ...filter.params,
-      PAGE_SIZE,
+      PAGE_SIZE + 1,
       (page - 1) * PAGE_SIZE,
     ]),
   ]);
-  const total = Number(count.rows[0]?.total ?? 0);
-  return { items: rows.rows, page, pageSize: PAGE_SIZE, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)) };
+  const counted = count.rows[0]?.total ?? 0;
+  const total = Math.min(counted, COUNT_CAP);
+  return {
+    items: rows.rows.slice(0, PAGE_SIZE),
+    page,
+    pageSize: PAGE_SIZE,
+    total,
+    totalCapped: counted > COUNT_CAP,
+    pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+    hasNext: rows.rows.length > PAGE_SIZE,
+  };
 }
 
 /** Every row of a listing (up to EXPORT_LIMIT), for CSV export. */

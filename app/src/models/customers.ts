@@ -34,12 +34,17 @@ const FROM = 'customers c JOIN companies co ON co.id = c.company_id';
 function customerFilter(list: CustomerQuery): Filter {
   const f = new Filter().where(list.archived ? 'c.archived_at IS NOT NULL' : 'c.archived_at IS NULL');
   if (list.companyId) f.where((p) => `c.company_id = ${p}`, list.companyId);
-  return f.search(list.q, (p) => `c.name ILIKE ${p} OR c.email ILIKE ${p} OR co.name ILIKE ${p}`);
+  // Each arm can use an index (two trigram indexes, and company_id = ANY(...) the
+  // company index), so PostgreSQL ORs three bitmap scans instead of scanning the join.
+  return f.search(
+    list.q,
+    (p) => `c.name ILIKE ${p} OR c.email ILIKE ${p} OR c.company_id = ANY (ARRAY(SELECT id FROM companies WHERE name ILIKE ${p}))`,
+  );
 }
 
-function customerSql(list: CustomerQuery): ListSql {
-  // Only a search looks at the company's name; otherwise counting needs no join.
-  return { select: COLUMNS, from: FROM, orderBy: 'c.name, c.id', ...(list.q ? {} : { countFrom: 'customers c' }) };
+function customerSql(_list: CustomerQuery): ListSql {
+  // The filter looks at customers only, so counting needs no join.
+  return { select: COLUMNS, from: FROM, orderBy: 'c.name, c.id', countFrom: 'customers c' };
 }
 
 export function listCustomers(db: pg.Pool, list: CustomerQuery): Promise<Page<Customer>> {
