@@ -161,4 +161,15 @@ describe('records: companies, archiving, paging, filters, home page, CSV', () =>
     assert.equal(ok.headers.get('location'), '/customers?imported=2');
     assert.deepEqual(linkedNames(await manager.text('/customers?q=imported'), 'customers'), ['Imported Ann', 'Imported Ben']);
   });
+
+  it('counts up to 1,000 matches and still pages past them', async () => {
+    const co = await createCompany(manager, databaseUrl, 'Huge Co');
+    await sql(`INSERT INTO customers (company_id, name) SELECT $1, 'Mass ' || lpad(g::text, 5, '0') FROM generate_series(1, 1050) g`, [co]);
+    const first = await manager.text('/customers?q=mass');
+    assert.match(first, /more than 1000 found · page 1</);
+    assert.match(first, /rel="next"/);
+    const last = await manager.text('/customers?q=mass&page=53');
+    assert.deepEqual(linkedNames(last, 'customers'), Array.from({ length: 10 }, (_, i) => `Mass ${String(1041 + i).padStart(5, '0')}`));
+    assert.doesNotMatch(last, /rel="next"/);
+  });
 });

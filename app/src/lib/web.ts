@@ -18,7 +18,8 @@ export function render(req: Request, res: Response, view: string, data: Data = {
   const user = res.locals.user;
   // Templates show only the actions the user may take (the routes enforce them anyway).
   const may = (action: Action, resource: Resource, owners: number[] = []) => Boolean(user && can(user, action, resource, owners));
-  const html = eta.render(view, { ...data, user, csrfToken, path: req.path, may });
+  // The full path (a router's req.path is relative to where it is mounted), for the active menu entry.
+  const html = eta.render(view, { ...data, user, csrfToken, path: req.baseUrl + req.path, may });
   if (status) res.status(status);
   res.type('html').send(html);
 }

@@ -61,14 +61,15 @@ function visitFilter(q: VisitQuery): Filter {
   if (q.status) f.where(q.status === 'done' ? 'v.done' : 'NOT v.done');
   if (q.salespersonId) f.where((p) => `v.salesperson_id = ${p}`, q.salespersonId);
   if (q.customerId) f.where((p) => `v.customer_id = ${p}`, q.customerId);
-  if (q.companyId) f.where((p) => `v.customer_id = ANY (ARRAY(SELECT id FROM customers WHERE company_id = ${p}))`, q.companyId);
-  // Written against visits' own columns (ids from index lookups on customers and users),
-  // so every arm can use an index and counting needs no join.
+  if (q.companyId) f.where((p) => `v.customer_id IN (SELECT id FROM customers WHERE company_id = ${p})`, q.companyId);
+  // Written against visits' own columns, so counting needs no join. The ids of matching
+  // customers and users come from their trigram indexes once per query, into a hash
+  // table (IN, not = ANY(ARRAY(...)), which compares each row with every element).
   return f.search(
     q.q,
     (p) => `v.notes ILIKE ${p}
-      OR v.customer_id = ANY (ARRAY(SELECT id FROM customers WHERE name ILIKE ${p}))
-      OR v.salesperson_id = ANY (ARRAY(SELECT id FROM users WHERE display_name ILIKE ${p}))`,
+      OR v.customer_id IN (SELECT id FROM customers WHERE name ILIKE ${p})
+      OR v.salesperson_id IN (SELECT id FROM users WHERE display_name ILIKE ${p})`,
   );
 }
 

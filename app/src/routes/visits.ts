@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
 import { sendCsv } from '../lib/csv.js';
 import { queryString } from '../lib/listQuery.js';
-import { companyOptions } from '../models/companies.js';
+import { getCompany } from '../models/companies.js';
 import { getCustomer } from '../models/customers.js';
 import { userOptions } from '../models/users.js';
 import {
@@ -56,8 +56,14 @@ export function visitsRouter(db: pg.Pool): Router {
       salesperson: list.salespersonId,
       company: list.companyId,
     });
-    const [page, salespeople, companies] = await Promise.all([listVisits(db, list), userOptions(db), companyOptions(db)]);
-    render(req, res, 'visits/list', { page, list, query, salespeople, companies, mine: list.salespersonId === me.id });
+    // The company filter is set from a company's page (a list of every company would
+    // weigh more than the page itself); here it is only shown.
+    const [page, salespeople, company] = await Promise.all([
+      listVisits(db, list),
+      userOptions(db),
+      list.companyId ? getCompany(db, list.companyId) : undefined,
+    ]);
+    render(req, res, 'visits/list', { page, list, query, salespeople, company, mine: list.salespersonId === me.id });
   });
 
   router.get('/export.csv', allow('export', 'visit'), async (req, res) => {
