@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate';
 import pg from 'pg';
 import sharp from 'sharp';
 import { ADMIN_PASSWORD, APP_DIR, AppProcess, appEnv, freePort, tempDir, waitFor } from './support/app.js';
-import { Client, csrfToken } from './support/client.js';
+import { Client, csrfToken, openPost } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
 import { createCompany, createCustomer, photoUrl } from './support/fixtures.js';
 import { solidPng } from './support/images.js';
@@ -93,16 +92,10 @@ describe('several servers behind the load balancer', () => {
     const body = `_csrf=${encodeURIComponent(csrfToken(await client.text('/companies/new')))}&name=Late+Ltd`;
 
     // A form post whose body is still arriving when the signal comes.
-    const { hostname, port } = new URL(app.url);
-    const req = http.request({
-      hostname,
-      port,
-      method: 'POST',
-      path: '/companies',
-      headers: { cookie: client.cookie, 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length },
-    });
-    const status = new Promise<number>((resolve, reject) => {
-      req.on('response', (res) => resolve(res.resume().statusCode ?? 0)).on('error', reject);
+    const { req, status } = openPost(app.url, '/companies', {
+      cookie: client.cookie,
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': body.length,
     });
     req.write(body.slice(0, 10));
     await sleep(300);

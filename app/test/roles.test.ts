@@ -175,7 +175,7 @@ describe('roles: every route and method, for every role, on own and others\' rec
   after(() => app.stop());
 
   for (const role of ['admin', 'manager', 'salesperson'] as const) {
-    it(`${role}: allowed routes answer 2xx/3xx, every other one 403`, async () => {
+    it(`${role}: of ${CASES.length} route/method/record cases, allowed ones answer 2xx/3xx, every other one 403`, async () => {
       const a = actors.get(role)!;
       const wrong: string[] = [];
       let n = 0;

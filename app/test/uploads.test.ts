@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { ADMIN_PASSWORD, AppProcess, tempDir } from './support/app.js';
-import { Client } from './support/client.js';
+import { Client, openPost } from './support/client.js';
 import { createDatabase } from './support/db.js';
 import sharp from 'sharp';
 import { createCompany, createCustomer, photoUrl } from './support/fixtures.js';
@@ -82,25 +82,15 @@ describe('photo uploads', () => {
   it('reads no multipart body before the sign-in and CSRF checks pass', async () => {
     const signedIn = client.cookie;
     for (const [who, cookie] of [['anonymous', ''], ['signed in, no token', signedIn]] as const) {
-      const status = await new Promise<number>((resolve, reject) => {
-        const { hostname, port } = new URL(app.url);
-        const req = http.request({
-          hostname,
-          port,
-          method: 'POST',
-          path: '/customers',
-          headers: { cookie, 'content-type': 'multipart/form-data; boundary=x', 'content-length': 4 * 1024 * 1024 },
-        });
-        req.on('response', (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-          req.destroy();
-        });
-        req.on('error', (err) => (err.message.includes('socket hang up') ? undefined : reject(err)));
-        // 64 kB of a declared 4 MB: the answer must come without the rest.
-        req.write(Buffer.alloc(64 * 1024, 'a'));
+      const { req, status } = openPost(app.url, '/customers', {
+        cookie,
+        'content-type': 'multipart/form-data; boundary=x',
+        'content-length': 4 * 1024 * 1024,
       });
-      assert.equal(status, 403, who);
+      // 64 kB of a declared 4 MB: the answer must come without the rest.
+      req.write(Buffer.alloc(64 * 1024, 'a'));
+      assert.equal(await status, 403, who);
+      req.destroy();
     }
   });
 

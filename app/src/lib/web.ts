@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { User } from '../models/users.js';
 import { formErrorsFromDb } from './dbErrors.js';
 import { FormError, parseId, validate, type FieldErrors } from './validation.js';
-import { can, type Action, type Resource } from './policy.js';
+import { allow, can, type Action, type Resource } from './policy.js';
 import { eta } from './views.js';
 
 export type Data = Record<string, unknown>;
@@ -108,4 +108,24 @@ export function addEditRoutes<S extends z.ZodType>(router: Router, e: EditRoutes
       save: (data) => e.update(id, data, req, res),
     });
   });
+}
+
+export interface ArchiveRoutes {
+  resource: 'company' | 'customer';
+  load: (id: number) => Promise<object | undefined>;
+  setArchived: (id: number, archived: boolean) => Promise<void>;
+  /** The record's page, shown again afterwards. */
+  pageOf: (id: number) => string;
+}
+
+/** POST /:id/archive and /:id/restore (hide or show again; nothing is deleted). */
+export function addArchiveRoutes(router: Router, a: ArchiveRoutes): void {
+  for (const [action, archived] of [['archive', true], ['restore', false]] as const) {
+    router.post(`/:id/${action}`, allow('archive', a.resource), async (req, res) => {
+      const id = parseId(req.params.id);
+      if (!id || !(await a.load(id))) return notFound(req, res);
+      await a.setArchived(id, archived);
+      res.redirect(303, a.pageOf(id));
+    });
+  }
 }

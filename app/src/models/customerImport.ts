@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { inTransaction } from '../db/pool.js';
 import { validate } from '../lib/validation.js';
 import { createCustomer, customerSchema, type CustomerInput } from './customers.js';
 
@@ -42,16 +43,8 @@ export async function importCustomers(db: pg.Pool, records: Record<string, strin
   });
   if (rows.length) return { imported: 0, rows };
 
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(db, async (client) => {
     for (const c of valid) await createCustomer(client, c, null);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   return { imported: valid.length, rows: [] };
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { z } from 'zod';
+import { inTransaction } from '../db/pool.js';
 import { hashPassword, verifyPassword } from '../lib/passwords.js';
 import { fetchPage, Filter, type ListQuery, type Page } from '../lib/pagination.js';
 import { text } from './fields.js';
@@ -92,21 +93,13 @@ export async function setUserPhoto(db: pg.Pool, userId: number, photo: string): 
  * nothing they hold keeps working (the session check also refuses disabled users).
  */
 export async function setUserDisabled(db: pg.Pool, userId: number, disabled: boolean): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(db, async (client) => {
     await client.query(`UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END WHERE id = $1`, [userId, disabled]);
     if (disabled) {
       await client.query('DELETE FROM api_tokens WHERE user_id = $1', [userId]);
       await client.query(`DELETE FROM session WHERE (sess->>'userId')::int = $1`, [userId]);
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Sets a new password and signs the user out everywhere except `keepSession`. */

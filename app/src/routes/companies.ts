@@ -4,7 +4,7 @@ import { sendCsv } from '../lib/csv.js';
 import { parseArchivableQuery, queryString } from '../lib/listQuery.js';
 import { allow, ensureCan } from '../lib/policy.js';
 import { parseId, type FieldErrors } from '../lib/validation.js';
-import { addEditRoutes, notFound, render, submitForm, type Data } from '../lib/web.js';
+import { addArchiveRoutes, addEditRoutes, notFound, render, submitForm, type Data } from '../lib/web.js';
 import { createCompany, companySchema, exportCompanies, getCompany, listCompanies, setCompanyArchived, updateCompany, type Company } from '../models/companies.js';
 import { listCustomers } from '../models/customers.js';
 import { listVisits } from '../models/visits.js';
@@ -69,14 +69,12 @@ export function companiesRouter(db: pg.Pool): Router {
     },
   });
 
-  for (const [action, archived] of [['archive', true], ['restore', false]] as const) {
-    router.post(`/:id/${action}`, allow('archive', 'company'), async (req, res) => {
-      const id = parseId(req.params.id);
-      if (!id || !(await getCompany(db, id))) return notFound(req, res);
-      await setCompanyArchived(db, id, archived);
-      res.redirect(303, `/companies/${id}`);
-    });
-  }
+  addArchiveRoutes(router, {
+    resource: 'company',
+    load: (id) => getCompany(db, id),
+    setArchived: (id, archived) => setCompanyArchived(db, id, archived),
+    pageOf: (id) => `/companies/${id}`,
+  });
 
   return router;
 }

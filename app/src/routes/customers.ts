@@ -5,7 +5,7 @@ import { parseArchivableQuery, queryString } from '../lib/listQuery.js';
 import { photoErrors, savePhoto } from '../lib/photos.js';
 import { allow, ensureCan } from '../lib/policy.js';
 import { parseId, type FieldErrors } from '../lib/validation.js';
-import { addEditRoutes, notFound, render, submitForm, type Data } from '../lib/web.js';
+import { addArchiveRoutes, addEditRoutes, notFound, render, submitForm, type Data } from '../lib/web.js';
 import { companyOptions } from '../models/companies.js';
 import { importCustomers } from '../models/customerImport.js';
 import {
@@ -94,14 +94,12 @@ export function customersRouter(db: pg.Pool, uploadDir: string): Router {
     },
   });
 
-  for (const [action, archived] of [['archive', true], ['restore', false]] as const) {
-    router.post(`/:id/${action}`, allow('archive', 'customer'), async (req, res) => {
-      const id = parseId(req.params.id);
-      if (!id || !(await getCustomer(db, id))) return notFound(req, res);
-      await setCustomerArchived(db, id, archived);
-      res.redirect(303, `/customers/${id}`);
-    });
-  }
+  addArchiveRoutes(router, {
+    resource: 'customer',
+    load: (id) => getCustomer(db, id),
+    setArchived: (id, archived) => setCustomerArchived(db, id, archived),
+    pageOf: (id) => `/customers/${id}`,
+  });
 
   return router;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 
 /** A minimal browser stand-in: a cookie jar, CSRF tokens taken from the last page. */
 export class Client {
@@ -94,4 +95,23 @@ export function redirectId(res: Response, prefix: string): number {
   const m = new RegExp(`^${prefix}/(\\d+)$`).exec(location);
   assert.ok(m?.[1], `expected a redirect to ${prefix}/<id>, got ${res.status} ${location}`);
   return Number(m[1]);
+}
+
+/**
+ * Starts a POST and leaves its body to the caller (req.write/req.end, or nothing), to
+ * see what the server does before the body has arrived. Errors after the answer (the
+ * server closing an unfinished upload) are expected and ignored.
+ */
+export function openPost(baseUrl: string, path: string, headers: http.OutgoingHttpHeaders): { req: http.ClientRequest; status: Promise<number> } {
+  const { hostname, port } = new URL(baseUrl);
+  const req = http.request({ hostname, port, method: 'POST', path, headers });
+  let answered = false;
+  const status = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => {
+      answered = true;
+      resolve(res.resume().statusCode ?? 0);
+    });
+    req.on('error', (err) => (answered ? undefined : reject(err)));
+  });
+  return { req, status };
 }
