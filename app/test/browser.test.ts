@@ -3,9 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ADMIN_PASSWORD, APP_DIR, AppProcess, tempDir } from './support/app.js';
-import { Client } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
-import { createUser } from './support/fixtures.js';
+import { createSalesTeam } from './support/fixtures.js';
 import { solidPng } from './support/images.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -127,10 +126,7 @@ describe('in a browser', function () {
   it("a salesperson's day: dashboard, my pending visits, mark one done, a customer photo, and no editing another's visit", async () => {
     const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `crm-day-${name}.png`), fullPage: true });
     await page.setViewportSize({ width: 1280, height: 800 });
-    const admin = new Client(app.url);
-    await admin.login('admin', ADMIN_PASSWORD);
-    const aliceId = await createUser(admin, 'alice', 'alice-password', 'salesperson');
-    const bobId = await createUser(admin, 'bob', 'bob-password', 'salesperson');
+    const { alice: aliceId, bob: bobId } = (await createSalesTeam(app.url)).ids;
     const [company] = await queryOnce<{ id: number }>(databaseUrl, "INSERT INTO companies (name) VALUES ('Initech') RETURNING id");
     const [customer] = await queryOnce<{ id: number }>(databaseUrl, "INSERT INTO customers (company_id, name) VALUES ($1, 'Peter Gibbons') RETURNING id", [company!.id]);
     const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { ADMIN_PASSWORD, AppProcess, tempDir } from './support/app.js';
+import { AppProcess, tempDir } from './support/app.js';
 import { Client } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
-import { createCompany, createUser } from './support/fixtures.js';
+import { createCompany, createSalesTeam } from './support/fixtures.js';
 
 /** The names in the first column links of a list page. */
 const linkedNames = (html: string, prefix: string): string[] =>
@@ -29,11 +29,7 @@ describe('records: companies, archiving, paging, filters, home page, CSV', () =>
   before(async () => {
     databaseUrl = await createDatabase('records');
     app = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
-    const admin = new Client(app.url);
-    await admin.login('admin', ADMIN_PASSWORD);
-    await createUser(admin, 'maria', 'maria-password', 'manager');
-    aliceId = await createUser(admin, 'alice', 'alice-password', 'salesperson');
-    bobId = await createUser(admin, 'bob', 'bob-password', 'salesperson');
+    ({ alice: aliceId, bob: bobId } = (await createSalesTeam(app.url)).ids);
     manager = new Client(app.url);
     await manager.login('maria', 'maria-password');
     alice = new Client(app.url);

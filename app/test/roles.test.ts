@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ADMIN_PASSWORD, AppProcess, tempDir } from './support/app.js';
 import { Client, csrfToken } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
-import { createCompany, createUser } from './support/fixtures.js';
+import { createCompany, createSalesTeam, createUser } from './support/fixtures.js';
 
 type Role = 'admin' | 'manager' | 'salesperson';
 /** Whose record a case touches: the acting user's own, another salesperson's, or nobody's. */
@@ -159,11 +159,8 @@ describe('roles: every route and method, for every role, on own and others\' rec
   before(async () => {
     databaseUrl = await createDatabase('roles');
     app = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
-    const admin = new Client(app.url);
-    await admin.login('admin', ADMIN_PASSWORD);
-    await createUser(admin, 'maria', 'maria-password', 'manager');
-    await createUser(admin, 'alice', 'alice-password', 'salesperson');
-    bobId = await createUser(admin, 'bob', 'bob-password', 'salesperson');
+    const { admin, ids } = await createSalesTeam(app.url);
+    bobId = ids.bob;
     carolId = await createUser(admin, 'carol', 'carol-password', 'salesperson');
     companyId = await createCompany(admin, databaseUrl, 'Matrix Co');
     const [c] = await queryOnce<{ id: number }>(databaseUrl, "INSERT INTO customers (company_id, name) VALUES ($1, 'Matrix Customer') RETURNING id", [companyId]);

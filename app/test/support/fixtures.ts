@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ADMIN_PASSWORD } from './app.js';
 import { Client, redirectId } from './client.js';
 import { queryOnce } from './db.js';
 
@@ -33,4 +34,20 @@ export async function createUser(admin: Client, username: string, password: stri
   const m = /\/users\/(\d+)\/edit/.exec(await admin.text(`/users?q=${username}`));
   assert.ok(m?.[1], `user ${username} listed`);
   return Number(m[1]);
+}
+
+export interface SalesTeam {
+  admin: Client;
+  /** User ids: maria (manager), alice and bob (salespeople); passwords are `<name>-password`. */
+  ids: { maria: number; alice: number; bob: number };
+}
+
+/** Signs in as admin and creates the team most tests act as. */
+export async function createSalesTeam(baseUrl: string): Promise<SalesTeam> {
+  const admin = new Client(baseUrl);
+  await admin.login('admin', ADMIN_PASSWORD);
+  const maria = await createUser(admin, 'maria', 'maria-password', 'manager');
+  const alice = await createUser(admin, 'alice', 'alice-password', 'salesperson');
+  const bob = await createUser(admin, 'bob', 'bob-password', 'salesperson');
+  return { admin, ids: { maria, alice, bob } };
 }
