@@ -1,11 +1,9 @@
-import type { Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 
-export interface CsvColumn<T> {
-  header: string;
-  value: (row: T) => string | number | boolean | null;
-}
+/** A column: a field written under its own name, or [header, field]. */
+export type CsvColumn<T> = (keyof T & string) | [header: string, field: keyof T & string];
 
 /**
  * A spreadsheet opening the file would run a cell starting with = + - @ (or a tab or
@@ -16,12 +14,29 @@ function defuse(value: string | number | boolean | null): string {
   return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
 }
 
+function cell(value: unknown): string | number | boolean | null {
+  return value === null || value === undefined ? null : typeof value === 'object' ? JSON.stringify(value) : (value as string | number | boolean);
+}
+
 /** Sends `rows` as a CSV download (UTF-8 with BOM, so spreadsheets read accents right). */
 export function sendCsv<T>(res: Response, filename: string, columns: CsvColumn<T>[], rows: T[]): void {
-  const body = stringify([columns.map((c) => c.header), ...rows.map((r) => columns.map((c) => defuse(c.value(r))))]);
+  const pairs = columns.map((c) => (typeof c === 'string' ? [c, c] : c));
+  const body = stringify([pairs.map(([header]) => header), ...rows.map((r) => pairs.map(([, field]) => defuse(cell(r[field as keyof T]))))]);
   res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
   res.setHeader('Cache-Control', 'private, no-store');
   res.type('text/csv; charset=utf-8').send(`\uFEFF${body}`);
+}
+
+export interface CsvExport<T> {
+  filename: string;
+  columns: CsvColumn<T>[];
+  /** Every row of the list as filtered by the request's query string. */
+  rows: (req: Request, res: Response) => Promise<T[]>;
+}
+
+/** The handler of a list's GET /export.csv. */
+export function csvExport<T>(e: CsvExport<T>): RequestHandler {
+  return async (req, res) => sendCsv(res, e.filename, e.columns, await e.rows(req, res));
 }
 
 export const MAX_IMPORT_ROWS = 5000;

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
-import { sendCsv } from '../lib/csv.js';
+import { csvExport } from '../lib/csv.js';
 import { parseArchivableQuery, queryString } from '../lib/listQuery.js';
 import { allow, ensureCan } from '../lib/policy.js';
 import { parseId, type FieldErrors } from '../lib/validation.js';
@@ -23,16 +23,15 @@ export function companiesRouter(db: pg.Pool): Router {
     render(req, res, 'companies/list', { page: await listCompanies(db, list), list, query: queryString({ q: list.q, archived: list.archived }) });
   });
 
-  router.get('/export.csv', allow('export', 'company'), async (req, res) => {
-    sendCsv<Company>(res, 'companies.csv', [
-      { header: 'id', value: (c) => c.id },
-      { header: 'name', value: (c) => c.name },
-      { header: 'website', value: (c) => c.website },
-      { header: 'address', value: (c) => c.address },
-      { header: 'customers', value: (c) => c.customer_count },
-      { header: 'archived', value: (c) => c.archived },
-    ], await exportCompanies(db, parseArchivableQuery(req.query)));
-  });
+  router.get(
+    '/export.csv',
+    allow('export', 'company'),
+    csvExport<Company>({
+      filename: 'companies.csv',
+      columns: ['id', 'name', 'website', 'address', ['customers', 'customer_count'], 'archived'],
+      rows: (req) => exportCompanies(db, parseArchivableQuery(req.query)),
+    }),
+  );
 
   router.get('/new', allow('create', 'company'), (req, res) => showForm(req, res, {}, {}));
 

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
-import { parseCsv, sendCsv } from '../lib/csv.js';
+import { csvExport, parseCsv } from '../lib/csv.js';
 import { parseArchivableQuery, queryString } from '../lib/listQuery.js';
 import { photoErrors, savePhoto } from '../lib/photos.js';
 import { allow, ensureCan } from '../lib/policy.js';
@@ -37,18 +37,15 @@ export function customersRouter(db: pg.Pool, uploadDir: string): Router {
     render(req, res, 'customers/list', { page: await listCustomers(db, list), list, query, imported });
   });
 
-  router.get('/export.csv', allow('export', 'customer'), async (req, res) => {
-    const list = parseCustomerQuery(req.query, parseArchivableQuery(req.query));
-    sendCsv<Customer>(res, 'customers.csv', [
-      { header: 'id', value: (c) => c.id },
-      { header: 'name', value: (c) => c.name },
-      { header: 'company', value: (c) => c.company_name },
-      { header: 'email', value: (c) => c.email },
-      { header: 'phone', value: (c) => c.phone },
-      { header: 'address', value: (c) => c.address },
-      { header: 'archived', value: (c) => c.archived },
-    ], await exportCustomers(db, list));
-  });
+  router.get(
+    '/export.csv',
+    allow('export', 'customer'),
+    csvExport<Customer>({
+      filename: 'customers.csv',
+      columns: ['id', 'name', ['company', 'company_name'], 'email', 'phone', 'address', 'archived'],
+      rows: (req) => exportCustomers(db, parseCustomerQuery(req.query, parseArchivableQuery(req.query))),
+    }),
+  );
 
   router.get('/import', allow('import', 'customer'), (req, res) => render(req, res, 'customers/import', { report: undefined }));
 

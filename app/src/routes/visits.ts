@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
-import { sendCsv } from '../lib/csv.js';
+import { csvExport } from '../lib/csv.js';
 import { queryString } from '../lib/listQuery.js';
 import { getCompany } from '../models/companies.js';
 import { getCustomer } from '../models/customers.js';
@@ -66,17 +66,15 @@ export function visitsRouter(db: pg.Pool): Router {
     render(req, res, 'visits/list', { page, list, query, salespeople, company, mine: list.salespersonId === me.id });
   });
 
-  router.get('/export.csv', allow('export', 'visit'), async (req, res) => {
-    sendCsv<Visit>(res, 'visits.csv', [
-      { header: 'id', value: (v) => v.id },
-      { header: 'date', value: (v) => v.visit_date },
-      { header: 'customer', value: (v) => v.customer_name },
-      { header: 'company', value: (v) => v.company_name },
-      { header: 'salesperson', value: (v) => v.salesperson_name },
-      { header: 'done', value: (v) => v.done },
-      { header: 'notes', value: (v) => v.notes },
-    ], await exportVisits(db, parseVisitQuery(req.query, currentUser(res).id)));
-  });
+  router.get(
+    '/export.csv',
+    allow('export', 'visit'),
+    csvExport<Visit>({
+      filename: 'visits.csv',
+      columns: ['id', ['date', 'visit_date'], ['customer', 'customer_name'], ['company', 'company_name'], ['salesperson', 'salesperson_name'], 'done', 'notes'],
+      rows: (req, res) => exportVisits(db, parseVisitQuery(req.query, currentUser(res).id)),
+    }),
+  );
 
   router.get('/new', allow('create', 'visit'), (req, res) =>
     showForm(req, res, { customer_id: req.query.customer_id, salesperson_id: currentUser(res).id, visit_date: today() }, {}),
