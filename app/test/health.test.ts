@@ -54,14 +54,18 @@ describe('/healthz', () => {
     await app!.waitHealthy(15_000, 200);
   });
 
-  it('shows an error page (503) while the database is down, and the sign-in page still renders', async () => {
+  it('shows an error page (503, and 503 JSON from the API) while the database is down; the sign-in page still renders', async () => {
     const client = new Client(app!.url);
     await client.login('admin', ADMIN_PASSWORD);
+    const token = /id="new-token">(crm_[A-Za-z0-9_-]+)</.exec(await (await client.submit('/tokens', '/tokens', { name: 'probe' })).text())?.[1];
     await flushAndStop();
     try {
       const page = await client.get('/customers');
       assert.equal(page.status, 503);
       assert.match(await page.text(), /Something went wrong on our side/);
+      const api = await fetch(`${app!.url}/api/v1/customers`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(api.status, 503, 'the API too says "try again", not 500');
+      assert.equal(api.headers.get('retry-after'), '5');
       const login = await new Client(app!.url).get('/login');
       assert.equal(login.status, 200, 'anonymous pages need no database');
     } finally {

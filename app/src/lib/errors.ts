@@ -3,8 +3,13 @@ import { BusyError } from './cpuQueue.js';
 import { ForbiddenError } from './policy.js';
 import { render } from './web.js';
 
-/** The HTTP status an error carries (body-parser, csrf-sync, http-errors), else 500. */
+/**
+ * The HTTP status for an error: 503 when the database is unreachable (clients and the
+ * balancer may retry), else the status it carries (body-parser, csrf-sync, our own
+ * errors), else 500.
+ */
 export function httpStatus(err: unknown): number {
+  if (databaseUnreachable(err)) return 503;
   const status = err && typeof err === 'object' && 'status' in err ? Number(err.status) : NaN;
   return status >= 400 && status < 600 ? status : 500;
 }
@@ -29,7 +34,7 @@ function messageFor(err: unknown, status: number): string {
  */
 export const pageErrors: ErrorRequestHandler = (err: unknown, req, res, next) => {
   if (res.headersSent) return next(err);
-  const status = databaseUnreachable(err) ? 503 : httpStatus(err);
+  const status = httpStatus(err);
   if (status >= 500) console.error(`error on ${req.method} ${req.originalUrl}:`, err);
   if (status === 503) res.setHeader('Retry-After', '5');
   try {

@@ -88,7 +88,9 @@ function resourceRouter<S extends z.ZodType>(db: pg.Pool, r: ApiResource<S>): Ro
 const apiErrors: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
   const status = httpStatus(err);
   if (status >= 500) console.error('api error:', err);
-  res.status(status).json({ error: status >= 500 ? 'internal error' : String((err as Error).message) });
+  if (status === 503) res.setHeader('Retry-After', '5');
+  const message = status === 503 ? 'temporarily unavailable, try again' : status >= 500 ? 'internal error' : String((err as Error).message);
+  res.status(status).json({ error: message });
 };
 
 /**
