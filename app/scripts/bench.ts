@@ -14,14 +14,23 @@ interface Row {
   p50: number;
   p99: number;
   errors: number;
+  /** The unexpected answers, e.g. "429 x3, timeout x1". */
+  detail: string;
 }
 
 async function measure(endpoint: string, opts: autocannon.Options, okStatus = 200): Promise<Row> {
   const result = await autocannon({ connections: CONNECTIONS, duration: DURATION_S, ...opts });
   // A redirect to /login, a 429 or a 503 would make the figures meaningless, so count them.
   const stats = result.statusCodeStats as Record<string, { count: number }>;
-  const wrong = Object.entries(stats).filter(([code]) => Number(code) !== okStatus).reduce((n, [, s]) => n + s.count, 0);
+  const unexpected = Object.entries(stats).filter(([code]) => Number(code) !== okStatus);
+  const wrong = unexpected.reduce((n, [, s]) => n + s.count, 0);
+  const detail = [
+    ...unexpected.map(([code, s]) => `${code} x${s.count}`),
+    ...(result.timeouts ? [`timeout x${result.timeouts}`] : []),
+    ...(result.errors - result.timeouts > 0 ? [`error x${result.errors - result.timeouts}`] : []),
+  ].join(', ');
   return {
+    detail,
     endpoint,
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
@@ -76,7 +85,7 @@ async function main(): Promise<void> {
     console.log(`\n${n} customers, ${VISITS} visits, ${CONNECTIONS} connections, ${DURATION_S} s each, one server, Node ${process.version}\n`);
     console.log('| endpoint | requests/s | p50 ms | p99 ms | unexpected status/errors |');
     console.log('| --- | ---: | ---: | ---: | ---: |');
-    for (const r of rows) console.log(`| ${r.endpoint} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors} |`);
+    for (const r of rows) console.log(`| ${r.endpoint} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors}${r.detail ? ` (${r.detail})` : ''} |`);
     if (rows.some((r) => r.errors > 0)) process.exitCode = 1;
   } finally {
     await app.stop();

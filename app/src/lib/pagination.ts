@@ -75,10 +75,12 @@ export interface ListSql {
   from: string;
   orderBy: string;
   /**
-   * The FROM for counting, when cheaper than `from` (e.g. the base table without the
-   * joins that only add display columns). It must accept the same filter.
+   * The base table alone (e.g. `visits v`), when the filter and the order only look at
+   * its columns: counting and finding a page's rows then skip the joins, which only add
+   * display columns to the page's 20 rows ("deferred join": page 200 no longer joins
+   * 4,000 rows it throws away). `key` is its primary key (e.g. `v.id`).
    */
-  countFrom?: string;
+  base?: { from: string; key: string };
 }
 
 /**
@@ -87,17 +89,17 @@ export interface ListSql {
  */
 export async function fetchPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter, page: number): Promise<Page<T>> {
   const n = filter.params.length;
+  const limit = `ORDER BY ${sql.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`;
+  const pageSql = sql.base
+    ? `SELECT ${sql.select} FROM ${sql.from} WHERE ${sql.base.key} IN (SELECT ${sql.base.key} FROM ${sql.base.from}${filter.sql} ${limit}) ORDER BY ${sql.orderBy}`
+    : `SELECT ${sql.select} FROM ${sql.from}${filter.sql} ${limit}`;
   const [count, rows] = await Promise.all([
     db.query<{ total: number }>(
-      `SELECT count(*)::int AS total FROM (SELECT 1 FROM ${sql.countFrom ?? sql.from}${filter.sql} LIMIT $${n + 1}) matches`,
+      `SELECT count(*)::int AS total FROM (SELECT 1 FROM ${sql.base?.from ?? sql.from}${filter.sql} LIMIT $${n + 1}) matches`,
       [...filter.params, COUNT_CAP + 1],
     ),
     // One row more than a page tells whether there is a next page, even past the cap.
-    db.query<T>(`SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`, [
-      ...filter.params,
-      PAGE_SIZE + 1,
-      (page - 1) * PAGE_SIZE,
-    ]),
+    db.query<T>(pageSql, [...filter.params, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE]),
   ]);
   const counted = count.rows[0]?.total ?? 0;
   const total = Math.min(counted, COUNT_CAP);

@@ -43,8 +43,8 @@ function customerFilter(list: CustomerQuery): Filter {
 }
 
 function customerSql(_list: CustomerQuery): ListSql {
-  // The filter looks at customers only, so counting needs no join.
-  return { select: COLUMNS, from: FROM, orderBy: 'c.name, c.id', countFrom: 'customers c' };
+  // The filter looks at customers only, so counting and paging need no join.
+  return { select: COLUMNS, from: FROM, orderBy: 'c.name, c.id', base: { from: 'customers c', key: 'c.id' } };
 }
 
 export function listCustomers(db: pg.Pool, list: CustomerQuery): Promise<Page<Customer>> {

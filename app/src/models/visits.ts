@@ -74,7 +74,7 @@ function visitFilter(q: VisitQuery): Filter {
 }
 
 function visitSql(q: VisitQuery): ListSql {
-  return { select: COLUMNS, from: FROM, countFrom: 'visits v', orderBy: q.upcoming ? 'v.visit_date, v.id' : 'v.visit_date DESC, v.id DESC' };
+  return { select: COLUMNS, from: FROM, base: { from: 'visits v', key: 'v.id' }, orderBy: q.upcoming ? 'v.visit_date, v.id' : 'v.visit_date DESC, v.id DESC' };
 }
 
 export function listVisits(db: pg.Pool, q: VisitQuery): Promise<Page<Visit>> {
