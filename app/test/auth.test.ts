@@ -125,6 +125,26 @@ describe('sign-in limits', () => {
     }
   });
 
+  it('never refuses correct sign-ins arriving together from one address', async () => {
+    // One browser (known device, pre-session cookie and token replayed) signing in 10
+    // at a time: concurrent reservations on one key must not see each other's waits.
+    const browser = new Client(app.url);
+    await browser.login('admin', ADMIN_PASSWORD);
+    const cookie = browser.cookie.split('; ').filter((c) => !c.startsWith('crm.sid=')).join('; ');
+    const form = csrfToken(await (await fetch(`${app.url}/login`, { headers: { cookie } })).text());
+    const body = new URLSearchParams({ _csrf: form, username: 'admin', password: ADMIN_PASSWORD }).toString();
+    const statuses: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          fetch(`${app.url}/login`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body }),
+        ),
+      );
+      statuses.push(...answers.map((r) => r.status));
+    }
+    assert.deepEqual(statuses, Array(30).fill(303));
+  });
+
   it('makes one address wait after 20 failures, whatever the usernames, and not others', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 22; i++) {

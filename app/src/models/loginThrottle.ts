@@ -29,23 +29,28 @@ export type Reservation = { ok: true } | { ok: false; retryAfterSeconds: number 
 export const addressKey = (ip: string): string => `ip:${ip}`;
 export const usernameKey = (username: string): string => `user:${username}`;
 
-/** Counts one attempt on `key`, or refuses it while the key's wait has not passed. */
+/**
+ * Counts one attempt on `key`, or refuses it while the key's wait has not passed.
+ * Times are clock_timestamp(), not now(): concurrent upserts on one key queue on its
+ * row lock, and now() (the statement's start) of one that started first but got the
+ * lock second would be earlier than the wait the first one just set, refusing it.
+ */
 export async function reserveAttempt(db: pg.Pool, key: string, rule: ThrottleRule): Promise<Reservation> {
   const r = await db.query<{ reserved: boolean; retry_after: number }>(
     `WITH reserved AS (
        INSERT INTO login_throttle AS t (key, failures, window_start, blocked_until)
-       VALUES ($1, 1, now(), now())
+       VALUES ($1, 1, clock_timestamp(), clock_timestamp())
        ON CONFLICT (key) DO UPDATE SET
-         failures = CASE WHEN t.window_start < now() - $2::interval THEN 1 ELSE t.failures + 1 END,
-         window_start = CASE WHEN t.window_start < now() - $2::interval THEN now() ELSE t.window_start END,
-         blocked_until = now() + make_interval(secs =>
-           CASE WHEN t.window_start < now() - $2::interval OR t.failures + 1 <= $3 THEN 0
+         failures = CASE WHEN t.window_start < clock_timestamp() - $2::interval THEN 1 ELSE t.failures + 1 END,
+         window_start = CASE WHEN t.window_start < clock_timestamp() - $2::interval THEN clock_timestamp() ELSE t.window_start END,
+         blocked_until = clock_timestamp() + make_interval(secs =>
+           CASE WHEN t.window_start < clock_timestamp() - $2::interval OR t.failures + 1 <= $3 THEN 0
                 ELSE least(power(2, t.failures - $3), $4) END)
-       WHERE t.blocked_until <= now() OR t.window_start < now() - $2::interval
+       WHERE t.blocked_until <= clock_timestamp() OR t.window_start < clock_timestamp() - $2::interval
        RETURNING 1
      )
      SELECT EXISTS (SELECT 1 FROM reserved) AS reserved,
-            coalesce((SELECT ceil(extract(epoch FROM blocked_until - now()))::int
+            coalesce((SELECT ceil(extract(epoch FROM blocked_until - clock_timestamp()))::int
                       FROM login_throttle WHERE key = $1), 1) AS retry_after`,
     [key, WINDOW, rule.free, rule.maxDelaySeconds],
   );
