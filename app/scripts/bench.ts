@@ -1,48 +1,41 @@
-// Measures the customer list page (signed in, first page, 10,000 customers) and /healthz
-// against one server on 127.0.0.1. Run through scripts/bench.sh, which provides the database.
+// Measures searches, lists and sign-ins against one server on 127.0.0.1 with 100,000
+// customers and 200,000 visits. Run through scripts/bench.sh, which provides the database.
 import autocannon from 'autocannon';
 import { ADMIN_PASSWORD, AppProcess, tempDir } from '../test/support/app.js';
-import { Client } from '../test/support/client.js';
+import { Client, csrfToken } from '../test/support/client.js';
 import { createDatabase, queryOnce } from '../test/support/db.js';
+import { CUSTOMERS, seed, VISITS } from './benchSeed.js';
 
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
-const CUSTOMERS = 10_000;
-
-async function seed(databaseUrl: string): Promise<void> {
-  await queryOnce(databaseUrl, `INSERT INTO companies (name) SELECT 'Company ' || g FROM generate_series(1, 100) g`);
-  await queryOnce(
-    databaseUrl,
-    `INSERT INTO customers (company_id, name, email, phone)
-     SELECT (g % 100) + 1, 'Customer ' || lpad(g::text, 5, '0'), 'c' || g || '@example.test', '+34 600 ' || g
-     FROM generate_series(1, $1::int) g`,
-    [CUSTOMERS],
-  );
-  await queryOnce(databaseUrl, 'ANALYZE');
-}
-
 interface Row {
   endpoint: string;
   rps: number;
   p50: number;
   p99: number;
   errors: number;
+  /** The unexpected answers, e.g. "429 x3, timeout x1". */
+  detail: string;
 }
 
-async function measure(endpoint: string, url: string, cookie?: string): Promise<Row> {
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    headers: cookie ? { cookie } : {},
-  });
-  // A redirect to /login or a 503 would make the figures meaningless, so count them.
+async function measure(endpoint: string, opts: autocannon.Options, okStatus = 200): Promise<Row> {
+  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION_S, ...opts });
+  // A redirect to /login, a 429 or a 503 would make the figures meaningless, so count them.
+  const stats = result.statusCodeStats as Record<string, { count: number }>;
+  const unexpected = Object.entries(stats).filter(([code]) => Number(code) !== okStatus);
+  const wrong = unexpected.reduce((n, [, s]) => n + s.count, 0);
+  const detail = [
+    ...unexpected.map(([code, s]) => `${code} x${s.count}`),
+    ...(result.timeouts ? [`timeout x${result.timeouts}`] : []),
+    ...(result.errors - result.timeouts > 0 ? [`error x${result.errors - result.timeouts}`] : []),
+  ].join(', ');
   return {
+    detail,
     endpoint,
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
     p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
+    errors: result.errors + result.timeouts + wrong,
   };
 }
 
@@ -50,17 +43,49 @@ async function main(): Promise<void> {
   const databaseUrl = await createDatabase('bench');
   const app = await AppProcess.startHealthy(databaseUrl, tempDir('bench-uploads'));
   try {
+    const t0 = Date.now();
     await seed(databaseUrl);
+    console.log(`seeded ${CUSTOMERS} customers, ${VISITS} visits in ${Math.round((Date.now() - t0) / 1000)} s`);
     const client = new Client(app.url);
     await client.login('admin', ADMIN_PASSWORD);
-    const rows = [
-      await measure('GET /customers (signed in, page 1 of 500)', `${app.url}/customers`, client.cookie),
-      await measure('GET /healthz', `${app.url}/healthz`),
+    const cookie = client.cookie;
+    const page = (path: string) => ({ url: `${app.url}${path}`, headers: { cookie } });
+
+    // Sign-ins: one browser (its pre-session cookie and token are stateless, so they can
+    // be replayed) that has signed in before, so only the per-address limit applies.
+    const signIn = new Client(app.url);
+    await signIn.login('admin', ADMIN_PASSWORD);
+    signIn.cookie = signIn.cookie.split('; ').filter((c) => !c.startsWith('crm.sid=')).join('; ');
+    const token = csrfToken(await signIn.text('/login'));
+    const body = new URLSearchParams({ _csrf: token, username: 'admin', password: ADMIN_PASSWORD }).toString();
+
+    const specs: [endpoint: string, opts: autocannon.Options, okStatus?: number][] = [
+      ['GET /customers?q=garc (customers search)', page('/customers?q=garc')],
+      ['GET /customers?q=ana smith (customers search)', page('/customers?q=ana%20smith')],
+      ['GET /visits?q=renewal (visits search)', page('/visits?q=renewal')],
+      ['GET /visits?q=hugo (visits search, by customer)', page('/visits?q=hugo')],
+      ['GET /visits (visit list, page 1)', page('/visits')],
+      ['GET /visits?page=200 (visit list, page 200)', page('/visits?page=200')],
+      ["GET /visits?salesperson=2&status=pending (one salesperson's pending)", page('/visits?salesperson=2&status=pending')],
+      ['GET /customers (customer list, page 1)', page('/customers')],
+      [
+        'POST /login (sign-ins)',
+        { url: `${app.url}/login`, method: 'POST', headers: { cookie: signIn.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body },
+        303,
+      ],
+      ['GET /healthz', { url: `${app.url}/healthz` }],
     ];
-    console.log(`\n${CUSTOMERS} customers, ${CONNECTIONS} connections, ${DURATION_S} s each, one server, Node ${process.version}\n`);
-    console.log('| endpoint | requests/s | p50 ms | p99 ms | non-2xx/errors |');
+    // BENCH_ONLY=visits measures only the endpoints whose name contains that text.
+    const only = process.env.BENCH_ONLY ?? '';
+    const rows: Row[] = [];
+    for (const [endpoint, opts, okStatus] of specs) {
+      if (!only || endpoint.includes(only)) rows.push(await measure(endpoint, opts, okStatus));
+    }
+    const [{ n } = { n: 0 }] = await queryOnce<{ n: number }>(databaseUrl, 'SELECT count(*)::int AS n FROM customers');
+    console.log(`\n${n} customers, ${VISITS} visits, ${CONNECTIONS} connections, ${DURATION_S} s each, one server, Node ${process.version}\n`);
+    console.log('| endpoint | requests/s | p50 ms | p99 ms | unexpected status/errors |');
     console.log('| --- | ---: | ---: | ---: | ---: |');
-    for (const r of rows) console.log(`| ${r.endpoint} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors} |`);
+    for (const r of rows) console.log(`| ${r.endpoint} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors}${r.detail ? ` (${r.detail})` : ''} |`);
     if (rows.some((r) => r.errors > 0)) process.exitCode = 1;
   } finally {
     await app.stop();

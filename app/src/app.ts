@@ -5,17 +5,19 @@ import helmet from 'helmet';
 import type pg from 'pg';
 import type { Config } from './config.js';
 import { sessionUser } from './lib/auth.js';
-import { csrf } from './lib/csrf.js';
+import { createCsrf } from './lib/csrf.js';
 import { pageErrors } from './lib/errors.js';
 import './lib/locals.js';
 import { parseMultipart } from './lib/photos.js';
-import type { SessionMiddleware } from './lib/session.js';
+import { sessionExpiry, type SessionMiddleware } from './lib/session.js';
 import { notFound, requireUser } from './lib/web.js';
+import { accountRouter } from './routes/account.js';
 import { apiRouter } from './routes/api.js';
 import { authRouter } from './routes/auth.js';
 import { companiesRouter } from './routes/companies.js';
 import { customersRouter } from './routes/customers.js';
 import { healthHandler } from './routes/health.js';
+import { homeRouter } from './routes/home.js';
 import { tokensRouter } from './routes/tokens.js';
 import { uploadsRouter } from './routes/uploads.js';
 import { usersRouter } from './routes/users.js';
@@ -58,20 +60,31 @@ export function createApp({ config, pool, session, isShuttingDown }: AppDeps): E
   app.use('/public', express.static(publicDir, { maxAge: '1h', index: false }));
   app.use('/api/v1', apiRouter(pool));
 
+  // Who is asking comes first (session, expiry, a still-enabled user), then the CSRF
+  // check, then sign-in; multipart bodies (photos, up to 5 MB in memory) are only read
+  // after all of these passed. Url-encoded bodies are read before the CSRF check, which
+  // needs their _csrf field; they are capped at 100 kB.
+  const csrf = createCsrf(config.sessionSecret, config.cookieSecure);
   app.use(session.handler);
-  app.use(express.urlencoded({ extended: false, limit: '100kb' }));
-  app.use(parseMultipart);
-  app.use(csrf.csrfSynchronisedProtection);
+  app.use(sessionExpiry({ idleSeconds: config.sessionIdleSeconds, maxSeconds: config.sessionMaxSeconds }));
   app.use(sessionUser(pool));
+  app.use((req, res, next) => {
+    res.locals.csrfToken = () => csrf.token(req, res);
+    next();
+  });
+  app.use(express.urlencoded({ extended: false, limit: '100kb' }));
+  app.use(csrf.protect);
 
-  app.use(authRouter(pool));
+  app.use(authRouter(pool, { csrf, secret: config.sessionSecret, secure: config.cookieSecure }));
   app.use(requireUser);
-  app.get('/', (_req, res) => res.redirect(303, '/customers'));
+  app.use(parseMultipart);
+  app.use(homeRouter(pool));
   app.use('/uploads', uploadsRouter(config.uploadDir));
   app.use('/companies', companiesRouter(pool));
   app.use('/customers', customersRouter(pool, config.uploadDir));
   app.use('/visits', visitsRouter(pool));
   app.use('/users', usersRouter(pool, config.uploadDir));
+  app.use('/account', accountRouter(pool, config.uploadDir));
   app.use('/tokens', tokensRouter(pool));
 
   app.use(notFound);

@@ -11,9 +11,22 @@ export interface Config {
   adminPassword: string;
   /** Set when the load balancer terminates TLS, so session cookies are only sent over HTTPS. */
   cookieSecure: boolean;
+  /** A session unused for this long is signed out. */
+  sessionIdleSeconds: number;
+  /** A session is signed out this long after sign-in, however active. */
+  sessionMaxSeconds: number;
 }
 
 const required = z.string({ error: 'is required' });
+
+function seconds(fallback: number) {
+  return z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(1, 'must be at least 1')
+    .max(30 * 24 * 60 * 60, 'must be at most 30 days')
+    .default(fallback);
+}
 
 const schema = z.object({
   DATABASE_URL: required.regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL'),
@@ -28,6 +41,8 @@ const schema = z.object({
   SESSION_SECRET: required.min(32, 'must be at least 32 characters'),
   ADMIN_PASSWORD: required.min(8, 'must be at least 8 characters'),
   COOKIE_SECURE: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).default('false'),
+  SESSION_IDLE_SECONDS: seconds(30 * 60),
+  SESSION_MAX_SECONDS: seconds(12 * 60 * 60),
 });
 
 export class ConfigError extends Error {}
@@ -49,5 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     sessionSecret: e.SESSION_SECRET,
     adminPassword: e.ADMIN_PASSWORD,
     cookieSecure: e.COOKIE_SECURE === 'true',
+    sessionIdleSeconds: e.SESSION_IDLE_SECONDS,
+    sessionMaxSeconds: e.SESSION_MAX_SECONDS,
   };
 }

@@ -29,7 +29,10 @@ async function main(): Promise<void> {
 
   const pool = createPool(config.databaseUrl);
   await ensureAdmin(pool, config.adminPassword);
-  const session = createSession(pool, config.sessionSecret, config.cookieSecure);
+  const session = createSession(pool, config.sessionSecret, config.cookieSecure, {
+    idleSeconds: config.sessionIdleSeconds,
+    maxSeconds: config.sessionMaxSeconds,
+  });
 
   let shuttingDown = false;
   const app = createApp({ config, pool, session, isShuttingDown: () => shuttingDown });

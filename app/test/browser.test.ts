@@ -1,21 +1,26 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { ADMIN_PASSWORD, AppProcess, tempDir } from './support/app.js';
-import { createDatabase } from './support/db.js';
+import { ADMIN_PASSWORD, APP_DIR, AppProcess, tempDir } from './support/app.js';
+import { createDatabase, queryOnce } from './support/db.js';
+import { createSalesTeam } from './support/fixtures.js';
 import { solidPng } from './support/images.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = process.env.SCREENSHOT_DIR ?? '/tmp';
+// Kept after the run for a person to look at (git-ignored).
+const SCREENSHOTS = process.env.SCREENSHOT_DIR ?? path.join(APP_DIR, 'test-artifacts');
+mkdirSync(SCREENSHOTS, { recursive: true });
 
 describe('in a browser', function () {
   let app: AppProcess;
   let context: BrowserContext;
   let page: Page;
+  let databaseUrl: string;
 
   before(async () => {
-    app = await AppProcess.startHealthy(await createDatabase('browser'), tempDir('uploads'));
+    databaseUrl = await createDatabase('browser');
+    app = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
     context = await chromium.launchPersistentContext(tempDir('chromium-profile'), {
       executablePath: CHROMIUM,
       headless: true,
@@ -53,7 +58,7 @@ describe('in a browser', function () {
     await page.getByLabel('Name').fill('Globex Corporation');
     await page.getByLabel('Website').fill('https://globex.example');
     await page.getByRole('button', { name: 'Save' }).click();
-    await rowWith('Globex Corporation').waitFor();
+    await page.getByRole('heading', { name: 'Globex Corporation' }).waitFor();
 
     const photoFile = path.join(tempDir('photo'), 'grace.png');
     writeFileSync(photoFile, solidPng(120, 120, [36, 86, 199]));
@@ -116,5 +121,59 @@ describe('in a browser', function () {
     assert.equal(customer?.status(), 200);
     await rowWith('Grace Hopper').getByRole('link', { name: 'Grace Hopper' }).click();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'crm-customer-phone.png'), fullPage: true });
+  });
+
+  it("a salesperson's day: dashboard, my pending visits, mark one done, a customer photo, and no editing another's visit", async () => {
+    const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `crm-day-${name}.png`), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const { alice: aliceId, bob: bobId } = (await createSalesTeam(app.url)).ids;
+    const [company] = await queryOnce<{ id: number }>(databaseUrl, "INSERT INTO companies (name) VALUES ('Initech') RETURNING id");
+    const [customer] = await queryOnce<{ id: number }>(databaseUrl, "INSERT INTO customers (company_id, name) VALUES ($1, 'Peter Gibbons') RETURNING id", [company!.id]);
+    const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+    const visit = async (who: number, date: string, notes: string, done = false) =>
+      (await queryOnce<{ id: number }>(databaseUrl, 'INSERT INTO visits (customer_id, salesperson_id, visit_date, notes, done) VALUES ($1, $2, $3, $4, $5) RETURNING id', [customer!.id, who, date, notes, done]))[0]!.id;
+    await visit(aliceId, day(1), 'Demo of the TPS report module');
+    await visit(aliceId, day(3), 'Contract renewal talk');
+    await visit(aliceId, day(-10), 'First meeting', true);
+    const bobsVisit = await visit(bobId, day(2), 'Bob follows up on pricing');
+
+    await context.clearCookies();
+    await page.goto(`${app.url}/`);
+    await page.getByLabel('Username').fill('alice');
+    await page.getByLabel('Password').fill('alice-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Hello, Alice' }).waitFor();
+    assert.equal(await page.locator('#pending-count').innerText(), '2');
+    assert.match(await page.locator('table.list').innerText(), /Demo of the TPS report module[^]*Contract renewal talk/);
+    assert.doesNotMatch(await page.locator('table.list').innerText(), /Bob follows up|First meeting/);
+    await shot('1-dashboard');
+
+    await page.getByRole('link', { name: 'Visits', exact: true }).click();
+    await page.getByRole('link', { name: 'My pending visits' }).click();
+    await page.getByRole('heading', { name: 'My visits' }).waitFor();
+    assert.equal(await page.locator('table.list tbody tr').count(), 2, 'only my two pending visits');
+    await shot('2-my-pending-visits');
+    await rowWith('Demo of the TPS report module').getByRole('button', { name: 'Mark done' }).click();
+    await page.waitForURL(/\/visits\?/);
+    assert.equal(await page.locator('table.list tbody tr').count(), 1, 'the done visit left the pending list');
+    await shot('3-marked-done');
+    await page.goto(`${app.url}/`);
+    assert.equal(await page.locator('#pending-count').innerText(), '1');
+
+    const photoFile = path.join(tempDir('photo'), 'peter.png');
+    writeFileSync(photoFile, solidPng(90, 90, [200, 120, 30]));
+    await page.goto(`${app.url}/customers/${customer!.id}`);
+    await page.getByRole('link', { name: 'Edit' }).first().click();
+    await page.locator('input[type=file]').setInputFiles(photoFile);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('heading', { name: 'Peter Gibbons' }).waitFor();
+    assert.equal(await page.locator('img.avatar.large').evaluate((img: HTMLImageElement) => img.naturalWidth), 90);
+    assert.equal(await rowWith('Bob follows up').getByRole('link', { name: 'Edit' }).count(), 0, "no Edit link on Bob's visit");
+    await shot('4-customer-photo');
+
+    const forbidden = await page.goto(`${app.url}/visits/${bobsVisit}/edit`);
+    assert.equal(forbidden?.status(), 403);
+    await page.getByText('You are not allowed to do this.').waitFor();
+    await shot('5-not-allowed');
   });
 });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { renameSync } from 'node:fs';
 import path from 'node:path';
-import { APP_DIR, AppProcess, tempDir } from './support/app.js';
+import { ADMIN_PASSWORD, APP_DIR, AppProcess, tempDir } from './support/app.js';
+import { Client } from './support/client.js';
+import { queryOnce } from './support/db.js';
 
 const STATE_DIR = process.env.CRM_STATE_DIR ?? '/tmp/crm-app-state';
 // A cluster of its own, so stopping it cannot disturb the other tests.
@@ -13,10 +15,18 @@ const pgCluster = (...args: string[]): string =>
 describe('/healthz', () => {
   let app: AppProcess | undefined;
   let uploadDir: string;
+  let databaseUrl: string;
+
+  // The suite's clusters run with synchronous_commit=off, so an immediate stop could
+  // lose the last commits (the migrations, a session): flush them first.
+  async function flushAndStop(): Promise<void> {
+    await queryOnce(databaseUrl, 'CHECKPOINT');
+    pgCluster('stop', CLUSTER_DIR, 'immediate');
+  }
 
   before(() => {
     uploadDir = tempDir('uploads');
-    const databaseUrl = pgCluster('init', CLUSTER_DIR);
+    databaseUrl = pgCluster('init', CLUSTER_DIR);
     return AppProcess.startHealthy(databaseUrl, uploadDir).then((a) => (app = a));
   });
   after(async () => {
@@ -33,7 +43,7 @@ describe('/healthz', () => {
   });
 
   it('turns 503 within 2 s of the database stopping, and 200 once it is back', async () => {
-    pgCluster('stop', CLUSTER_DIR, 'immediate');
+    await flushAndStop();
     const failedAfter = await app!.waitHealthy(2000, 503);
     assert.ok(failedAfter <= 2000, `503 after ${failedAfter} ms`);
     const { body } = await app!.health();
@@ -42,6 +52,28 @@ describe('/healthz', () => {
 
     pgCluster('resume', CLUSTER_DIR);
     await app!.waitHealthy(15_000, 200);
+  });
+
+  it('shows an error page (503, and 503 JSON from the API) while the database is down; the sign-in page still renders', async () => {
+    const client = new Client(app!.url);
+    await client.login('admin', ADMIN_PASSWORD);
+    const token = /id="new-token">(crm_[A-Za-z0-9_-]+)</.exec(await (await client.submit('/tokens', '/tokens', { name: 'probe' })).text())?.[1];
+    await flushAndStop();
+    try {
+      const page = await client.get('/customers');
+      assert.equal(page.status, 503);
+      assert.match(await page.text(), /Something went wrong on our side/);
+      const api = await fetch(`${app!.url}/api/v1/customers`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(api.status, 503, 'the API too says "try again", not 500');
+      assert.equal(api.headers.get('retry-after'), '5');
+      const login = await new Client(app!.url).get('/login');
+      assert.equal(login.status, 200, 'anonymous pages need no database');
+    } finally {
+      pgCluster('resume', CLUSTER_DIR);
+    }
+    await app!.waitHealthy(15_000, 200);
+    assert.equal((await client.get('/customers')).status, 200, 'the session works again');
+    assert.ok(app!.running);
   });
 
   it('is 503 naming the upload folder while that folder is unusable', async () => {

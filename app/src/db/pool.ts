@@ -18,3 +18,19 @@ export function createPool(databaseUrl: string): pg.Pool {
   pool.on('error', (err) => console.error(`database: idle client error: ${err.message}`));
   return pool;
 }
+
+/** Runs `work` on one connection inside BEGIN/COMMIT; any error rolls it all back. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  } finally {
+    client.release();
+  }
+}

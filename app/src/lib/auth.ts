@@ -1,13 +1,20 @@
 import type { RequestHandler } from 'express';
 import type pg from 'pg';
 import { userForToken } from '../models/tokens.js';
-import { getUser } from '../models/users.js';
+import { getActiveUser } from '../models/users.js';
+import { sessionCall } from './session.js';
 
-/** Puts the session's user (if any) into res.locals.user. */
+/**
+ * Puts the session's user into res.locals.user. A session whose user has been
+ * disabled or deleted is replaced by an empty one: the user is signed out at once.
+ */
 export function sessionUser(db: pg.Pool): RequestHandler {
   return async (req, res, next) => {
     const userId = req.session.userId;
-    if (userId) res.locals.user = await getUser(db, userId);
+    if (!userId) return next();
+    const user = await getActiveUser(db, userId);
+    if (user) res.locals.user = user;
+    else await sessionCall(req, 'regenerate');
     next();
   };
 }

@@ -1,13 +1,26 @@
 import type pg from 'pg';
 
 export const PAGE_SIZE = 20;
+/**
+ * Lists count matches up to this many: an exact count of a search that matches much
+ * of 200,000 rows would check them all on every page view (ILIKE costs microseconds
+ * a row). Past it, pages say "more than 1000 found" and offer Next while there is one.
+ */
+export const COUNT_CAP = 1_000;
+/** CSV exports stop here, so one request cannot make the server hold an unbounded list. */
+export const EXPORT_LIMIT = 100_000;
 
 export interface Page<T> {
   items: T[];
   page: number;
   pageSize: number;
+  /** Matches, counted up to COUNT_CAP. */
   total: number;
+  /** True when there are more than `total` matches. */
+  totalCapped: boolean;
+  /** Pages of the counted matches (more exist when totalCapped). */
   pages: number;
+  hasNext: boolean;
 }
 
 export interface ListQuery {
@@ -29,25 +42,81 @@ export function containsPattern(q: string): string {
 }
 
 /**
- * Runs one page of a listing. `from`, `where` and `orderBy` are fixed SQL fragments
- * written in code; the only user value, the search pattern, is always bound as $1.
- * Without a search the WHERE is left out, so the ORDER BY can walk an index.
+ * A WHERE clause built from fixed SQL fragments written in code; user values only
+ * ever go in as bound parameters (`bind` returns their placeholder).
  */
-export async function fetchPage<T extends pg.QueryResultRow>(
-  db: pg.Pool,
-  sql: { select: string; from: string; where: string; orderBy: string },
-  list: ListQuery,
-): Promise<Page<T>> {
-  const filter = list.q ? ` WHERE ${sql.where}` : '';
-  const params: unknown[] = list.q ? [containsPattern(list.q)] : [];
-  const n = params.length;
+export class Filter {
+  readonly params: unknown[] = [];
+  private readonly clauses: string[] = [];
+
+  bind(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  /** Adds `sql(placeholder)` for `value`, or `sql` as it is when no value is given. */
+  where(sql: string | ((p: string) => string), value?: unknown): this {
+    this.clauses.push(typeof sql === 'string' ? sql : sql(this.bind(value)));
+    return this;
+  }
+
+  /** The search condition (`sql` receives the pattern's placeholder) when `q` is not empty. */
+  search(q: string, sql: (p: string) => string): this {
+    return q ? this.where(sql, containsPattern(q)) : this;
+  }
+
+  get sql(): string {
+    return this.clauses.length ? ` WHERE ${this.clauses.map((c) => `(${c})`).join(' AND ')}` : '';
+  }
+}
+
+export interface ListSql {
+  select: string;
+  from: string;
+  orderBy: string;
+  /**
+   * The base table alone (e.g. `visits v`), when the filter and the order only look at
+   * its columns: counting and finding a page's rows then skip the joins, which only add
+   * display columns to the page's 20 rows ("deferred join": page 200 no longer joins
+   * 4,000 rows it throws away). `key` is its primary key (e.g. `v.id`).
+   */
+  base?: { from: string; key: string };
+}
+
+/**
+ * Runs one page of a listing. Without filters the WHERE is left out, so the ORDER BY
+ * can walk an index.
+ */
+export async function fetchPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter, page: number): Promise<Page<T>> {
+  const n = filter.params.length;
+  const limit = `ORDER BY ${sql.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`;
+  const pageSql = sql.base
+    ? `SELECT ${sql.select} FROM ${sql.from} WHERE ${sql.base.key} IN (SELECT ${sql.base.key} FROM ${sql.base.from}${filter.sql} ${limit}) ORDER BY ${sql.orderBy}`
+    : `SELECT ${sql.select} FROM ${sql.from}${filter.sql} ${limit}`;
   const [count, rows] = await Promise.all([
-    db.query<{ total: string }>(`SELECT count(*) AS total FROM ${sql.from}${filter}`, params),
-    db.query<T>(
-      `SELECT ${sql.select} FROM ${sql.from}${filter} ORDER BY ${sql.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`,
-      [...params, PAGE_SIZE, (list.page - 1) * PAGE_SIZE],
+    db.query<{ total: number }>(
+      `SELECT count(*)::int AS total FROM (SELECT 1 FROM ${sql.base?.from ?? sql.from}${filter.sql} LIMIT $${n + 1}) matches`,
+      [...filter.params, COUNT_CAP + 1],
     ),
+    // One row more than a page tells whether there is a next page, even past the cap.
+    db.query<T>(pageSql, [...filter.params, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE]),
   ]);
-  const total = Number(count.rows[0]?.total ?? 0);
-  return { items: rows.rows, page: list.page, pageSize: PAGE_SIZE, total, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)) };
+  const counted = count.rows[0]?.total ?? 0;
+  const total = Math.min(counted, COUNT_CAP);
+  return {
+    items: rows.rows.slice(0, PAGE_SIZE),
+    page,
+    pageSize: PAGE_SIZE,
+    total,
+    totalCapped: counted > COUNT_CAP,
+    pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+    hasNext: rows.rows.length > PAGE_SIZE,
+  };
+}
+
+/** Every row of a listing (up to EXPORT_LIMIT), for CSV export. */
+export async function fetchAll<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter): Promise<T[]> {
+  const n = filter.params.length;
+  const r = await db.query<T>(`SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT $${n + 1}`, [...filter.params, EXPORT_LIMIT]);
+  return r.rows;
 }

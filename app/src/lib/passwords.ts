@@ -1,15 +1,24 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { cpuQueue } from './cpuQueue.js';
 
 // N=2^15 costs ~50 ms and 32 MiB per hash: slow for guessing, fine for sign-in.
 const PARAMS = { N: 32768, r: 8, p: 1 } as const;
 const KEY_LENGTH = 64;
 
+// One hash at a time per server: it keeps three of libuv's four threads for the file
+// system (uploads, the health probe) and one core for everything else. 64 waiting
+// (about 3 s of work) is more than a burst of real sign-ins ever queues.
+const hashing = cpuQueue('password checks', 1, 64);
+
 function derive(password: string, salt: Buffer, opts: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, KEY_LENGTH, { ...opts, maxmem: 64 * 1024 * 1024 }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    );
-  });
+  return hashing.run(
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        scrypt(password, salt, KEY_LENGTH, { ...opts, maxmem: 64 * 1024 * 1024 }, (err, key) =>
+          err ? reject(err) : resolve(key),
+        );
+      }),
+  );
 }
 
 /** Returns `scrypt$N$r$p$salt$hash` (base64), so parameters can change later. */

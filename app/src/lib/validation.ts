@@ -21,3 +21,10 @@ export function parseId(value: unknown): number | undefined {
   const n = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
   return n > 0 ? n : undefined;
 }
+
+/** Thrown by a form's save step for a problem only found then (e.g. a wrong current password). */
+export class FormError extends Error {
+  constructor(readonly errors: FieldErrors) {
+    super(Object.values(errors).join('; '));
+  }
+}

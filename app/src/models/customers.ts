@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { fetchPage, type ListQuery, type Page } from '../lib/pagination.js';
+import { queryId, type ArchivableQuery, type RawQuery } from '../lib/listQuery.js';
+import { fetchAll, fetchPage, Filter, type ListSql, type Page } from '../lib/pagination.js';
 import { email, id, optionalText, phone, text } from './fields.js';
 
 export const customerSchema = z.object({
@@ -16,29 +17,49 @@ export interface Customer extends CustomerInput {
   id: number;
   company_name: string;
   photo: string | null;
+  archived: boolean;
 }
 
-const COLUMNS = 'c.id, c.company_id, co.name AS company_name, c.name, c.email, c.phone, c.address, c.photo';
+export interface CustomerQuery extends ArchivableQuery {
+  companyId?: number;
+}
+
+export function parseCustomerQuery(query: RawQuery, base: ArchivableQuery): CustomerQuery {
+  return { ...base, companyId: queryId(query.company) };
+}
+
+const COLUMNS = 'c.id, c.company_id, co.name AS company_name, c.name, c.email, c.phone, c.address, c.photo, c.archived_at IS NOT NULL AS archived';
 const FROM = 'customers c JOIN companies co ON co.id = c.company_id';
 
-export function listCustomers(db: pg.Pool, list: ListQuery): Promise<Page<Customer>> {
-  return fetchPage<Customer>(
-    db,
-    {
-      select: COLUMNS,
-      from: FROM,
-      where: 'c.name ILIKE $1 OR c.email ILIKE $1 OR co.name ILIKE $1',
-      orderBy: 'c.name, c.id',
-    },
-    list,
+function customerFilter(list: CustomerQuery): Filter {
+  const f = new Filter().where(list.archived ? 'c.archived_at IS NOT NULL' : 'c.archived_at IS NULL');
+  if (list.companyId) f.where((p) => `c.company_id = ${p}`, list.companyId);
+  // Each arm can use an index (two trigram indexes, and company_id = ANY(...) the
+  // company index), so PostgreSQL ORs three bitmap scans instead of scanning the join.
+  return f.search(
+    list.q,
+    (p) => `c.name ILIKE ${p} OR c.email ILIKE ${p} OR c.company_id = ANY (ARRAY(SELECT id FROM companies WHERE name ILIKE ${p}))`,
   );
+}
+
+function customerSql(_list: CustomerQuery): ListSql {
+  // The filter looks at customers only, so counting and paging need no join.
+  return { select: COLUMNS, from: FROM, orderBy: 'c.name, c.id', base: { from: 'customers c', key: 'c.id' } };
+}
+
+export function listCustomers(db: pg.Pool, list: CustomerQuery): Promise<Page<Customer>> {
+  return fetchPage<Customer>(db, customerSql(list), customerFilter(list), list.page);
+}
+
+export function exportCustomers(db: pg.Pool, list: CustomerQuery): Promise<Customer[]> {
+  return fetchAll<Customer>(db, customerSql(list), customerFilter(list));
 }
 
 export async function getCustomer(db: pg.Pool, customerId: number): Promise<Customer | undefined> {
   return (await db.query<Customer>(`SELECT ${COLUMNS} FROM ${FROM} WHERE c.id = $1`, [customerId])).rows[0];
 }
 
-export async function createCustomer(db: pg.Pool, c: CustomerInput, photo: string | null): Promise<number> {
+export async function createCustomer(db: pg.Pool | pg.PoolClient, c: CustomerInput, photo: string | null): Promise<number> {
   const r = await db.query<{ id: number }>(
     'INSERT INTO customers (company_id, name, email, phone, address, photo) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
     [c.company_id, c.name, c.email, c.phone, c.address, photo],
@@ -53,4 +74,9 @@ export async function updateCustomer(db: pg.Pool, customerId: number, c: Custome
        photo = COALESCE($7, photo) WHERE id = $1`,
     [customerId, c.company_id, c.name, c.email, c.phone, c.address, photo],
   );
+}
+
+/** Archives (hides) or restores a customer; their visits stay. */
+export async function setCustomerArchived(db: pg.Pool, customerId: number, archived: boolean): Promise<void> {
+  await db.query('UPDATE customers SET archived_at = CASE WHEN $2 THEN coalesce(archived_at, now()) END WHERE id = $1', [customerId, archived]);
 }

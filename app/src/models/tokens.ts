@@ -36,8 +36,8 @@ export async function revokeToken(db: pg.Pool, userId: number, tokenId: number):
 export async function userForToken(db: pg.Pool, token: string): Promise<User | undefined> {
   const r = await db.query<User>(
     `UPDATE api_tokens t SET last_used_at = now() FROM users u
-     WHERE t.token_hash = $1 AND u.id = t.user_id
-     RETURNING u.id, u.username, u.display_name, u.is_admin, u.photo`,
+     WHERE t.token_hash = $1 AND u.id = t.user_id AND u.disabled_at IS NULL
+     RETURNING u.id, u.username, u.display_name, u.role, u.photo, false AS disabled`,
     [digest(token)],
   );
   return r.rows[0];

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { fetchPage, type ListQuery, type Page } from '../lib/pagination.js';
+import { queryDate, queryFlag, queryId, type RawQuery } from '../lib/listQuery.js';
+import { fetchAll, fetchPage, Filter, parseListQuery, type ListQuery, type ListSql, type Page } from '../lib/pagination.js';
 import { checkbox, id } from './fields.js';
 
 const isoDate = z
@@ -20,24 +21,74 @@ export type VisitInput = z.infer<typeof visitSchema>;
 export interface Visit extends VisitInput {
   id: number;
   customer_name: string;
+  company_name: string;
   salesperson_name: string;
 }
 
-const COLUMNS = `v.id, v.customer_id, c.name AS customer_name, v.salesperson_id,
-  u.display_name AS salesperson_name, v.visit_date, v.notes, v.done`;
-const FROM = 'visits v JOIN customers c ON c.id = v.customer_id JOIN users u ON u.id = v.salesperson_id';
-const ORDER = 'v.visit_date DESC, v.id DESC';
+export interface VisitQuery extends ListQuery {
+  from?: string;
+  to?: string;
+  status?: 'done' | 'pending';
+  salespersonId?: number;
+  companyId?: number;
+  customerId?: number;
+  /** Soonest first (a to-do list) instead of newest first (a history). */
+  upcoming?: boolean;
+}
 
-export function listVisits(db: pg.Pool, list: ListQuery): Promise<Page<Visit>> {
-  return fetchPage<Visit>(
-    db,
-    { select: COLUMNS, from: FROM, where: 'c.name ILIKE $1 OR v.notes ILIKE $1 OR u.display_name ILIKE $1', orderBy: ORDER },
-    list,
+/** Filters from the query string; `mine` is a shortcut for the signed-in user's own visits. */
+export function parseVisitQuery(query: RawQuery, me: number): VisitQuery {
+  const status = query.status === 'done' || query.status === 'pending' ? query.status : undefined;
+  return {
+    ...parseListQuery(query),
+    from: queryDate(query.from),
+    to: queryDate(query.to),
+    status,
+    salespersonId: queryFlag(query.mine) ? me : queryId(query.salesperson),
+    companyId: queryId(query.company),
+    customerId: queryId(query.customer),
+  };
+}
+
+const COLUMNS = `v.id, v.customer_id, c.name AS customer_name, co.name AS company_name, v.salesperson_id,
+  u.display_name AS salesperson_name, v.visit_date, v.notes, v.done`;
+const FROM = 'visits v JOIN customers c ON c.id = v.customer_id JOIN companies co ON co.id = c.company_id JOIN users u ON u.id = v.salesperson_id';
+
+function visitFilter(q: VisitQuery): Filter {
+  const f = new Filter();
+  if (q.from) f.where((p) => `v.visit_date >= ${p}`, q.from);
+  if (q.to) f.where((p) => `v.visit_date <= ${p}`, q.to);
+  if (q.status) f.where(q.status === 'done' ? 'v.done' : 'NOT v.done');
+  if (q.salespersonId) f.where((p) => `v.salesperson_id = ${p}`, q.salespersonId);
+  if (q.customerId) f.where((p) => `v.customer_id = ${p}`, q.customerId);
+  if (q.companyId) f.where((p) => `v.customer_id IN (SELECT id FROM customers WHERE company_id = ${p})`, q.companyId);
+  // Written against visits' own columns, so counting needs no join. The ids of matching
+  // customers and users come from their trigram indexes once per query, into a hash
+  // table (IN, not = ANY(ARRAY(...)), which compares each row with every element).
+  return f.search(
+    q.q,
+    (p) => `v.notes ILIKE ${p}
+      OR v.customer_id IN (SELECT id FROM customers WHERE name ILIKE ${p})
+      OR v.salesperson_id IN (SELECT id FROM users WHERE display_name ILIKE ${p})`,
   );
 }
 
-export async function visitsOfCustomer(db: pg.Pool, customerId: number): Promise<Visit[]> {
-  return (await db.query<Visit>(`SELECT ${COLUMNS} FROM ${FROM} WHERE v.customer_id = $1 ORDER BY ${ORDER} LIMIT 50`, [customerId])).rows;
+function visitSql(q: VisitQuery): ListSql {
+  return { select: COLUMNS, from: FROM, base: { from: 'visits v', key: 'v.id' }, orderBy: q.upcoming ? 'v.visit_date, v.id' : 'v.visit_date DESC, v.id DESC' };
+}
+
+export function listVisits(db: pg.Pool, q: VisitQuery): Promise<Page<Visit>> {
+  return fetchPage<Visit>(db, visitSql(q), visitFilter(q), q.page);
+}
+
+export function exportVisits(db: pg.Pool, q: VisitQuery): Promise<Visit[]> {
+  return fetchAll<Visit>(db, visitSql(q), visitFilter(q));
+}
+
+/** How many of a salesperson's visits are not done yet. */
+export async function pendingCount(db: pg.Pool, salespersonId: number): Promise<number> {
+  const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM visits WHERE salesperson_id = $1 AND NOT done', [salespersonId]);
+  return r.rows[0]?.n ?? 0;
 }
 
 export async function getVisit(db: pg.Pool, visitId: number): Promise<Visit | undefined> {
@@ -53,8 +104,26 @@ export async function createVisit(db: pg.Pool, v: VisitInput): Promise<number> {
 }
 
 export async function updateVisit(db: pg.Pool, visitId: number, v: VisitInput): Promise<void> {
-  await db.query(
-    'UPDATE visits SET customer_id = $2, salesperson_id = $3, visit_date = $4, notes = $5, done = $6 WHERE id = $1',
-    [visitId, v.customer_id, v.salesperson_id, v.visit_date, v.notes, v.done],
-  );
+  await db.query('UPDATE visits SET customer_id = $2, salesperson_id = $3, visit_date = $4, notes = $5, done = $6 WHERE id = $1', [
+    visitId,
+    v.customer_id,
+    v.salesperson_id,
+    v.visit_date,
+    v.notes,
+    v.done,
+  ]);
+}
+
+/** Marks a visit done (the one-click action of the visit lists). */
+export async function markVisitDone(db: pg.Pool, visitId: number): Promise<void> {
+  await db.query('UPDATE visits SET done = true WHERE id = $1', [visitId]);
+}
+
+/** The salesperson a visit belongs to, or undefined when there is no such visit. */
+export async function visitOwner(db: pg.Pool, visitId: number): Promise<number | undefined> {
+  return (await db.query<{ salesperson_id: number }>('SELECT salesperson_id FROM visits WHERE id = $1', [visitId])).rows[0]?.salesperson_id;
+}
+
+export async function deleteVisit(db: pg.Pool, visitId: number): Promise<void> {
+  await db.query('DELETE FROM visits WHERE id = $1', [visitId]);
 }

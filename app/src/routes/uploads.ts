@@ -8,8 +8,10 @@ export function uploadsRouter(uploadDir: string): Router {
   router.get('/:name', (req, res) => {
     const name = req.params.name;
     if (!UPLOAD_NAME.test(name)) return notFound(req, res);
-    // Names are content hashes, so a URL's bytes never change.
-    res.sendFile(name, { root: uploadDir, dotfiles: 'deny', maxAge: '365d', immutable: true }, (err) => {
+    // Names are content hashes, so a URL's bytes never change; but photos are for
+    // signed-in users only, so no shared cache (proxy, CDN) may keep a copy.
+    res.setHeader('Cache-Control', 'private, max-age=31536000, immutable');
+    res.sendFile(name, { root: uploadDir, dotfiles: 'deny', cacheControl: false }, (err) => {
       if (err && !res.headersSent) notFound(req, res);
     });
   });

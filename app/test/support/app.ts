@@ -70,8 +70,9 @@ export class AppProcess {
     void this.exited.then(() => live.delete(this));
   }
 
-  static start(env: NodeJS.ProcessEnv): AppProcess {
-    const child = spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts `server` (default: this checkout's dist/server.js) with `env`. */
+  static start(env: NodeJS.ProcessEnv, server = SERVER): AppProcess {
+    const child = spawn(process.execPath, [server], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     return new AppProcess(child, Number(env.PORT));
   }
 
