@@ -35,7 +35,7 @@ export function forgetEarlierRun(name: string): void {
     old.pulumi("destroy", "--yes", "--skip-preview", "--continue-on-error");
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  removeStaleScenario();
+  removeStaleScenario(name);
 }
 
 export async function deployScenario(

@@ -3,6 +3,7 @@
  * firewall and the load balancer, and the state it leaves on this machine. Traffic goes only to
  * the scenario's own addresses, which the safety route keeps on this machine.
  */
+import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { scenarioTrafficStaysLocal } from "./guard";
@@ -83,8 +84,35 @@ export function stateDifference(before: Record<string, string[]>, after: Record<
   ]);
 }
 
-/** Removes scenario containers and networks that no stack owns any more (a crashed earlier run). */
-export function removeStaleScenario(): void {
+/**
+ * The owner recorded on each scenario container and bridge (crm/<stack>; "" when none), so the
+ * tests can tell their own leftovers from a stack of the user's.
+ */
+function scenarioOwners(): Map<string, string> {
+  const lxcPath = run("lxc-config", ["lxc.lxcpath"]).stdout.trim() || "/var/lib/lxc";
+  const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : "");
+  const owners = new Map(scenarioContainers().map((c) => [`container ${c}`, read(path.join(lxcPath, c, "crm-owner"))]));
+  for (const bridge of ["crmlan1", "crmlan2", "crmlan3", "crmlan4"]) {
+    if (fs.existsSync(`/sys/class/net/${bridge}`))
+      owners.set(`bridge ${bridge}`, read(`/sys/class/net/${bridge}/ifalias`).replace(/^crm-infra /, ""));
+  }
+  return owners;
+}
+
+/**
+ * Removes scenario containers and networks that no stack owns any more (a crashed earlier run of
+ * the tests, whose stacks keep their state in /var/tmp/crm-infra-<stack>, or of `testStack`). A scenario of another
+ * stack, such as the user's own `vnx`, is never removed: the tests stop and say so.
+ */
+export function removeStaleScenario(testStack: string): void {
+  const ours = (owner: string) => owner === `crm/${testStack}` || fs.existsSync(`/var/tmp/crm-infra-${owner.replace(/^crm\//, "")}`);
+  const foreign = [...scenarioOwners()].filter(([, owner]) => owner && !ours(owner));
+  if (foreign.length > 0) {
+    const list = foreign.map(([what, owner]) => `${what} (${owner})`).join(", ");
+    throw new Error(
+      `the scenario's names are taken by another stack: ${list}. Destroy it first (e.g. scripts/vnx down), then run the tests again.`,
+    );
+  }
   for (const c of scenarioContainers()) run(path.join(ROOT, "targets/vnx/scripts/host.sh"), ["destroy", c]);
   run(path.join(ROOT, "targets/vnx/scripts/network.sh"), ["down"]);
 }
