@@ -3,7 +3,9 @@
 # project installs (its Debian packages, .tools, node_modules, the base image, the caches), then,
 # from a clean clone of the committed HEAD, runs `scripts/vnx up` (checks that the CRM answers,
 # then `scripts/vnx down`) and `scripts/test.sh`, and prints the time of each.
-#   scripts/fresh-check.sh [--go-caches]   --go-caches: also empty Go's build and module caches
+#   scripts/fresh-check.sh [--go-caches] [--keep PKG]...
+#     --go-caches  also empty Go's build and module caches
+#     --keep PKG   leave this Debian package installed (e.g. one that other work on the machine uses now)
 # Needs root and no scenario running. Afterwards this checkout needs `scripts/toolchain.sh` again.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -14,10 +16,19 @@ if command -v lxc-ls >/dev/null && lxc-ls -1 | grep -qE '^crm-(fw|lb|s[0-9]+|nas
   crm_die "a vnx scenario is running on this machine; destroy it first (scripts/vnx down)"
 fi
 
+go_caches=false keep=()
+while (($#)); do
+  case "$1" in
+    --go-caches) go_caches=true; shift ;;
+    --keep) keep+=("${2:?--keep takes a package}"); shift 2 ;;
+    *) crm_die "unknown option $1" ;;
+  esac
+done
+
 # What a new machine of this kind comes with (curl, iproute2, openssh-client, git, Go, Node.js) stays.
 installed=()
 for pkg in "${CRM_VNX_PACKAGES[@]}" "${CRM_TEST_PACKAGES[@]}" chromium; do
-  case "$pkg" in curl | iproute2 | openssh-client) continue ;; esac
+  case " curl iproute2 openssh-client ${keep[*]} " in *" $pkg "*) continue ;; esac
   dpkg -s "$pkg" >/dev/null 2>&1 && installed+=("$pkg")
 done
 if command -v lxc-ls >/dev/null; then
@@ -29,7 +40,7 @@ if ((${#installed[@]})); then
 fi
 rm -rf "$CRM_ROOT/.tools" "$CRM_ROOT/node_modules" "$CRM_ROOT/app/node_modules" /var/cache/crm-infra /var/cache/lxc \
   /var/lib/apt/periodic/crm-updated /var/tmp/crm-infra-*
-if [[ ${1:-} == --go-caches ]]; then
+if $go_caches; then
   crm_log "emptying Go's build and module caches"
   go clean -cache -modcache
 fi
