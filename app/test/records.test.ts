@@ -151,6 +151,12 @@ describe('records: companies, archiving, paging, filters, home page, CSV', () =>
     assert.match(html, /<td data-label="Line">5<\/td>[^]*no current company named &quot;Initech&quot;/);
     assert.equal((await sql<{ n: number }>('SELECT count(*)::int AS n FROM customers'))[0]!.n, before, 'not even the good row');
 
+    const broken = await manager.submit('/customers/import', '/customers/import', { csv: new Blob(['name,company\n"unclosed,Acme\n'], { type: 'text/csv' }) });
+    assert.equal(broken.status, 422);
+    assert.match(await broken.text(), /Not a readable CSV file/);
+    const noCompanyColumn = await manager.submit('/customers/import', '/customers/import', { csv: new Blob(['name,email\nAnn,a@x.test\n'], { type: 'text/csv' }) });
+    assert.match(await noCompanyColumn.text(), /Missing column\(s\): company/);
+
     const good = ['Name,Company,Email', 'Imported Ann,acme,ann@x.test', 'Imported Ben,Globex,'].join('\r\n');
     const ok = await manager.submit('/customers/import', '/customers/import', { csv: new Blob([`\uFEFF${good}`], { type: 'text/csv' }) });
     assert.equal(ok.status, 303);
