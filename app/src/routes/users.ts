@@ -17,7 +17,7 @@ import {
 import { parseListQuery } from '../lib/pagination.js';
 import { photoErrors, savePhoto } from '../lib/photos.js';
 import { allow } from '../lib/policy.js';
-import { parseId, type FieldErrors } from '../lib/validation.js';
+import { FormError, parseId, type FieldErrors } from '../lib/validation.js';
 import { addEditRoutes, currentUser, notFound, render, submitForm, type Data } from '../lib/web.js';
 
 const roleOptions = ROLES.map((id) => ({ id, name: ROLE_LABELS[id] }));
@@ -58,6 +58,10 @@ export function usersRouter(db: pg.Pool, uploadDir: string): Router {
     showForm,
     preErrors: photoErrors,
     update: async (id, data, _req, res) => {
+      // Otherwise the last administrator could leave nobody able to manage users.
+      if (id === currentUser(res).id && data.role !== 'admin') {
+        throw new FormError({ role: 'You cannot remove your own administrator role' });
+      }
       await updateUser(db, id, data, await savePhoto(res, uploadDir));
       return '/users';
     },
