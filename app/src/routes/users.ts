@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { clearAttempts, usernameKey } from '../models/loginThrottle.js';
 import {
   createUser,
+  exportUsers,
   getUser,
   listUsers,
   passwordResetSchema,
@@ -13,7 +14,9 @@ import {
   updateUser,
   userEditSchema,
   userSchema,
+  type User,
 } from '../models/users.js';
+import { csvExport } from '../lib/csv.js';
 import { parseListQuery } from '../lib/pagination.js';
 import { photoErrors, savePhoto } from '../lib/photos.js';
 import { allow } from '../lib/policy.js';
@@ -37,6 +40,15 @@ export function usersRouter(db: pg.Pool, uploadDir: string): Router {
     const list = parseListQuery(req.query);
     render(req, res, 'users/list', { page: await listUsers(db, list), q: list.q, roleLabels: ROLE_LABELS });
   });
+
+  router.get(
+    '/export.csv',
+    csvExport<User>({
+      filename: 'users.csv',
+      columns: ['id', 'username', ['name', 'display_name'], 'role', 'disabled'],
+      rows: (req) => exportUsers(db, parseListQuery(req.query)),
+    }),
+  );
 
   router.get('/new', (req, res) => showForm(req, res, { role: 'salesperson' }, {}));
 
