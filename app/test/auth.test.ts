@@ -82,8 +82,11 @@ describe('sign-in limits', () => {
   });
   afterEach(() => app.stop());
 
-  it('60 parallel guesses at one username get at most 6 password checks, the rest 429 with Retry-After', async () => {
-    const forms = await Promise.all(Array.from({ length: 60 }, (_, i) => signInForm(app.url, `10.2.${i}.1`)));
+  it('60 parallel guesses at one username, spread over two servers, get at most 6 password checks, the rest 429 with Retry-After', async () => {
+    // A second server on the same database: the count is shared through PostgreSQL.
+    const second = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
+    const urls = [app.url, second.url];
+    const forms = await Promise.all(Array.from({ length: 60 }, (_, i) => signInForm(urls[i % 2]!, `10.2.${i}.1`)));
     const results = await Promise.all(
       forms.map(async ({ client, token }, i) => {
         const res = await client.post('/login', { username: 'admin', password: `guess-${i}` }, token);
@@ -95,6 +98,7 @@ describe('sign-in limits', () => {
     assert.ok(count(401) >= 5 && count(401) <= 6, `password checks: ${count(401)}`);
     assert.equal(count(401) + count(429), 60, `statuses: ${results.map((r) => r.status).join(' ')}`);
     assert.ok(results.filter((r) => r.status === 429).every((r) => r.retryAfter >= 1 && r.retryAfter <= 30));
+    await second.stop();
   });
 
   it('slows the guesser without locking the user out', async () => {

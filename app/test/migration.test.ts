@@ -71,6 +71,11 @@ describe('rolling upgrade: the previous release against the migrated schema', ()
     await fresh.login('oldsales', 'oldsales-password');
     assert.match(await onOld.text('/visits'), /from the old release/);
 
+    // A session signed in on the old server goes on on the new one (no forced sign-out).
+    const carriedOver = new Client(next.url);
+    carriedOver.cookie = onOld.cookie;
+    assert.equal((await carriedOver.get('/customers')).status, 200, 'the old session works on the new server');
+
     // The new release reads all of it; the old admin flag became the admin role.
     const onNew = new Client(next.url);
     await onNew.login('oldadmin', 'oldadmin-password');

@@ -13,6 +13,7 @@ const isoDay = (offsetDays: number): string => new Date(Date.now() + offsetDays 
 describe('records: companies, archiving, paging, filters, home page, CSV', () => {
   let app: AppProcess;
   let databaseUrl: string;
+  let admin: Client;
   let manager: Client;
   let alice: Client;
   let aliceId: number;
@@ -29,7 +30,9 @@ describe('records: companies, archiving, paging, filters, home page, CSV', () =>
   before(async () => {
     databaseUrl = await createDatabase('records');
     app = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
-    ({ alice: aliceId, bob: bobId } = (await createSalesTeam(app.url)).ids);
+    const team = await createSalesTeam(app.url);
+    admin = team.admin;
+    ({ alice: aliceId, bob: bobId } = team.ids);
     manager = new Client(app.url);
     await manager.login('maria', 'maria-password');
     alice = new Client(app.url);
@@ -136,6 +139,8 @@ describe('records: companies, archiving, paging, filters, home page, CSV', () =>
     assert.match(visits, /^id,date,customer,company,salesperson,done,notes/);
     assert.equal(visits.trim().split(/\r?\n/).length - 1, 2);
     assert.match(await (await manager.get('/companies/export.csv')).text(), /Acme[^]*Globex/);
+    const users = await (await admin.get('/users/export.csv?q=alice')).text();
+    assert.deepEqual(users.trim().split(/\r?\n/).map((l) => l.split(',').slice(1).join(',')), ['username,name,role,disabled', 'alice,Alice,salesperson,false']);
   });
 
   it('imports customers from CSV all or nothing, with a report of every bad row', async () => {
@@ -150,6 +155,12 @@ describe('records: companies, archiving, paging, filters, home page, CSV', () =>
     assert.match(html, /<td data-label="Line">4<\/td>[^]*email: Email is not valid/);
     assert.match(html, /<td data-label="Line">5<\/td>[^]*no current company named &quot;Initech&quot;/);
     assert.equal((await sql<{ n: number }>('SELECT count(*)::int AS n FROM customers'))[0]!.n, before, 'not even the good row');
+
+    const broken = await manager.submit('/customers/import', '/customers/import', { csv: new Blob(['name,company\n"unclosed,Acme\n'], { type: 'text/csv' }) });
+    assert.equal(broken.status, 422);
+    assert.match(await broken.text(), /Not a readable CSV file/);
+    const noCompanyColumn = await manager.submit('/customers/import', '/customers/import', { csv: new Blob(['name,email\nAnn,a@x.test\n'], { type: 'text/csv' }) });
+    assert.match(await noCompanyColumn.text(), /Missing column\(s\): company/);
 
     const good = ['Name,Company,Email', 'Imported Ann,acme,ann@x.test', 'Imported Ben,Globex,'].join('\r\n');
     const ok = await manager.submit('/customers/import', '/customers/import', { csv: new Blob([`\uFEFF${good}`], { type: 'text/csv' }) });

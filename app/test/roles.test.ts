@@ -110,6 +110,7 @@ const CASES: Case[] = [
   // Pages: users (administrators only) and one's own account (everyone).
   { name: 'GET /users', whose: '-', allowed: ADMINS, send: page('GET', () => '/users') },
   { name: 'GET /users/new', whose: '-', allowed: ADMINS, send: page('GET', () => '/users/new') },
+  { name: 'GET /users/export.csv', whose: '-', allowed: ADMINS, send: page('GET', () => '/users/export.csv') },
   {
     name: 'POST /users',
     whose: '-',

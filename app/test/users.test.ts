@@ -84,6 +84,10 @@ describe('user accounts', () => {
     assert.equal(res.status, 303);
     assert.equal((await gus.get('/companies/new')).status, 200, 'as manager he can');
     assert.match(await gus.text('/account'), /Gustav/);
+    const [me] = [...(await admin.text('/users?q=admin')).matchAll(/\/users\/(\d+)\/edit/g)].map((m) => Number(m[1]));
+    const demote = await admin.submit(`/users/${me}/edit`, `/users/${me}`, { username: 'admin', display_name: 'Administrator', role: 'manager' });
+    assert.equal(demote.status, 422);
+    assert.match(await demote.text(), /You cannot remove your own administrator role/);
   });
 
   it('a user changes their own profile photo', async () => {

@@ -61,6 +61,14 @@ export function sessionExpiry(times: SessionTimes): RequestHandler {
     const s = req.session;
     if (!s?.userId) return next();
     const now = Date.now();
+    if (s.seenAt === undefined) {
+      // A session signed in on a server of the previous release (no times recorded):
+      // adopt it rather than sign everyone out during a rolling upgrade. Its row still
+      // expires at the absolute limit it was created with.
+      s.startedAt = now;
+      s.seenAt = now;
+      return next();
+    }
     const expired = now - (s.seenAt ?? 0) > times.idleSeconds * 1000 || now - (s.startedAt ?? 0) > times.maxSeconds * 1000;
     if (expired) {
       // A fresh, empty session: the old row is deleted, nothing is stored for the new one.

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { inTransaction } from '../db/pool.js';
 import { hashPassword, verifyPassword } from '../lib/passwords.js';
-import { fetchPage, Filter, type ListQuery, type Page } from '../lib/pagination.js';
+import { fetchAll, fetchPage, Filter, type ListQuery, type Page } from '../lib/pagination.js';
 import { text } from './fields.js';
 
 export const ROLES = ['admin', 'manager', 'salesperson'] as const;
@@ -46,9 +46,15 @@ export interface User {
 // during a rolling upgrade; nothing in this release reads it.
 const COLUMNS = 'u.id, u.username, u.display_name, u.role, u.photo, u.disabled_at IS NOT NULL AS disabled';
 
+const USER_LIST = { select: COLUMNS, from: 'users u', orderBy: 'u.display_name, u.id' };
+const userFilter = (list: ListQuery) => new Filter().search(list.q, (p) => `u.username ILIKE ${p} OR u.display_name ILIKE ${p}`);
+
 export function listUsers(db: pg.Pool, list: ListQuery): Promise<Page<User>> {
-  const filter = new Filter().search(list.q, (p) => `u.username ILIKE ${p} OR u.display_name ILIKE ${p}`);
-  return fetchPage<User>(db, { select: COLUMNS, from: 'users u', orderBy: 'u.display_name, u.id' }, filter, list.page);
+  return fetchPage<User>(db, USER_LIST, userFilter(list), list.page);
+}
+
+export function exportUsers(db: pg.Pool, list: ListQuery): Promise<User[]> {
+  return fetchAll<User>(db, USER_LIST, userFilter(list));
 }
 
 /** Active users, for "salesperson" choices. */

@@ -18,7 +18,7 @@ import {
   usernameKey,
   type Reservation,
 } from '../models/loginThrottle.js';
-import { authenticate } from '../models/users.js';
+import { authenticate, type User } from '../models/users.js';
 
 const loginSchema = z.object({
   username: z.string({ error: 'Username is required' }).trim().toLowerCase().min(1, 'Username is required').max(100),
@@ -43,15 +43,19 @@ export function authRouter(db: pg.Pool, { csrf, secret, secure }: AuthOptions): 
   // A browser where `username` signed in before carries a signed "known device" mark.
   // It exempts that browser from the per-username wait, so an attacker guessing a
   // user's password from elsewhere slows down only the guesses, not the user.
-  const deviceMark = (username: string) => sign(secret, 'device', username);
+  const deviceMark = (username: string) => `${Buffer.from(username).toString('base64url')}.${sign(secret, 'device', username)}`;
   const isKnownDevice = (req: Request, username: string) => {
     const mark = readCookie(req, DEVICE_COOKIE);
-    return Boolean(mark && sameText(mark, `${Buffer.from(username).toString('base64url')}.${deviceMark(username)}`));
+    return Boolean(mark && sameText(mark, deviceMark(username)));
   };
   const rememberDevice = (res: Response, username: string) =>
-    setCookie(res, DEVICE_COOKIE, `${Buffer.from(username).toString('base64url')}.${deviceMark(username)}`, { secure, maxAgeMs: DEVICE_MAX_AGE_MS });
+    setCookie(res, DEVICE_COOKIE, deviceMark(username), { secure, maxAgeMs: DEVICE_MAX_AGE_MS });
 
-  /** Reserves the attempt on the source address, then (unless a known device) on the username. */
+  /**
+   * Reserves the attempt on the source address, then (unless a known device) on the
+   * username. An address refused on the username keeps its reservation: guessing at a
+   * waiting account still counts against the guesser's address.
+   */
   async function reserve(req: Request, username: string): Promise<Reservation & { keys: string[] }> {
     const keys = [addressKey(req.ip ?? 'unknown')];
     const byAddress = await reserveAttempt(db, keys[0]!, PER_ADDRESS);
@@ -81,7 +85,7 @@ export function authRouter(db: pg.Pool, { csrf, secret, secure }: AuthOptions): 
     }
     if (Math.random() < 0.01) void pruneAttempts(db).catch((err: unknown) => console.error('pruning sign-in limits:', err));
 
-    let user;
+    let user: User | undefined;
     try {
       user = await authenticate(db, username, password);
     } catch (err) {

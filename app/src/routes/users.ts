@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { clearAttempts, usernameKey } from '../models/loginThrottle.js';
 import {
   createUser,
+  exportUsers,
   getUser,
   listUsers,
   passwordResetSchema,
@@ -13,11 +14,13 @@ import {
   updateUser,
   userEditSchema,
   userSchema,
+  type User,
 } from '../models/users.js';
+import { csvExport } from '../lib/csv.js';
 import { parseListQuery } from '../lib/pagination.js';
 import { photoErrors, savePhoto } from '../lib/photos.js';
 import { allow } from '../lib/policy.js';
-import { parseId, type FieldErrors } from '../lib/validation.js';
+import { FormError, parseId, type FieldErrors } from '../lib/validation.js';
 import { addEditRoutes, currentUser, notFound, render, submitForm, type Data } from '../lib/web.js';
 
 const roleOptions = ROLES.map((id) => ({ id, name: ROLE_LABELS[id] }));
@@ -37,6 +40,15 @@ export function usersRouter(db: pg.Pool, uploadDir: string): Router {
     const list = parseListQuery(req.query);
     render(req, res, 'users/list', { page: await listUsers(db, list), q: list.q, roleLabels: ROLE_LABELS });
   });
+
+  router.get(
+    '/export.csv',
+    csvExport<User>({
+      filename: 'users.csv',
+      columns: ['id', 'username', ['name', 'display_name'], 'role', 'disabled'],
+      rows: (req) => exportUsers(db, parseListQuery(req.query)),
+    }),
+  );
 
   router.get('/new', (req, res) => showForm(req, res, { role: 'salesperson' }, {}));
 
@@ -58,6 +70,10 @@ export function usersRouter(db: pg.Pool, uploadDir: string): Router {
     showForm,
     preErrors: photoErrors,
     update: async (id, data, _req, res) => {
+      // Otherwise the last administrator could leave nobody able to manage users.
+      if (id === currentUser(res).id && data.role !== 'admin') {
+        throw new FormError({ role: 'You cannot remove your own administrator role' });
+      }
       await updateUser(db, id, data, await savePhoto(res, uploadDir));
       return '/users';
     },
