@@ -160,7 +160,7 @@ export class VnxPlatform implements Platform {
       "vnx-image",
       {
         create: `${substrate("image.sh")} ${this.imageName} ${NODE_BINARY}`,
-        probe: `${substrate("image.sh")} --list | awk -v n=${this.imageName} '$1 == n { s = $2 } END { print s ? s : "absent" }'`,
+        probe: `${substrate("image.sh")} --list | awk -v n=${this.imageName} '$1 == n { s = $2 } END { print s ? s : "${ABSENT}" }'`,
       },
       { parent: this.substrate, deleteBeforeReplace: true, aliases: formerly("vnx-image", "vnx-image", true) },
     );
