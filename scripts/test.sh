@@ -57,7 +57,8 @@ if ! $quick; then
   suite "vnx substrate under Docker's forwarding rules (br_netfilter, FORWARD DROP)" env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
   suite "vnx substrate with a real Docker engine running" scripts/with-docker.sh env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
   suite "vnx stack end to end, a real Docker engine running" scripts/with-docker.sh mocha --timeout 1800000 test/e2e/vnx.test.ts
-  suite "vnx stack end to end: upgrade, drift and repair, optional parts" mocha --timeout 1800000 test/e2e/repair.test.ts test/e2e/optional.test.ts
+  # Every other end-to-end file (upgrade, drift and repair; releases; a user's app; the optional parts).
+  suite "vnx stack end to end: the other files" mocha --timeout 1800000 'test/e2e/**/*.test.ts' --ignore test/e2e/vnx.test.ts
 fi
 
 echo
