@@ -4,7 +4,9 @@
  * `pulumi destroy` must leave nothing behind. Needs root; takes a few minutes.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as zlib from "node:zlib";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS, type TestStack } from "../support/pulumi";
 import {
@@ -37,17 +39,29 @@ const ADDRESSES = [
   "10.1.4.31",
 ];
 
-/** A 1×1 PNG: small, valid, and unique per run (a text chunk with the time), so its content address is new. */
+/**
+ * A valid 4×4 PNG of one colour chosen at random, so that the photo stored (the app decodes and
+ * re-encodes it) is new on every run and its content address too.
+ */
 function uniquePng(): Buffer {
-  const base = Buffer.from(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000" +
-      "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082",
-    "hex",
-  );
-  const text = Buffer.from(`crm-e2e ${Date.now()} ${process.pid}`);
-  const chunk = Buffer.concat([Buffer.from([0, 0, 0, text.length]), Buffer.from("tEXt"), text, Buffer.alloc(4)]);
-  // Insert the chunk before IEND (the last 12 bytes). PNG readers skip ancillary chunks; the CRC is not checked by the app.
-  return Buffer.concat([base.subarray(0, base.length - 12), chunk, base.subarray(base.length - 12)]);
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const size = 4;
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(size, 0);
+  header.writeUInt32BE(size, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
+  const colour = randomBytes(3);
+  const row = Buffer.concat([Buffer.from([0]), ...Array.from({ length: size }, () => colour)]); // filter byte, then pixels
+  const pixels = zlib.deflateSync(Buffer.concat(Array.from({ length: size }, () => row)));
+  const signature = Buffer.from("89504e470d0a1a0a", "hex");
+  return Buffer.concat([signature, chunk("IHDR", header), chunk("IDAT", pixels), chunk("IEND", Buffer.alloc(0))]);
 }
 
 describe("vnx stack, end to end", function () {
@@ -99,10 +113,12 @@ describe("vnx stack, end to end", function () {
     // The app re-encodes photos and names them by the hash of what it stores: the name comes from the page.
     const script = `set -euo pipefail
 jar=$(mktemp); photo=$(mktemp); list=$(mktemp); cat >"$photo"
-# A form's CSRF token: a hidden field, or (multipart forms, checked before the body is read) in the form's URL.
-token() { curl -fsS -b "$jar" -c "$jar" "http://10.1.3.11:3000$1" | sed -n 's/.*name="_csrf" value="\\([^"]*\\)".*/\\1/p; s/.*[?&]_csrf=\\([^"&]*\\).*/\\1/p' | head -1; }
+# A form's CSRF token, from its hidden field.
+token() { curl -fsS -b "$jar" -c "$jar" "http://10.1.3.11:3000$1" | sed -n 's/.*name="_csrf" value="\\([^"]*\\)".*/\\1/p' | head -1; }
+# A multipart form's token is in its URL: it is checked before the body is read.
+form_token() { curl -fsS -b "$jar" -c "$jar" "http://10.1.3.11:3000$1" | grep -o 'action="[^"]*?_csrf=[^"]*' | sed -n "s|^action=.$2?_csrf=||p" | head -1; }
 curl -fsS -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$(token /login)" --data-urlencode username=admin --data-urlencode "password=$ADMIN_PASSWORD" http://10.1.3.11:3000/login
-curl -fsS -L -b "$jar" -c "$jar" -o "$list" -F username=e2e$$ -F display_name=E2E -F password=e2e-password-1 -F "photo=@$photo;type=image/png" "http://10.1.3.11:3000/users?_csrf=$(token /users/new)"
+curl -fsS -L -b "$jar" -c "$jar" -o "$list" -F username=e2e$$ -F display_name=E2E -F password=e2e-password-1 -F role=salesperson -F "photo=@$photo;type=image/png" "http://10.1.3.11:3000/users?_csrf=$(form_token /users/new /users)"
 name=$(grep -o '/uploads/[0-9a-f]\\{64\\}\\.[a-z]*' "$list" | head -1)
 [ -n "$name" ] || { echo "the users page shows no photo" >&2; exit 1; }
 echo "\${name#/uploads/}"
