@@ -1,6 +1,7 @@
 /** The one place that chooses how the scenario is realized: by the stack's `crm:target`. */
 import type { Settings } from "../topology/settings";
 import { AwsPlatform } from "./aws";
+import { DockerPlatform } from "./docker";
 import { OpenStackPlatform } from "./openstack";
 import type { Platform } from "./platform";
 import { VnxPlatform } from "./vnx";
@@ -13,5 +14,7 @@ export function selectPlatform(settings: Settings): Platform {
       return new AwsPlatform(settings);
     case "openstack":
       return new OpenStackPlatform(settings);
+    case "docker":
+      return DockerPlatform.onThisEngine();
   }
 }
