@@ -19,7 +19,11 @@ export function nodeVersion(): string {
 export function contentHash(paths: readonly string[]): string {
   const hash = createHash("sha256");
   const walk = (p: string): void => {
-    if (fs.statSync(p).isDirectory()) return fs.readdirSync(p).sort().forEach((e) => walk(path.join(p, e)));
+    if (fs.statSync(p).isDirectory())
+      return fs
+        .readdirSync(p)
+        .sort()
+        .forEach((e) => walk(path.join(p, e)));
     hash.update(`${path.relative(PROJECT_ROOT, p)}\0`).update(fs.readFileSync(p));
   };
   paths.forEach(walk);

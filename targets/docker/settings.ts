@@ -51,7 +51,10 @@ const schema = z.object({
   [KEYS.publish]: z
     .string()
     .regex(/^(\d{1,3}\.){3}\d{1,3}:\d{1,5}$/, "must be ADDRESS:PORT, e.g. 127.0.0.1:8080")
-    .refine((v) => octetsOk(v.split(":")[0]) && Number(v.split(":")[1]) >= 1 && Number(v.split(":")[1]) <= 65535, "has a bad address or port")
+    .refine(
+      (v) => octetsOk(v.split(":")[0]) && Number(v.split(":")[1]) >= 1 && Number(v.split(":")[1]) <= 65535,
+      "has a bad address or port",
+    )
     .default(DOCKER_DEFAULTS.publish),
 });
 

@@ -1,0 +1,221 @@
+/**
+ * The docker stack on a real Docker engine, by replay (test/support/dockerReplay.ts): the resource
+ * graph the program registers under mocks is carried out with the Docker CLI, then the vnx
+ * end-to-end checks run against it — round-robin spread from the machine (through the port the
+ * fw container publishes) and from client c1, a photo on all three bricks, nmap from c1 finding
+ * only the CRM's port — and everything is torn down. The hosts' image is built from the project's
+ * own Debian base, imported into Docker from the vnx base image's rootfs (no registry here).
+ * Needs root and a running engine: scripts/test.sh runs it under scripts/with-docker.sh.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { imageName } from "../../targets/vnx/recipe";
+import { leftOnEngine, Replay, removeLabelled } from "../support/dockerReplay";
+import { registeredBy } from "../support/mockGraph";
+import { VALID_SECRETS } from "../support/pulumi";
+import { parseOpenPorts, spread, type Reply } from "../support/scenario";
+import { run } from "../support/shell";
+
+const ROOT = path.resolve(__dirname, "../..");
+const OWNER = "crm/docker";
+const PUBLISHED = "http://127.0.0.1:8080";
+const SERVICE = "10.2.2.2";
+const SERVERS = ["s1", "s2", "s3"];
+/** Every address of the docker scenario a client could try. */
+const ADDRESSES = [
+  "10.2.1.1",
+  "10.2.2.1",
+  SERVICE,
+  "10.2.3.1",
+  "10.2.3.11",
+  "10.2.3.12",
+  "10.2.3.13",
+  "10.2.4.11",
+  "10.2.4.12",
+  "10.2.4.13",
+].concat(["10.2.4.21", "10.2.4.22", "10.2.4.23", "10.2.4.31"]);
+/** The tests' own safety route for the docker scenario's range (the stack's inside LANs have no address on the machine). */
+const GUARD = ["unreachable", "10.2.0.0/16", "metric", "4001"];
+
+const docker = (...args: string[]) => run("docker", args);
+const inHost = (host: string, script: string, input?: string | Buffer) =>
+  run("docker", ["exec", "-i", `crmd-${host}`, "bash", "-c", script], { input });
+
+/** The vnx base image (an LXC container's rootfs), imported into Docker once as crm-debian:<its hash>. */
+function importedBase(): string | undefined {
+  const lxc = imageName();
+  const rootfs = `/var/lib/lxc/${lxc}/rootfs`;
+  if (!fs.existsSync(path.join(rootfs, "etc/crm-image-complete"))) return undefined;
+  const tag = `crm-debian:${lxc.replace(/^crm-base-/, "")}`;
+  if (docker("image", "inspect", tag).status !== 0) {
+    const t0 = Date.now();
+    const r = run("bash", ["-c", `set -o pipefail; tar -C ${rootfs} -c . | docker import - ${tag}`]);
+    assert.equal(r.status, 0, r.stderr);
+    console.log(`      (imported ${lxc} into Docker as ${tag} in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  return tag;
+}
+
+/** A cookie-keeping client of the CRM at the published port. */
+class Browser {
+  private cookies = new Map<string, string>();
+  async request(pathname: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size) headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
+    const res = await fetch(PUBLISHED + pathname, { ...init, headers, redirect: "manual", signal: AbortSignal.timeout(10_000) });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const at = pair.indexOf("=");
+      this.cookies.set(pair.slice(0, at), pair.slice(at + 1));
+    }
+    return res;
+  }
+  async csrf(pathname: string): Promise<string> {
+    const html = await (await this.request(pathname)).text();
+    const token = /name="_csrf" value="([^"]*)"/.exec(html)?.[1];
+    assert.ok(token, `no CSRF token on ${pathname}`);
+    return token;
+  }
+}
+
+/** A 1×1 PNG with a text chunk that makes it unique per run. */
+function photo(): Buffer {
+  const png = Buffer.from(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082",
+    "hex",
+  );
+  const text = Buffer.from(`crm-docker ${Date.now()} ${process.pid}`);
+  const chunk = Buffer.concat([Buffer.from([0, 0, 0, text.length]), Buffer.from("tEXt"), text, Buffer.alloc(4)]);
+  return Buffer.concat([png.subarray(0, png.length - 12), chunk, png.subarray(png.length - 12)]);
+}
+
+describe("docker stack, replayed on a real Docker engine", function () {
+  this.timeout(20 * 60_000);
+  let replay: Replay | undefined;
+
+  before(async function () {
+    if (process.getuid?.() !== 0 || docker("info").status !== 0) {
+      console.log("      (skipped: needs root and a running Docker engine; scripts/test.sh starts one)");
+      this.skip();
+    }
+    const base = importedBase();
+    if (!base) {
+      console.log(`      (skipped: the vnx base image ${imageName()} is not built; scripts/vnx up builds it)`);
+      this.skip();
+    }
+    run("ip", ["route", "replace", ...GUARD]);
+    await removeLabelled(OWNER);
+    const graph = registeredBy({ "crm:target": "docker", "crm:dockerBaseImage": base!, ...VALID_SECRETS });
+    replay = new Replay(graph, ROOT);
+    const t0 = Date.now();
+    try {
+      await replay.up();
+    } finally {
+      const slowest = [...replay.steps].sort((a, b) => b.seconds - a.seconds).slice(0, 5);
+      console.log(
+        `      (replay up: ${((Date.now() - t0) / 1000).toFixed(1)} s; slowest: ${slowest.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(", ")})`,
+      );
+    }
+  });
+
+  after(async () => {
+    if (replay) {
+      const t0 = Date.now();
+      await replay.destroy(OWNER);
+      console.log(`      (replay destroy: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+    run("ip", ["route", "del", ...GUARD]);
+  });
+
+  it("serves the CRM at the fw container's published port, 30 requests spread evenly over s1..s3", async () => {
+    const replies: Reply[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await fetch(`${PUBLISHED}/login`, { signal: AbortSignal.timeout(10_000) });
+      await res.arrayBuffer();
+      replies.push({ status: res.status, server: res.headers.get("x-backend-server") ?? undefined });
+    }
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      Array(30).fill(200),
+    );
+    assert.deepEqual(spread(replies), { s1: 10, s2: 10, s3: 10 });
+  });
+
+  it("serves it to client c1 on the outside network through the firewall, also round-robin", () => {
+    const r = inHost(
+      "c1",
+      `for i in $(seq 30); do curl -s -o /dev/null -D - http://${SERVICE}/login | tr -d '\\r' | awk -F': ' 'tolower($1)=="x-backend-server"{print $2}'; done | sort | uniq -c`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.trim()),
+      SERVERS.map((s) => `10 ${s}`),
+    );
+  });
+
+  it("a photo uploaded through the firewall is served by every server and lies on all three bricks", async () => {
+    const png = photo();
+    const digest = createHash("sha256").update(png).digest("hex");
+    const browser = new Browser();
+    const login = new URLSearchParams({
+      _csrf: await browser.csrf("/login"),
+      username: "admin",
+      password: VALID_SECRETS["crm:adminPassword"],
+    });
+    assert.ok([302, 303].includes((await browser.request("/login", { method: "POST", body: login })).status), "signed in");
+    const form = new FormData();
+    form.set("_csrf", await browser.csrf("/users/new"));
+    form.set("username", `docker${process.pid}`);
+    form.set("display_name", "Docker");
+    form.set("password", "docker-password-1");
+    form.set("photo", new Blob([png], { type: "image/png" }), "photo.png");
+    const created = await browser.request("/users", { method: "POST", body: form });
+    assert.ok([200, 302, 303].includes(created.status), `upload answered ${created.status}`);
+    // Round-robin: three fetches in a row go to three different servers.
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const res = await browser.request(`/uploads/${digest}.png`);
+      assert.equal(res.status, 200);
+      assert.equal(
+        createHash("sha256")
+          .update(Buffer.from(await res.arrayBuffer()))
+          .digest("hex"),
+        digest,
+      );
+      servedBy.add(res.headers.get("x-backend-server") ?? "none");
+    }
+    assert.deepEqual([...servedBy].sort(), SERVERS);
+    for (const nas of ["nas1", "nas2", "nas3"]) {
+      assert.equal(inHost(nas, `sha256sum /nas/uploads/${digest}.png | cut -c1-64`).stdout.trim(), digest, `${nas} brick`);
+    }
+  });
+
+  it("the firewall lets through only ping and TCP/80 to the load balancer (nmap from c1)", () => {
+    const scan = inHost("c1", `nmap -sS -Pn -p- -n -T5 --min-rate 20000 --max-retries 1 -oG - ${ADDRESSES.join(" ")}`);
+    assert.equal(scan.status, 0, scan.stderr);
+    assert.deepEqual(parseOpenPorts(scan.stdout), [`${SERVICE}:80`]);
+    const udp = inHost("c1", `nmap -sU -Pn -n --top-ports 100 -T5 --max-retries 1 -oG - ${ADDRESSES.join(" ")}`);
+    assert.equal(udp.status, 0, udp.stderr);
+    assert.doesNotMatch(udp.stdout, /\/open\//, "no UDP port is open");
+    assert.equal(inHost("c1", `ping -c1 -W2 ${SERVICE}`).status, 0, "ping of the service works");
+    assert.notEqual(inHost("c1", "ping -c1 -W1 10.2.3.11").status, 0, "ping of an app server is dropped");
+  });
+
+  it("the machine has an address on the outside network only: the inside LANs are behind the firewall", () => {
+    const addresses = run("ip", ["-o", "-4", "addr", "show"]).stdout;
+    assert.match(addresses, / 10\.2\.1\.254\//);
+    assert.doesNotMatch(addresses, / 10\.2\.[234]\./);
+  });
+
+  it("teardown leaves no container, volume or network of the stack", async () => {
+    await replay!.destroy(OWNER);
+    replay = undefined;
+    assert.deepEqual(await leftOnEngine(OWNER), []);
+    assert.doesNotMatch(run("ip", ["-o", "link", "show"]).stdout, /crmd-lan/);
+  });
+});
