@@ -255,9 +255,14 @@ export class DockerPlatform implements Platform {
 
   appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
     const release = appRelease();
+    const dir = shellQuote(BUNDLE_DIR);
     const bundle = this.command(
       `${name}-bundle`,
-      { create: `app/scripts/bundle.sh ${shellQuote(BUNDLE_DIR)}`, triggers: [release] },
+      // Built once per release: the stamp is written after bundle.sh swapped the new tree in.
+      {
+        create: `test "$(cat ${dir}/.crm-release 2>/dev/null)" = ${release} || { app/scripts/bundle.sh ${dir} && echo ${release} >${dir}/.crm-release; }`,
+        triggers: [release],
+      },
       { parent: opts.parent },
     );
     const members = spec.servers.map((s) => ({ name: s.name, address: this.moved(addressOn(s, "lan3")) }));

@@ -196,7 +196,10 @@ describe("docker stack, replayed on a real Docker engine", function () {
   });
 
   it("the firewall lets through only ping and TCP/80 to the load balancer (nmap from c1)", () => {
-    const scan = inHost("c1", `nmap -sS -Pn -p- -n -T5 --min-rate 20000 --max-retries 1 -oG - ${ADDRESSES.join(" ")}`);
+    const scan = inHost(
+      "c1",
+      `nmap -sS -Pn -p- -n -T5 --min-rate 50000 --max-rtt-timeout 100ms --max-retries 1 -oG - ${ADDRESSES.join(" ")}`,
+    );
     assert.equal(scan.status, 0, scan.stderr);
     assert.deepEqual(parseOpenPorts(scan.stdout), [`${SERVICE}:80`]);
     const udp = inHost("c1", `nmap -sU -Pn -n --top-ports 100 -T5 --max-retries 1 -oG - ${ADDRESSES.join(" ")}`);

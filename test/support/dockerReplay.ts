@@ -232,14 +232,16 @@ export class Replay {
 
   /** Deletes what `up` made, newest first (containers stop with their grace period), then anything else labelled as the stack's. */
   async destroy(owner: string): Promise<void> {
-    for (const m of [...this.made].reverse()) {
-      const name = str(m.inputs.name);
-      if (m.type === "docker:index/container:Container") {
-        await this.docker("stop", "--time", str(m.inputs.destroyGraceSeconds ?? 10), name).catch(() => undefined);
-        await this.docker("rm", "--force", "--volumes", name).catch(() => undefined);
-      } else if (m.type === "docker:index/volume:Volume") await this.docker("volume", "rm", "--force", name).catch(() => undefined);
-      else if (m.type === "docker:index/network:Network") await this.docker("network", "rm", name).catch(() => undefined);
-    }
+    // Containers depend on volumes and networks, and nothing depends on a container: they go first, all at once, as the engine would delete them.
+    const names = (type: string) => this.made.filter((m) => m.type === type).map((m) => m.inputs);
+    await Promise.all(
+      names("docker:index/container:Container").map(async (c) => {
+        await this.docker("stop", "--time", str(c.destroyGraceSeconds ?? 10), str(c.name)).catch(() => undefined);
+        await this.docker("rm", "--force", "--volumes", str(c.name)).catch(() => undefined);
+      }),
+    );
+    await Promise.all(names("docker:index/volume:Volume").map((v) => this.docker("volume", "rm", "--force", str(v.name)).catch(() => undefined)));
+    await Promise.all(names("docker:index/network:Network").map((n) => this.docker("network", "rm", str(n.name)).catch(() => undefined)));
     this.made.length = 0;
     await removeLabelled(owner, this.env);
   }

@@ -12,7 +12,7 @@ PACKAGES=(systemd-sysv dbus iproute2 iputils-ping procps curl ca-certificates le
   psmisc nftables haproxy postgresql glusterfs-server glusterfs-client openssh-server
   nagios4 monitoring-plugins-basic apache2 nmap keepalived)
 MASK=(systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer
-  systemd-timesyncd.service getty@tty1.service console-getty.service)
+  systemd-timesyncd.service systemd-modules-load.service getty@tty1.service console-getty.service)
 export DEBIAN_FRONTEND=noninteractive
 
 missing=()
