@@ -14,9 +14,10 @@ import * as path from "node:path";
 import { imageName } from "../../targets/vnx/recipe";
 import { leftOnEngine, Replay, removeLabelled } from "../support/dockerReplay";
 import { registeredBy } from "../support/mockGraph";
-import { VALID_SECRETS } from "../support/pulumi";
+import { testStack, VALID_SECRETS } from "../support/pulumi";
 import { parseOpenPorts, spread, type Reply } from "../support/scenario";
 import { run } from "../support/shell";
+import { failsBeforeAnythingExists } from "./cli.test";
 
 const ROOT = path.resolve(__dirname, "../..");
 const OWNER = "crm/docker";
@@ -213,6 +214,18 @@ describe("docker stack, replayed on a real Docker engine", function () {
     const addresses = run("ip", ["-o", "-4", "addr", "show"]).stdout;
     assert.match(addresses, / 10\.2\.1\.254\//);
     assert.doesNotMatch(addresses, / 10\.2\.[234]\./);
+  });
+
+  it("a base image that does not exist fails preview and up with a message naming crm:dockerBaseImage; nothing is created", () => {
+    const stack = testStack("docker-noimage");
+    // On a registry at a closed loopback port: the pull that the preflight tries fails here, without traffic leaving the machine.
+    stack.configure({ "crm:target": "docker", "crm:dockerBaseImage": "127.0.0.1:9/crm-no-such-image:1" }, VALID_SECRETS);
+    const containers = docker("ps", "--all", "--quiet").stdout;
+    failsBeforeAnythingExists(
+      stack,
+      /crm:dockerBaseImage: image 127\.0\.0\.1:9\/crm-no-such-image:1 is not on the engine at unix:\/\/\/var\/run\/docker\.sock and cannot be pulled/,
+    );
+    assert.equal(docker("ps", "--all", "--quiet").stdout, containers, "no container was created");
   });
 
   it("teardown leaves no container, volume or network of the stack", async () => {
