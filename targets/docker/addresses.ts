@@ -36,3 +36,10 @@ export function lanSubnet(lan: Lan, cidr: string): { subnet: string; gateway: st
   const prefix = `${cidr.split(".").slice(0, 2).join(".")}.${lan.slice(3)}`;
   return { subnet: `${prefix}.0/24`, gateway: `${prefix}.254` };
 }
+
+/** The address inside hosts use to reach a host: on the front LAN if it has one, then the back LAN, then the DMZ (fw). */
+export function insideAddress(host: HostPlan): string {
+  const preference: readonly Lan[] = ["lan3", "lan4", "lan2", "lan1"];
+  const [nic] = [...host.nics].sort((a, b) => preference.indexOf(a.lan) - preference.indexOf(b.lan));
+  return nic.address;
+}

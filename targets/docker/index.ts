@@ -13,6 +13,8 @@ import { appRoleScript } from "../../roles/app";
 import { balancerRoleScript, STATS_PORT } from "../../roles/balancer";
 import { dbRoleScript } from "../../roles/db";
 import { firewallRoleScript } from "../../roles/firewall";
+import { managementRoleScript } from "../../roles/management";
+import { monitorRoleScript } from "../../roles/monitor";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
 import { roleScript, shellQuote } from "../../roles/script";
 import { addressOn, LANS, SERVICE_ADDRESS, type HostPlan, type Lan } from "../../topology/plan";
@@ -21,6 +23,8 @@ import type {
   DatabaseSpec,
   FirewallSpec,
   LoadBalancerSpec,
+  ManagementSpec,
+  MonitoringSpec,
   Platform,
   Realized,
   RealizedAppTier,
@@ -30,7 +34,7 @@ import type {
   RealizeOptions,
   StorageSpec,
 } from "../platform";
-import { lanSubnet, moveAddress, moveHost, movePolicy } from "./addresses";
+import { insideAddress, lanSubnet, moveAddress, moveHost, movePolicy } from "./addresses";
 import { dockerCli, engineProblem } from "./engine";
 import { appRelease, BUNDLE_DIR, hostImageName, IMAGE_CONTEXT, nodeVersion, PROJECT_ROOT } from "./image";
 import { loadDockerSettings, type DockerSettings } from "./settings";
@@ -223,7 +227,7 @@ export class DockerPlatform implements Platform {
   database(name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
     if (spec.standby)
       throw new pulumi.ResourceError(
-        "crm:dbStandby: the docker target does not realize the standby yet (keepalived's floating address is untested on Docker networks)",
+        "crm:dbStandby: the docker target does not realize the standby yet: the replication password's derivation lives in the vnx target (it belongs in roles/dbReplication.ts), and keepalived's floating address is untested on Docker networks",
         opts.parent,
       );
     const listen = this.moved(addressOn(spec.host, "lan4"));
@@ -303,6 +307,31 @@ export class DockerPlatform implements Platform {
     );
     const url = `http://${this.settings.publishAddress}:${this.settings.publishPort}/`;
     return { resources: [this.host(name, spec.host, role, opts)], url: pulumi.output(url) };
+  }
+
+  monitoring(name: string, spec: MonitoringSpec, opts: RealizeOptions): Realized {
+    const watched = spec.watched.map((h) => moveHost(h, this.settings.cidr));
+    const balancer = watched.find((h) => h.role === "balancer");
+    const role = spec.adminPassword.apply((adminPassword) =>
+      monitorRoleScript({
+        hosts: watched.map((h) => ({ name: h.name, address: insideAddress(h), role: h.role })),
+        appPort: spec.appPort,
+        healthPath: spec.healthPath,
+        haproxyStats: balancer && `${addressOn(balancer, "lan3")}:${STATS_PORT}`,
+        adminPassword,
+        listen: this.moved(addressOn(spec.host, "lan3")),
+      }),
+    );
+    return { resources: [this.host(name, spec.host, pulumi.secret(role), opts)] };
+  }
+
+  management(name: string, spec: ManagementSpec, opts: RealizeOptions): Realized {
+    const role = managementRoleScript({
+      authorizedKeys: spec.authorizedKeys,
+      listen: this.moved(addressOn(spec.host, "lan3")),
+      managedHosts: spec.managed.map((h) => ({ name: h.name, address: insideAddress(moveHost(h, this.settings.cidr)) })),
+    });
+    return { resources: [this.host(name, spec.host, role, opts)] };
   }
 
   clients(hosts: readonly HostPlan[]): Realized {

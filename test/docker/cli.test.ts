@@ -3,20 +3,10 @@
  * `preview` and `up` with a message naming the key, before anything is registered. (A base image
  * that does not exist needs a running engine: test/docker/replay.test.ts checks it.)
  */
-import assert from "node:assert/strict";
+import { failsBeforeAnythingExists } from "../support/badInput";
 import { testStack, VALID_SECRETS, type TestStack } from "../support/pulumi";
 
-export const NO_ENGINE = "unix:///run/crm-no-engine.sock";
-
-/** preview and up both fail with `message`, and the stack's state holds nothing. */
-export function failsBeforeAnythingExists(stack: TestStack, message: RegExp): void {
-  for (const command of [["preview"], ["up", "--yes", "--skip-preview"]]) {
-    const r = stack.pulumi(...command);
-    assert.notEqual(r.status, 0, `${command[0]} succeeded`);
-    assert.match(r.stdout + r.stderr, message, command[0]);
-  }
-  assert.equal(stack.resourceCount(), 0);
-}
+const NO_ENGINE = "unix:///run/crm-no-engine.sock";
 
 describe("the real Pulumi CLI on the docker stack: bad input", function () {
   this.timeout(180_000);

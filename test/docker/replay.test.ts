@@ -12,31 +12,27 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { imageName } from "../../targets/vnx/recipe";
+import { failsBeforeAnythingExists } from "../support/badInput";
 import { leftOnEngine, Replay, removeLabelled } from "../support/dockerReplay";
 import { registeredBy } from "../support/mockGraph";
 import { testStack, VALID_SECRETS } from "../support/pulumi";
 import { parseOpenPorts, spread, type Reply } from "../support/scenario";
-import { run } from "../support/shell";
-import { failsBeforeAnythingExists } from "./cli.test";
+import { run, tempDir } from "../support/shell";
 
 const ROOT = path.resolve(__dirname, "../..");
 const OWNER = "crm/docker";
 const PUBLISHED = "http://127.0.0.1:8080";
 const SERVICE = "10.2.2.2";
 const SERVERS = ["s1", "s2", "s3"];
-/** Every address of the docker scenario a client could try. */
-const ADDRESSES = [
-  "10.2.1.1",
-  "10.2.2.1",
-  SERVICE,
-  "10.2.3.1",
-  "10.2.3.11",
-  "10.2.3.12",
-  "10.2.3.13",
-  "10.2.4.11",
-  "10.2.4.12",
-  "10.2.4.13",
-].concat(["10.2.4.21", "10.2.4.22", "10.2.4.23", "10.2.4.31"]);
+/** c2's address: crm:adminCidr, the only source allowed to the monitoring page and to ges. */
+const ADMIN = "10.2.1.12";
+/**
+ * Every address of the docker scenario a client could try, one host of each kind: s2, s3 and nas2,
+ * nas3 are configured as s1 and nas1 are, and a full scan of each address takes about 10 s here.
+ */
+const ADDRESSES = ["10.2.1.1", "10.2.2.1", SERVICE, "10.2.3.1", "10.2.3.11", "10.2.4.11", "10.2.4.21", "10.2.4.31"].concat(
+  ["10.2.3.15", "10.2.4.15", "10.2.3.20", "10.2.4.20"], // nagios, ges
+);
 /** The tests' own safety route for the docker scenario's range (the stack's inside LANs have no address on the machine). */
 const GUARD = ["unreachable", "10.2.0.0/16", "metric", "4001"];
 
@@ -95,6 +91,7 @@ function photo(): Buffer {
 describe("docker stack, replayed on a real Docker engine", function () {
   this.timeout(20 * 60_000);
   let replay: Replay | undefined;
+  let sshKey = "";
 
   before(async function () {
     if (process.getuid?.() !== 0 || docker("info").status !== 0) {
@@ -108,7 +105,19 @@ describe("docker stack, replayed on a real Docker engine", function () {
     }
     run("ip", ["route", "replace", ...GUARD]);
     await removeLabelled(OWNER);
-    const graph = registeredBy({ "crm:target": "docker", "crm:dockerBaseImage": base!, ...VALID_SECRETS });
+    // The optional parts too, administered from c2 only: c1 must still find nothing open but the CRM.
+    const keys = tempDir("docker-ges");
+    run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(keys, "id")]);
+    sshKey = fs.readFileSync(path.join(keys, "id"), "utf8");
+    const graph = registeredBy({
+      "crm:target": "docker",
+      "crm:dockerBaseImage": base!,
+      "crm:monitoring": "true",
+      "crm:management": "true",
+      "crm:adminCidr": `${ADMIN}/32`,
+      "crm:managementKeys": JSON.stringify([fs.readFileSync(path.join(keys, "id.pub"), "utf8").trim()]),
+      ...VALID_SECRETS,
+    });
     replay = new Replay(graph, ROOT);
     const t0 = Date.now();
     try {
@@ -208,6 +217,21 @@ describe("docker stack, replayed on a real Docker engine", function () {
     assert.doesNotMatch(udp.stdout, /\/open\//, "no UDP port is open");
     assert.equal(inHost("c1", `ping -c1 -W2 ${SERVICE}`).status, 0, "ping of the service works");
     assert.notEqual(inHost("c1", "ping -c1 -W1 10.2.3.11").status, 0, "ping of an app server is dropped");
+  });
+
+  it("optional parts: from c2 (crm:adminCidr) the Nagios page asks for the password, and ges takes the key and refuses passwords", () => {
+    assert.equal(inHost("c2", "curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://10.2.3.15/nagios4/").stdout, "401");
+    assert.equal(
+      inHost("c1", "curl -s -o /dev/null -w '%{http_code}' --max-time 3 http://10.2.3.15/nagios4/").stdout,
+      "000",
+      "not from c1",
+    );
+    const ssh = "ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=5";
+    const key = inHost("c2", `umask 077; cat >/root/ges-key; ${ssh} -i /root/ges-key root@10.2.3.20 hostname`, sshKey);
+    assert.equal(key.stdout.trim(), "ges", key.stderr);
+    const password = inHost("c2", `${ssh} -o PreferredAuthentications=password,keyboard-interactive root@10.2.3.20 true`);
+    assert.notEqual(password.status, 0, "a password login is refused");
+    assert.match(password.stderr, /Permission denied/);
   });
 
   it("the machine has an address on the outside network only: the inside LANs are behind the firewall", () => {

@@ -194,6 +194,32 @@ describe("docker stack under mocks", function () {
     assert.ok(three.filter((r) => r.type === "docker:index/network:Network").every((n) => String(inputs(n).name).startsWith("crmd-lan")));
   });
 
+  it("realizes the optional monitoring and management hosts on the moved plan, let through only from crm:adminCidr", () => {
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx4gM1ZbXb0d7gqJxkHk3p0V7b2mJx1v9l1Qf7vN8kR test";
+    const all = registeredBy({
+      ...DOCKER,
+      "crm:monitoring": "true",
+      "crm:management": "true",
+      "crm:managementKeys": JSON.stringify([key]),
+    });
+    const nics = (name: string) =>
+      (containers(all).find((c) => c.name === name)?.networksAdvanced as { ipv4Address: string }[]).map((n) => n.ipv4Address);
+    assert.deepEqual(nics("crmd-nagios"), ["10.2.3.15", "10.2.4.15"]);
+    assert.deepEqual(nics("crmd-ges"), ["10.2.3.20", "10.2.4.20"]);
+    const rules = String(inputs(named(all, "fw-role")).stdin);
+    assert.match(rules, /ip saddr 10\.2\.1\.0\/24 ip daddr 10\.2\.3\.15 tcp dport 80 ct state new accept/);
+    assert.match(rules, /ip saddr 10\.2\.1\.0\/24 ip daddr 10\.2\.3\.20 tcp dport 22 ct state new accept/);
+    assert.ok(hasSecret(named(all, "nagios-role").inputs.stdin), "the Nagios role holds the admin password");
+    assert.match(String(inputs(named(all, "ges-role")).stdin), /ssh-ed25519/);
+  });
+
+  it("refuses the database standby with a message naming crm:dbStandby", () => {
+    assert.throws(
+      () => registeredBy({ ...DOCKER, "crm:dbStandby": "true" }),
+      /crm:dbStandby: the docker target does not realize the standby yet/,
+    );
+  });
+
   it("refuses an address plan that overlaps the vnx stack's, naming the key", () => {
     assert.throws(
       () => registeredBy({ ...DOCKER, "crm:dockerCidr": "10.1.0.0/16" }),

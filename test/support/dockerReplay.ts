@@ -240,7 +240,9 @@ export class Replay {
         await this.docker("rm", "--force", "--volumes", str(c.name)).catch(() => undefined);
       }),
     );
-    await Promise.all(names("docker:index/volume:Volume").map((v) => this.docker("volume", "rm", "--force", str(v.name)).catch(() => undefined)));
+    await Promise.all(
+      names("docker:index/volume:Volume").map((v) => this.docker("volume", "rm", "--force", str(v.name)).catch(() => undefined)),
+    );
     await Promise.all(names("docker:index/network:Network").map((n) => this.docker("network", "rm", str(n.name)).catch(() => undefined)));
     this.made.length = 0;
     await removeLabelled(owner, this.env);
