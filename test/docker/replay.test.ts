@@ -55,6 +55,14 @@ function importedBase(): string | undefined {
   return tag;
 }
 
+/** The vnx stack's footprint on the machine: its running containers and its bridges' addresses. */
+function vnxScenario(): string {
+  return run("bash", [
+    "-c",
+    "lxc-ls --running -1 2>/dev/null | grep '^crm-' | grep -v '^crm-base-'; ip -o -4 addr show | awk '$2 ~ /^crmlan/ { print $2, $4 }'",
+  ]).stdout.trim();
+}
+
 /** A cookie-keeping client of the CRM at the published port. */
 class Browser {
   private cookies = new Map<string, string>();
@@ -92,6 +100,8 @@ describe("docker stack, replayed on a real Docker engine", function () {
   this.timeout(20 * 60_000);
   let replay: Replay | undefined;
   let sshKey = "";
+  /** The vnx scenario on this machine before the replay, if one is up (another stack: looked at, never touched). */
+  let vnxBefore = "";
 
   before(async function () {
     if (process.getuid?.() !== 0 || docker("info").status !== 0) {
@@ -104,6 +114,7 @@ describe("docker stack, replayed on a real Docker engine", function () {
       this.skip();
     }
     run("ip", ["route", "replace", ...GUARD]);
+    vnxBefore = vnxScenario();
     await removeLabelled(OWNER);
     // The optional parts too, administered from c2 only: c1 must still find nothing open but the CRM.
     const keys = tempDir("docker-ges");
@@ -232,6 +243,15 @@ describe("docker stack, replayed on a real Docker engine", function () {
     const password = inHost("c2", `${ssh} -o PreferredAuthentications=password,keyboard-interactive root@10.2.3.20 true`);
     assert.notEqual(password.status, 0, "a password login is refused");
     assert.match(password.stderr, /Permission denied/);
+  });
+
+  it("runs beside a vnx scenario on the same machine, when one is up, without touching it", function () {
+    if (!/crmlan1 10\.1\.1\./.test(vnxBefore)) {
+      console.log("      (no vnx scenario is up on this machine: the mocks test shows the two plans disjoint)");
+      this.skip();
+    }
+    assert.equal(vnxScenario(), vnxBefore, "the vnx stack's containers still run and its bridges keep their addresses");
+    assert.match(run("ip", ["-o", "-4", "addr", "show", "crmd-lan1"]).stdout, /10\.2\.1\.254/);
   });
 
   it("the machine has an address on the outside network only: the inside LANs are behind the firewall", () => {
