@@ -213,6 +213,11 @@ describe("docker stack under mocks", function () {
     assert.match(String(inputs(named(all, "ges-role")).stdin), /ssh-ed25519/);
   });
 
+  it("balances with leastconn when asked, with the same balancer role", () => {
+    const leastconn = registeredBy({ ...DOCKER, "crm:balance": "leastconn" });
+    assert.match(String(inputs(named(leastconn, "lb-role")).stdin), /balance leastconn/);
+  });
+
   it("refuses the database standby with a message naming crm:dbStandby", () => {
     assert.throws(
       () => registeredBy({ ...DOCKER, "crm:dbStandby": "true" }),
