@@ -124,9 +124,12 @@ describe("docker stack, replayed on a real Docker engine", function () {
     try {
       await replay.up();
     } finally {
-      const slowest = [...replay.steps].sort((a, b) => b.seconds - a.seconds).slice(0, 5);
+      const steps = replay.steps;
+      const longest = (suffix: string) => steps.filter((x) => x.name.endsWith(suffix)).sort((a, b) => b.seconds - a.seconds)[0];
+      const show = (x: { name: string; seconds: number } | undefined) => (x ? `${x.name} ${x.seconds.toFixed(1)} s` : "-");
       console.log(
-        `      (replay up: ${((Date.now() - t0) / 1000).toFixed(1)} s; slowest: ${slowest.map((s) => `${s.name} ${s.seconds.toFixed(1)} s`).join(", ")})`,
+        `      (replay up: ${((Date.now() - t0) / 1000).toFixed(1)} s; image ${show(longest("-image"))}, bundle ${show(longest("-bundle"))}, ` +
+          `longest boot ${show(longest("-boot"))}, longest role ${show(longest("-role"))}, Gluster volume ${show(longest("nas-volume"))})`,
       );
     }
   });
