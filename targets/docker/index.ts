@@ -169,8 +169,8 @@ export class DockerPlatform implements Platform {
         name,
         hostname: host.name,
         image: this.image.imageName,
-        // The first LAN is the container's primary network (where Docker publishes ports); the others are joined after.
-        networkMode: networkName(host.nics[0].lan),
+        // The provider creates the container, takes it off Docker's default bridge and joins these before starting it. The
+        // engine makes the lowest-named network its primary one (its published ports, its default route): LAN1 for fw.
         networksAdvanced: host.nics.map((n) => ({ name: this.networks[n.lan].name, ipv4Address: n.address })),
         devices: opts.fuse ? [{ hostPath: "/dev/fuse", containerPath: "/dev/fuse", permissions: "rwm" }] : [],
         volumes: data && opts.dataAt ? [{ volumeName: data.name, containerPath: opts.dataAt }] : [],

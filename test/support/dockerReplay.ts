@@ -60,10 +60,12 @@ type Inputs = Record<string, unknown>;
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 const str = (v: unknown): string => (typeof v === "string" ? v : String(v));
 
-/** `docker create` arguments for a docker:index/container:Container's inputs. */
+/**
+ * `docker create` arguments for a docker:index/container:Container's inputs. As the provider does,
+ * the container is created on `networkMode` (Docker's default bridge when unset); `networksAdvanced`
+ * are joined afterwards (see Replay.create).
+ */
 export function containerCreateArgs(i: Inputs): string[] {
-  const networks = list<{ name: string; ipv4Address?: string }>(i.networksAdvanced);
-  const primary = networks.find((n) => n.name === i.networkMode);
   const caps = (i.capabilities ?? {}) as { adds?: string[]; drops?: string[] };
   const flag = (name: string, values: readonly string[]) => values.flatMap((v) => [name, v]);
   return [
@@ -71,7 +73,6 @@ export function containerCreateArgs(i: Inputs): string[] {
     ...["--name", str(i.name)],
     ...(i.hostname ? ["--hostname", str(i.hostname)] : []),
     ...(i.networkMode ? ["--network", str(i.networkMode)] : []),
-    ...(primary?.ipv4Address ? ["--ip", primary.ipv4Address] : []),
     ...flag("--cap-add", caps.adds ?? []),
     ...flag("--cap-drop", caps.drops ?? []),
     ...flag("--security-opt", list<string>(i.securityOpts)),
@@ -174,9 +175,13 @@ export class Replay {
         return; // an image outlives the stack: the provider does not remove it either
       }
       case "docker:index/container:Container": {
+        // The provider's order (kreuzwerker/docker, which @pulumi/docker bridges): create, leave the default bridge, join
+        // every network of networksAdvanced with its address, then start.
         await this.docker(...containerCreateArgs(i));
         this.made.push({ type: r.type, inputs: i });
-        for (const n of list<{ name: string; ipv4Address?: string }>(i.networksAdvanced).filter((n) => n.name !== i.networkMode)) {
+        const networks = list<{ name: string; ipv4Address?: string }>(i.networksAdvanced);
+        if (networks.length > 0) await this.docker("network", "disconnect", "bridge", str(i.name)).catch(() => undefined);
+        for (const n of networks) {
           await this.docker("network", "connect", ...(n.ipv4Address ? ["--ip", n.ipv4Address] : []), n.name, str(i.name));
         }
         if (i.mustRun !== false) await this.docker("start", str(i.name));
