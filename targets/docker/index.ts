@@ -18,22 +18,7 @@ import { monitorRoleScript } from "../../roles/monitor";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
 import { roleScript, shellQuote } from "../../roles/script";
 import { addressOn, LANS, SERVICE_ADDRESS, type HostPlan, type Lan } from "../../topology/plan";
-import type {
-  AppTierSpec,
-  DatabaseSpec,
-  FirewallSpec,
-  LoadBalancerSpec,
-  ManagementSpec,
-  MonitoringSpec,
-  Platform,
-  Realized,
-  RealizedAppTier,
-  RealizedDatabase,
-  RealizedLoadBalancer,
-  RealizedStorage,
-  RealizeOptions,
-  StorageSpec,
-} from "../platform";
+import type * as port from "../platform";
 import { insideAddress, lanSubnet, moveAddress, moveHost, movePolicy } from "./addresses";
 import { dockerCli, engineProblem } from "./engine";
 import { appRelease, BUNDLE_DIR, hostImageName, IMAGE_CONTEXT, nodeVersion, PROJECT_ROOT } from "./image";
@@ -45,6 +30,7 @@ const LAN_NAMES = Object.keys(LANS) as Lan[];
 
 export const containerName = (host: HostPlan): string => `${PREFIX}-${host.name}`;
 export const networkName = (lan: Lan): string => `${PREFIX}-${lan}`;
+const SUBSTRATE = "docker";
 
 /** Scripts run on the machine, named relative to the project (the engine runs commands from there). */
 const script = (name: string): string => shellQuote(path.relative(PROJECT_ROOT, path.join(__dirname, "scripts", name)));
@@ -71,7 +57,7 @@ function childPrefix(component: string, host: HostPlan): string {
   return host.name === component ? component : `${component}-${host.name}`;
 }
 
-interface HostOptions extends Partial<RealizeOptions> {
+interface HostOptions extends Partial<port.RealizeOptions> {
   /** GlusterFS clients mount over FUSE. */
   readonly fuse?: boolean;
   /** A named volume of the host's own at this path (bricks, database files): it outlives the container. */
@@ -82,16 +68,10 @@ interface HostOptions extends Partial<RealizeOptions> {
   readonly before?: (parent: pulumi.Resource, boot: pulumi.Resource) => pulumi.Resource[];
 }
 
-/** What the docker target owns outside any component: the engine's provider, the networks, the image. */
-class DockerSubstrate extends pulumi.ComponentResource {
-  constructor(public readonly name: string) {
-    super("crm:docker:Substrate", name, {}, {});
-  }
-}
-
-export class DockerPlatform implements Platform {
+export class DockerPlatform implements port.Platform {
   public readonly target = "docker";
-  private readonly substrate = new DockerSubstrate("docker");
+  /** What the docker target owns outside any component: the engine's provider, the networks, the image, the clients. */
+  private readonly substrate = new pulumi.ComponentResource("crm:docker:Substrate", SUBSTRATE);
   private readonly provider: docker.Provider;
   private readonly networks: Record<Lan, docker.Network>;
   private readonly image: docker.Image;
@@ -206,7 +186,7 @@ export class DockerPlatform implements Platform {
 
   private moved = (address: string): string => moveAddress(address, this.settings.cidr);
 
-  firewall(name: string, spec: FirewallSpec, opts: RealizeOptions): Realized {
+  firewall(name: string, spec: port.FirewallSpec, opts: port.RealizeOptions): port.Realized {
     const fw = moveHost(spec.host, this.settings.cidr);
     const machine = lanSubnet("lan1", this.settings.cidr).gateway;
     const role = this.host(name, spec.host, firewallRoleScript(movePolicy(spec.policy, this.settings.cidr)), {
@@ -224,7 +204,7 @@ export class DockerPlatform implements Platform {
     return { resources: [role, publish] };
   }
 
-  database(name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
+  database(name: string, spec: port.DatabaseSpec, opts: port.RealizeOptions): port.RealizedDatabase {
     if (spec.standby)
       throw new pulumi.ResourceError(
         "crm:dbStandby: the docker target does not realize the standby yet: the replication password's derivation lives in the vnx target (it belongs in roles/dbReplication.ts), and keepalived's floating address is untested on Docker networks",
@@ -238,7 +218,7 @@ export class DockerPlatform implements Platform {
     return { resources: [this.host(name, spec.host, role, { ...opts, dataAt: "/var/lib/postgresql" })], address: pulumi.output(listen) };
   }
 
-  storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
+  storage(name: string, spec: port.StorageSpec, opts: port.RealizeOptions): port.RealizedStorage {
     const servers = spec.hosts.map((h) => this.moved(addressOn(h, "lan4")));
     const nodes = spec.hosts.map((h) => this.host(name, h, nasRoleScript({ brick: spec.brick }), { ...opts, dataAt: spec.brick }));
     const formation = this.command(
@@ -257,7 +237,7 @@ export class DockerPlatform implements Platform {
     return { resources: [formation], addresses: pulumi.output(servers) };
   }
 
-  appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
+  appTier(name: string, spec: port.AppTierSpec, opts: port.RealizeOptions): port.RealizedAppTier {
     const release = appRelease();
     const dir = shellQuote(BUNDLE_DIR);
     const bundle = this.command(
@@ -293,7 +273,7 @@ export class DockerPlatform implements Platform {
     return { resources, members };
   }
 
-  loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
+  loadBalancer(name: string, spec: port.LoadBalancerSpec, opts: port.RealizeOptions): port.RealizedLoadBalancer {
     const service = this.moved(SERVICE_ADDRESS);
     const front = this.moved(addressOn(spec.host, "lan3"));
     const role = pulumi.all(spec.members.map((m) => pulumi.output(m.address))).apply((addresses) =>
@@ -309,7 +289,7 @@ export class DockerPlatform implements Platform {
     return { resources: [this.host(name, spec.host, role, opts)], url: pulumi.output(url) };
   }
 
-  monitoring(name: string, spec: MonitoringSpec, opts: RealizeOptions): Realized {
+  monitoring(name: string, spec: port.MonitoringSpec, opts: port.RealizeOptions): port.Realized {
     const watched = spec.watched.map((h) => moveHost(h, this.settings.cidr));
     const balancer = watched.find((h) => h.role === "balancer");
     const role = spec.adminPassword.apply((adminPassword) =>
@@ -325,7 +305,7 @@ export class DockerPlatform implements Platform {
     return { resources: [this.host(name, spec.host, pulumi.secret(role), opts)] };
   }
 
-  management(name: string, spec: ManagementSpec, opts: RealizeOptions): Realized {
+  management(name: string, spec: port.ManagementSpec, opts: port.RealizeOptions): port.Realized {
     const role = managementRoleScript({
       authorizedKeys: spec.authorizedKeys,
       listen: this.moved(addressOn(spec.host, "lan3")),
@@ -334,7 +314,7 @@ export class DockerPlatform implements Platform {
     return { resources: [this.host(name, spec.host, role, opts)] };
   }
 
-  clients(hosts: readonly HostPlan[]): Realized {
-    return { resources: hosts.map((h) => this.host(this.substrate.name, h, roleScript("client"), {})) };
+  clients(hosts: readonly HostPlan[]): port.Realized {
+    return { resources: hosts.map((h) => this.host(SUBSTRATE, h, roleScript("client"), {})) };
   }
 }
