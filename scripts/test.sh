@@ -49,14 +49,17 @@ suite() {
 
 suite "static checks" bash -c 'tsc --noEmit -p . && eslint . && prettier --check . &&
   shellcheck -x -S warning scripts/*.sh scripts/vnx scripts/pulumi targets/cloud/scripts/*.sh roles/files/crm-once && (cd targets/vnx/scripts && shellcheck -x -S warning ./*.sh) &&
+  shellcheck -x -S warning targets/docker/scripts/*.sh targets/docker/image/*.sh &&
   (cd toolchain/language-nodejs && go vet ./... && test -z "$(gofmt -l .)")'
-suite "unit, clouds (mocks) and the real Pulumi CLI" mocha 'test/unit/**/*.test.ts' 'test/clouds/**/*.test.ts' 'test/cli/**/*.test.ts'
+suite "unit, clouds (mocks) and the real Pulumi CLI" mocha 'test/unit/**/*.test.ts' 'test/clouds/**/*.test.ts' 'test/cli/**/*.test.ts' \
+  test/docker/settings.test.ts test/docker/stack.test.ts test/docker/cli.test.ts
 if ! $quick; then
   suite "CRM application" app/scripts/test.sh
   image=$(node --import tsx -e 'process.stdout.write(require("./targets/vnx/recipe.ts").imageName())')
   suite "vnx substrate under Docker's forwarding rules (br_netfilter, FORWARD DROP)" env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
   suite "vnx substrate with a real Docker engine running" scripts/with-docker.sh env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
   suite "vnx stack end to end, a real Docker engine running" scripts/with-docker.sh mocha --timeout 1800000 test/e2e/vnx.test.ts
+  suite "docker stack replayed on a real Docker engine" scripts/with-docker.sh mocha --timeout 1800000 test/docker/replay.test.ts
   # Every other end-to-end file (upgrade, drift and repair; releases; a user's app; the optional parts).
   suite "vnx stack end to end: the other files" mocha --timeout 1800000 'test/e2e/**/*.test.ts' --ignore test/e2e/vnx.test.ts
 fi

@@ -45,7 +45,8 @@ restore() {
   done
   local link
   for link in $(ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort | comm -13 "$saved/links" -); do
-    case "$link" in docker0 | br-* | veth*) ip link del "$link" 2>/dev/null || true ;; esac
+    # crmd-*: the docker stack's bridges (targets/docker), should a run have stopped before its teardown.
+    case "$link" in docker0 | br-* | veth* | crmd-*) ip link del "$link" 2>/dev/null || true ;; esac
   done
   sysctl -qw net.ipv4.ip_forward="$(cat "$saved/ip_forward")"
   if [[ -f $saved/bridge-nf ]]; then

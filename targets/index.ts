@@ -2,6 +2,7 @@
 import type { HostPlan } from "../topology/plan";
 import type { Settings } from "../topology/settings";
 import { AwsPlatform } from "./aws";
+import { DockerPlatform } from "./docker";
 import { OpenStackPlatform } from "./openstack";
 import type { Platform } from "./platform";
 import { VnxPlatform } from "./vnx";
@@ -14,5 +15,7 @@ export function selectPlatform(settings: Settings, hosts: readonly HostPlan[]): 
       return new AwsPlatform(settings, hosts);
     case "openstack":
       return new OpenStackPlatform(settings, hosts);
+    case "docker":
+      return DockerPlatform.onThisEngine();
   }
 }

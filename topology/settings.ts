@@ -10,7 +10,7 @@ import { validatePublicKey } from "../roles/management";
 import { maxServers } from "./plan";
 
 export const CONFIG_NAMESPACE = "crm";
-export const TARGETS = ["vnx", "openstack", "aws"] as const;
+export const TARGETS = ["vnx", "openstack", "aws", "docker"] as const;
 export type Target = (typeof TARGETS)[number];
 export const BALANCE_ALGORITHMS = ["roundrobin", "leastconn"] as const;
 

@@ -28,7 +28,12 @@ export function scenarioContainers(): string[] {
 export function openTcpPorts(from: string, targets: readonly string[]): string[] {
   const scan = inContainer(from, `nmap -sS -Pn -p- -n -T5 --min-rate 20000 --max-retries 1 -oG - ${targets.join(" ")}`);
   if (scan.status !== 0) throw new Error(`nmap failed: ${scan.stderr}`);
-  return [...scan.stdout.matchAll(/Host: (\S+).*?Ports: (.*)/g)]
+  return parseOpenPorts(scan.stdout);
+}
+
+/** `host:port` of every open TCP port in nmap's grepable output (-oG -). */
+export function parseOpenPorts(grepable: string): string[] {
+  return [...grepable.matchAll(/Host: (\S+).*?Ports: (.*)/g)]
     .flatMap(([, host, ports]) =>
       ports
         .split(", ")

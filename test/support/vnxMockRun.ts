@@ -1,8 +1,9 @@
 /**
- * Runs the program (index.ts) on the vnx target under pulumi.runtime.setMocks, in a process of its
- * own, and writes each registered resource with what decides the shape of the tree and the
- * engine's choices: URN, parent, dependencies, deleteBeforeReplace, aliases, inputs. No engine,
- * no containers: a change to the vnx platform fails here in seconds, before the slow e2e.
+ * Runs the program (index.ts) on the vnx target (or, with `crm:target` docker, the docker target)
+ * under pulumi.runtime.setMocks, in a process of its own, and writes each registered resource with
+ * what decides the shape of the tree and the engine's choices: URN, parent, dependencies,
+ * deleteBeforeReplace, aliases, inputs (nested secrets keep their signature). No engine, no
+ * containers: a change to a platform fails here in seconds, before the slow e2e.
  *
  *   node --import tsx test/support/vnxMockRun.ts CONFIG_JSON OUT_FILE
  */
@@ -11,6 +12,8 @@ import { getMonitor } from "@pulumi/pulumi/runtime/settings";
 import { unwrapRpcSecret } from "@pulumi/pulumi/runtime/rpc";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { DockerPlatform } from "../../targets/docker";
+import { loadDockerSettings } from "../../targets/docker/settings";
 import { VnxPlatform } from "../../targets/vnx";
 
 export interface Registered {
@@ -59,9 +62,9 @@ async function main(): Promise<void> {
       },
       call: () => ({}),
     },
-    // The project's name, as in Pulumi.yaml.
+    // The project's name, as in Pulumi.yaml; the stack is named after its target.
     "crm",
-    "vnx",
+    config["crm:target"] ?? "vnx",
     false,
   );
   const monitor = getMonitor() as unknown as Monitor;
@@ -87,6 +90,8 @@ async function main(): Promise<void> {
     });
   // The machine's preflight (root, LXC) is not what this run checks.
   VnxPlatform.onThisMachine = () => new VnxPlatform();
+  // Nor is the docker engine's.
+  DockerPlatform.onThisEngine = () => new DockerPlatform(loadDockerSettings());
   try {
     await import(path.resolve(__dirname, "../../index.ts"));
     // Let every registration settle.

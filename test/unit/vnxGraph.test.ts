@@ -3,14 +3,12 @@
  * options and aliases, checked in seconds for every change, before the slow end-to-end run.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import { registeredBy } from "../support/mockGraph";
 import type { Registered } from "../support/vnxMockRun";
 import { VALID_SECRETS } from "../support/pulumi";
 
-const ROOT = path.resolve(__dirname, "../..");
 const ALL_PARTS = {
   "crm:target": "vnx",
   "crm:monitoring": "true",
@@ -19,24 +17,6 @@ const ALL_PARTS = {
   "crm:managementKeys": JSON.stringify(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx4gM1ZbXb0d7gqJxkHk3p0V7b2mJx1v9l1Qf7vN8kR test"]),
   ...VALID_SECRETS,
 };
-
-function runProgram(config: Record<string, string>): Registered[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-vnx-mocks-"));
-  const out = path.join(dir, "result.json");
-  try {
-    execFileSync(process.execPath, ["--import", "tsx", path.join(ROOT, "test/support/vnxMockRun.ts"), JSON.stringify(config), out], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { PATH: process.env.PATH ?? "", HOME: dir, PULUMI_SKIP_UPDATE_CHECK: "true" },
-      timeout: 120_000,
-    });
-    const result = JSON.parse(fs.readFileSync(out, "utf8")) as { resources: Registered[]; errors: string[] };
-    assert.deepEqual(result.errors, []);
-    return result.resources;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** The URN an alias spec stands for (same type, the alias's name and parent). */
 function aliasUrn(r: Registered, alias: Registered["aliases"][number]): string {
@@ -57,7 +37,7 @@ describe("vnx platform under mocks: the resource tree", function () {
   const isComponent = (r: Registered) => r.type.startsWith("crm:");
 
   before(() => {
-    resources = runProgram(ALL_PARTS);
+    resources = registeredBy(ALL_PARTS);
   });
 
   it("gives every resource a component as parent, and names it from that component", () => {
@@ -119,8 +99,8 @@ describe("vnx platform under mocks: the resource tree", function () {
   });
 
   it("scaling to 4 servers adds s4's resources and changes no other host's container", () => {
-    const scaled = runProgram({ ...ALL_PARTS, "crm:monitoring": "false", "crm:servers": "4" });
-    const base = runProgram({ ...ALL_PARTS, "crm:monitoring": "false" });
+    const scaled = registeredBy({ ...ALL_PARTS, "crm:monitoring": "false", "crm:servers": "4" });
+    const base = registeredBy({ ...ALL_PARTS, "crm:monitoring": "false" });
     const containers = (rs: Registered[]) => new Map(rs.filter((r) => r.name.endsWith("-container")).map((r) => [r.name, r.inputs.create]));
     const [after, now] = [containers(scaled), containers(base)];
     assert.deepEqual(
