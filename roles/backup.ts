@@ -10,8 +10,10 @@
  * it survives the loss of both database hosts and of any one storage host, and only the database
  * hosts may mount it, whereas the uploads volume is mounted by every app server.
  */
+import { PG_PORT } from "../topology/plan";
+import { dbSteps, type DbArgs } from "./db";
 import { roleFile } from "./files";
-import { enableNow, shellQuote, systemdUnit, writeFile } from "./script";
+import { enableNow, roleScript, shellQuote, systemdUnit, writeFile } from "./script";
 
 export const STANZA = "crm";
 /** Where the database hosts mount the repository volume. */
@@ -29,7 +31,10 @@ export const BACKUP_SCHEDULE: Readonly<Record<"full" | "diff", string>> = {
   full: "Sun *-*-* 01:30:00",
   diff: "Mon..Sat *-*-* 01:30:00",
 };
-/** Seconds after which PostgreSQL archives a WAL segment even if it is not full: the most a lost host can take with it when archiving is the only copy (single database). */
+/**
+ * Seconds after which PostgreSQL archives a WAL segment even if it is not full: on the single
+ * server, where the archive is the only other copy, the most a lost host takes with it.
+ */
 export const ARCHIVE_TIMEOUT_SECONDS = 60;
 
 /** Where PostgreSQL lives on a database host, and who runs it. */
@@ -195,4 +200,40 @@ export function backupSetupSteps(layout: DbHostLayout, args: BackupArgs): string
  */
 export function firstBackupStep(program = BACKUP_PROGRAM): string {
   return `${program} init`;
+}
+
+/** PostgreSQL settings for archiving on the single server (Patroni sets the same ones on the pair). */
+export function renderArchiveConf(configPath = PGBACKREST_CONF): string {
+  return `# crm-infra (generated): continuous WAL archiving to the backup repository
+archive_mode = on
+archive_command = '${archiveCommand(configPath)}'
+archive_timeout = ${ARCHIVE_TIMEOUT_SECONDS}
+`;
+}
+
+/** Debian's packaged cluster, run by systemd: the single database host. */
+export function singleDbLayout(pgMajor = 17): DbHostLayout {
+  return {
+    mode: "systemd",
+    pgBin: `/usr/lib/postgresql/${pgMajor}/bin`,
+    pgData: `/var/lib/postgresql/${pgMajor}/main`,
+    port: PG_PORT,
+    socketDir: "/var/run/postgresql",
+    unit: `postgresql@${pgMajor}-main`,
+  };
+}
+
+/**
+ * The single database host (no standby) with backups: the plain server of roles/db.ts, then the
+ * repository and programs, archiving (a restart when it is first turned on) and the first full backup.
+ */
+export function backedUpDbRoleScript(db: DbArgs, backup: BackupArgs, pgMajor = 17): string {
+  return roleScript(
+    "db",
+    ...dbSteps(db),
+    ...backupSetupSteps(singleDbLayout(pgMajor), backup),
+    writeFile("$PG_ETC/conf.d/crm-archive.conf", renderArchiveConf(), { onChange: "systemctl restart postgresql" }),
+    `crm_retry 60 "PostgreSQL to accept connections" runuser -u postgres -- pg_isready -q`,
+    firstBackupStep(),
+  );
 }

@@ -8,7 +8,15 @@
  * services. Which node leads is decided by Patroni at run time, never by these files.
  */
 import { PG_PORT } from "../topology/plan";
-import { archiveCommand, backupSetupSteps, firstBackupStep, restoreCommand, type BackupArgs, type DbHostLayout } from "./backup";
+import {
+  ARCHIVE_TIMEOUT_SECONDS,
+  archiveCommand,
+  backupSetupSteps,
+  firstBackupStep,
+  restoreCommand,
+  type BackupArgs,
+  type DbHostLayout,
+} from "./backup";
 import { ensureAppDatabaseStep } from "./db";
 import { enableNow, roleScript, shellQuote, writeFile } from "./script";
 
@@ -254,7 +262,7 @@ export function patroniConfig(args: PatroniNodeArgs): Record<string, unknown> {
         // Continuous archiving from whichever node leads (a standby does not archive: archive_mode on).
         archive_mode: "on",
         archive_command: archiveCommand(paths.pgbackrestConfig),
-        archive_timeout: 60,
+        archive_timeout: ARCHIVE_TIMEOUT_SECONDS,
       },
       recovery_conf: { restore_command: restoreCommand(paths.pgbackrestConfig) },
       pg_hba: renderPatroniHba(args),
