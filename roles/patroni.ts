@@ -243,6 +243,8 @@ export function patroniConfig(args: PatroniNodeArgs): Record<string, unknown> {
         },
       },
       initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
+      // Superseded by postgresql.pg_hba, but Patroni 3.0's --validate-config still requires it.
+      pg_hba: renderPatroniHba(args),
     },
     postgresql: {
       listen: `${args.address}:${port}`,
