@@ -61,7 +61,23 @@ export interface BackupArgs {
   readonly lockPath?: string;
   /** The storage hosts serving the repository volume; the host mounts it from them. Absent: repoPath is a plain directory (tests). */
   readonly repoServers?: readonly string[];
+  /** When Nagios runs: NRPE on this host answers the backup-age check. @default no NRPE */
+  readonly monitoring?: BackupMonitoring;
 }
+
+export interface BackupMonitoring {
+  /** This host's LAN4 address: NRPE listens there only. */
+  readonly listen: string;
+  /** The Nagios host's LAN4 address: the only one NRPE answers. */
+  readonly nagios: string;
+}
+
+export const BACKUP_STATUS = "/var/lib/crm-infra/db-backup.status";
+export const BACKUP_AGE_PLUGIN = "/usr/local/lib/nagios/plugins/check_crm_backup_age";
+/** The NRPE command Nagios asks for (see roles/monitor.ts). */
+export const BACKUP_AGE_NRPE_COMMAND = "crm_backup_age";
+/** Hours: the nightly backup with slack, then two nights missed. */
+export const BACKUP_AGE_HOURS = { warning: 26, critical: 50 } as const;
 
 /** A retention below one full backup would let pgBackRest expire the only restorable backup. */
 export function validateRetention(retentionFull: number): void {
@@ -191,6 +207,7 @@ export function backupSetupSteps(layout: DbHostLayout, args: BackupArgs): string
     writeFile(RESTORE_PROGRAM, roleFile("crm-db-restore"), { mode: "0755" }),
     writeFile("/etc/systemd/system/crm-db-backup@.service", renderBackupService(), { onChange: "systemctl daemon-reload" }),
     ...timers,
+    ...(args.monitoring ? backupMonitoringSteps(args.monitoring) : []),
   ];
 }
 
@@ -236,4 +253,44 @@ export function backedUpDbRoleScript(db: DbArgs, backup: BackupArgs, pgMajor = 1
     `crm_retry 60 "PostgreSQL to accept connections" runuser -u postgres -- pg_isready -q`,
     firstBackupStep(),
   );
+}
+
+/** NRPE's extra configuration on a database host: one command, one listening address, one client. */
+export function renderNrpeConf(monitoring: BackupMonitoring, plugin = BACKUP_AGE_PLUGIN): string {
+  const { warning, critical } = BACKUP_AGE_HOURS;
+  return `# crm-infra (generated): Nagios (${monitoring.nagios}) asks this host for the age of the newest backup
+server_address=${monitoring.listen}
+allowed_hosts=${monitoring.nagios}
+command[${BACKUP_AGE_NRPE_COMMAND}]=${plugin} -w ${warning} -c ${critical} -f ${BACKUP_STATUS}
+`;
+}
+
+/** Every 5 minutes, root records the newest backup's end for the plugin (NRPE's user cannot read the repository). */
+export function renderBackupStatusUnits(): { service: string; timer: string } {
+  return {
+    service: systemdUnit({
+      Unit: { Description: "crm: record the newest database backup for Nagios" },
+      Service: { Type: "oneshot", ExecStart: `${BACKUP_PROGRAM} status-file` },
+    }),
+    timer: systemdUnit({
+      Unit: { Description: "crm: record the newest database backup for Nagios, every 5 minutes" },
+      Timer: { OnBootSec: "1min", OnUnitActiveSec: "5min" },
+      Install: { WantedBy: "timers.target" },
+    }),
+  };
+}
+
+/** The backup-age check's host side: the status timer, the plugin, NRPE. */
+export function backupMonitoringSteps(monitoring: BackupMonitoring): string[] {
+  const units = renderBackupStatusUnits();
+  return [
+    writeFile("/etc/systemd/system/crm-db-backup-status.service", units.service, { onChange: "systemctl daemon-reload" }),
+    writeFile("/etc/systemd/system/crm-db-backup-status.timer", units.timer, { onChange: "systemctl daemon-reload" }),
+    enableNow("crm-db-backup-status.timer"),
+    // Once now, so the check has a status from the start.
+    `${BACKUP_PROGRAM} status-file || true`,
+    writeFile(BACKUP_AGE_PLUGIN, roleFile("check_crm_backup_age"), { mode: "0755" }),
+    writeFile("/etc/nagios/nrpe.d/crm.cfg", renderNrpeConf(monitoring), { onChange: "systemctl restart nagios-nrpe-server.service" }),
+    enableNow("nagios-nrpe-server.service"),
+  ];
 }

@@ -10,6 +10,8 @@ import * as path from "node:path";
 import { firstBackupStep } from "../../roles/backup";
 import { ensureAppDatabaseStep } from "../../roles/db";
 import { roleScript } from "../../roles/script";
+import { renderNagiosObjects, type MonitorArgs } from "../../roles/monitor";
+import { nagiosCommandLine } from "../support/nagios";
 import { LocalPatroniCluster, ROLE_FILES, waitFor } from "../support/patronicluster";
 import { pgBinDir } from "../support/pgcluster";
 import { hasCommand, run, tempDir } from "../support/shell";
@@ -82,6 +84,33 @@ describe("Patroni pair on loopback: etcd quorum, synchronous standby, failover, 
     const r = cluster.appSql("create table t (id int primary key); select pg_is_in_recovery(), inet_server_port()");
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), `f|${cluster.node(first).layout.port}`);
+  });
+
+  it("passes the Nagios checks rendered for the pair, on both nodes", function () {
+    if (!fs.existsSync("/usr/lib/nagios/plugins/check_http")) this.skip();
+    const monitor: MonitorArgs = {
+      hosts: [{ name: "bbdd", address: "10.1.4.31", role: "db" }],
+      appPort: 3000,
+      healthPath: "/healthz",
+      adminPassword: "x",
+      listen: "10.1.3.15",
+      database: "patroni",
+    };
+    const objects = renderNagiosObjects(monitor);
+    for (const name of [first, second]) {
+      const rest = cluster.node(name).args.restPort!;
+      for (const check of ["crm-check-http!8008!/health", "crm-check-patroni-leader!8008", "crm-check-http!8008!/read-only?lag=16MB"]) {
+        assert.ok(objects.includes(`check_command         ${check}`), check);
+        const r = run("bash", ["-c", nagiosCommandLine(objects, check, "127.0.0.1", rest)]);
+        assert.equal(r.status, 0, `${name} ${check}: ${r.stdout}`);
+      }
+    }
+    // Can fail: the primary-only endpoint on the standby is CRITICAL.
+    const onStandby = run("bash", [
+      "-c",
+      nagiosCommandLine(objects, "crm-check-http!8008!/primary", "127.0.0.1", cluster.node(second).args.restPort),
+    ]);
+    assert.equal(onStandby.status, 2, onStandby.stdout);
   });
 
   it("loses no acknowledged write when the leader's host dies, and the proxy follows the new leader", async () => {
