@@ -13,6 +13,7 @@
 import { PG_PORT } from "../topology/plan";
 import { dbSteps, type DbArgs } from "./db";
 import { roleFile } from "./files";
+import { renderGlusterMountUnit } from "./nas";
 import { enableNow, roleScript, shellQuote, systemdUnit, writeFile } from "./script";
 
 export const STANZA = "crm";
@@ -160,19 +161,11 @@ export function renderBackupTimer(kind: keyof typeof BACKUP_SCHEDULE): string {
  * does on the app servers), then leaves the directory to postgres alone.
  */
 export function renderRepoMountUnit(servers: readonly string[]): string {
-  const [primary, ...backups] = servers;
-  if (!primary) throw new Error("the backup repository needs at least one storage host");
-  const options = backups.length ? `-o backup-volfile-servers=${backups.join(":")} ` : "";
-  return systemdUnit({
-    Unit: { Description: "crm: mount the backup repository volume", After: "network-online.target", Wants: "network-online.target" },
-    Service: {
-      Type: "oneshot",
-      RemainAfterExit: "yes",
-      ExecStart: `/bin/sh -c 'until mountpoint -q ${REPO_MOUNT} || mount -t glusterfs ${options}${primary}:/${REPO_VOLUME} ${REPO_MOUNT}; do sleep 2; done'`,
-      ExecStop: `/bin/umount -l ${REPO_MOUNT}`,
-      TimeoutStartSec: "infinity",
-    },
-    Install: { WantedBy: "multi-user.target" },
+  return renderGlusterMountUnit({
+    description: "mount the backup repository volume",
+    mountpoint: REPO_MOUNT,
+    volume: REPO_VOLUME,
+    servers,
   });
 }
 

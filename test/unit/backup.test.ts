@@ -126,10 +126,12 @@ describe("backups of the single server: pgBackRest for real, a point-in-time res
     return r.stdout.trim();
   }
   const program = (name: string, ...args: string[]): Result => run(path.join(ROLE_FILES, name), args, { env });
+  /** One of PostgreSQL's programs as postgres. */
+  const pgTool = (tool: string, ...args: string[]): Result => run("runuser", ["-u", "postgres", "--", path.join(pgBin!, tool), ...args]);
 
   after(() => {
     if (single && fs.existsSync(path.join(single.pgData, "postmaster.pid")))
-      run("runuser", ["-u", "postgres", "--", path.join(pgBin!, "pg_ctl"), "-D", single.pgData, "-m", "immediate", "-w", "stop"]);
+      pgTool("pg_ctl", "-D", single.pgData, "-m", "immediate", "-w", "stop");
   });
 
   before(async function () {
@@ -151,34 +153,13 @@ describe("backups of the single server: pgBackRest for real, a point-in-time res
     );
     fs.writeFileSync(path.join(dir, "db.env"), renderDbEnv(single, conf));
     run("chown", ["-R", "postgres:postgres", dir]);
-    const init = run("runuser", [
-      "-u",
-      "postgres",
-      "--",
-      path.join(pgBin!, "initdb"),
-      "-D",
-      single.pgData,
-      "--auth-local=peer",
-      "-E",
-      "UTF8",
-    ]);
+    const init = pgTool("initdb", "-D", single.pgData, "--auth-local=peer", "-E", "UTF8");
     assert.equal(init.status, 0, init.stderr);
     fs.appendFileSync(
       path.join(single.pgData, "postgresql.conf"),
       `port = ${port}\nlisten_addresses = ''\nunix_socket_directories = '${single.socketDir}'\n${renderArchiveConf(conf)}`,
     );
-    const start = run("runuser", [
-      "-u",
-      "postgres",
-      "--",
-      path.join(pgBin!, "pg_ctl"),
-      "-D",
-      single.pgData,
-      "-l",
-      path.join(dir, "pg.log"),
-      "-w",
-      "start",
-    ]);
+    const start = pgTool("pg_ctl", "-D", single.pgData, "-l", path.join(dir, "pg.log"), "-w", "start");
     assert.equal(start.status, 0, start.stderr);
     env = {
       ...process.env,
