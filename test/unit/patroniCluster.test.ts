@@ -158,6 +158,44 @@ describe("Patroni pair on loopback: etcd quorum, synchronous standby, failover, 
     await waitFor("row -2 on the rejoined node", 20, () => cluster.sql(first, "select count(*) from t where id = -2", "crm") === "1");
   });
 
+  it("fails over from a leader whose Patroni hangs, and the stale primary acknowledges no write meanwhile", async () => {
+    const stale = second;
+    const patroni = cluster.node(stale).child!.pid!;
+    process.kill(patroni, "SIGSTOP");
+    const hung = Date.now();
+    try {
+      await waitFor("the standby to lead", 60, () => cluster.leader() === first);
+      timings.hungPatroniToNewLeaderMs = Date.now() - hung;
+      // The proxy sends the app to the new leader as soon as its next check sees it.
+      await waitFor("a write through the proxy", 10, () => cluster.appSql("insert into t values (-4)").status === 0);
+      timings.hungPatroniToWritableThroughProxyMs = Date.now() - hung;
+      // Straight to the stale primary's PostgreSQL (still running): its commit waits for a synchronous standby that left.
+      const n = cluster.node(stale);
+      const direct = run(
+        "timeout",
+        ["5", "runuser", "-u", "postgres", "--", path.join(pgBin!, "psql"), "-X", "-At", "-d", "crm", "-c", "insert into t values (-5)"],
+        { env: { ...process.env, PGHOST: n.layout.socketDir, PGPORT: String(n.layout.port) } },
+      );
+      assert.equal(direct.status, 124, `the write on the stale primary must hang, not succeed: ${direct.stdout}${direct.stderr}`);
+    } finally {
+      process.kill(patroni, "SIGCONT");
+    }
+    const resumed = Date.now();
+    await waitFor("the stale primary to come back as synchronous standby", 90, () => {
+      const m = cluster.members()[stale];
+      return m?.role === "Sync Standby" && ["streaming", "running"].includes(m.state);
+    });
+    timings.staleLeaderRejoinMs = Date.now() - resumed;
+    assert.equal(cluster.sql(first, "select count(*) from t where id = -5", "crm"), "0", "the unacknowledged write is not on the leader");
+    await waitFor(
+      "the rewound node to match the leader",
+      20,
+      () => cluster.sql(stale, "select count(*) from t where id in (-4, -5)", "crm") === "1",
+    );
+    // From here on `second` names the leader again.
+    [first, second] = [stale, first];
+  });
+
   it("refuses a restore time outside the backup window, with a clear error, and changes nothing", () => {
     cluster.appSql("create table keep (v text); insert into keep values ('before')");
     const before = cluster.sql(second, "select count(*) from t", "crm");
