@@ -13,7 +13,7 @@
 import { PG_PORT } from "../topology/plan";
 import { dbSteps, type DbArgs } from "./db";
 import { roleFile } from "./files";
-import { renderGlusterMountUnit } from "./nas";
+import { renderGlusterMountUnit, type GlusterVolumeArgs } from "./nas";
 import { enableNow, roleScript, shellQuote, systemdUnit, writeFile } from "./script";
 
 export const STANZA = "crm";
@@ -79,6 +79,14 @@ export const BACKUP_AGE_PLUGIN = "/usr/local/lib/nagios/plugins/check_crm_backup
 export const BACKUP_AGE_NRPE_COMMAND = "crm_backup_age";
 /** Hours: the nightly backup with slack, then two nights missed. */
 export const BACKUP_AGE_HOURS = { warning: 26, critical: 50 } as const;
+
+/**
+ * The repository volume, formed like the uploads volume (glusterFormationScript on the first
+ * storage host) but mountable by the database hosts only.
+ */
+export function repoVolumeArgs(storageServers: readonly string[], dbHosts: readonly string[]): GlusterVolumeArgs {
+  return { volume: REPO_VOLUME, servers: storageServers, brick: REPO_BRICK, clients: dbHosts };
+}
 
 /** A retention below one full backup would let pgBackRest expire the only restorable backup. */
 export function validateRetention(retentionFull: number): void {

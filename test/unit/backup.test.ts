@@ -15,9 +15,11 @@ import {
   renderDbEnv,
   renderPgBackRestConf,
   renderRepoMountUnit,
+  repoVolumeArgs,
   validateRetention,
   type DbHostLayout,
 } from "../../roles/backup";
+import { glusterFormationScript, glusterVolumeOptions } from "../../roles/nas";
 import { ROLE_FILES } from "../support/patronicluster";
 import { pgBinDir } from "../support/pgcluster";
 import { freePort, hasCommand, run, tempDir, type Result } from "../support/shell";
@@ -41,6 +43,16 @@ describe("backups: rendered configuration", () => {
     assert.match(
       renderArchiveConf(),
       /^archive_command = 'pgbackrest --config=\/etc\/pgbackrest\/pgbackrest.conf --stanza=crm archive-push %p'$/m,
+    );
+  });
+
+  it("forms the repository volume on the storage hosts, mountable by the database hosts only", () => {
+    const args = repoVolumeArgs(["10.1.4.21", "10.1.4.22", "10.1.4.23"], ["10.1.4.31", "10.1.4.32"]);
+    assert.equal(glusterVolumeOptions(args)["auth.allow"], "10.1.4.21,10.1.4.22,10.1.4.23,10.1.4.31,10.1.4.32");
+    const script = glusterFormationScript(args);
+    assert.match(
+      script,
+      /gluster volume create 'pgbackrest' replica 3 10\.1\.4\.21:\/srv\/gluster\/pgbackrest 10\.1\.4\.22:\/srv\/gluster\/pgbackrest /,
     );
   });
 
