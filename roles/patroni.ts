@@ -379,7 +379,9 @@ export function patroniNodeRoleScript(args: PatroniNodeArgs, etcd: EtcdArgs): st
     retirePackagedClusterStep(args.pgMajor ?? 17),
     etcdStep(etcd),
     ...backupSetupSteps(layout, args.backup),
-    `install -d -o postgres -g postgres -m 0700 /etc/patroni`,
+    `install -d -o postgres -g postgres -m 0700 /etc/patroni
+# Patroni's initdb creates the data directory; its parent exists only if the package made a cluster.
+install -d -o postgres -g postgres -m 0755 ${shellQuote(paths.dataDir.replace(/\/[^/]+$/, ""))}`,
     // Holds every password of the cluster: postgres only.
     writeFile(PATRONI_CONFIG, renderPatroniConfig(args), {
       mode: "0600",
