@@ -320,7 +320,8 @@ defaults
 listen postgres
   bind ${args.listen ?? `${DB_PROXY_ADDRESS}:${pgPort}`}
   option httpchk
-  http-check send meth GET uri /primary
+  # OPTIONS: Patroni answers with the status alone (a GET body cut short by HAProxy makes Patroni log a traceback).
+  http-check send meth OPTIONS uri /primary
   http-check expect status 200
   default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions
 ${servers.join("\n")}
@@ -364,6 +365,20 @@ fi`;
 }
 
 /**
+ * Patroni sets the superuser's and the replication user's passwords only when it creates the
+ * cluster; after a change of secrets the leader sets them again, or the standby (whose Patroni
+ * already uses the new ones) could not connect. The passwords travel in psql's environment.
+ */
+export function ensureClusterPasswordsStep(secrets: Pick<DbSecrets, "superuser" | "replication">): string {
+  return `CRM_SUPERUSER_PASSWORD=${shellQuote(secrets.superuser)} CRM_REPLICATION_PASSWORD=${shellQuote(secrets.replication)} runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 <<'CRM_SQL'
+\\getenv superuser_password CRM_SUPERUSER_PASSWORD
+\\getenv replication_password CRM_REPLICATION_PASSWORD
+ALTER ROLE ${SUPERUSER} WITH PASSWORD :'superuser_password';
+ALTER ROLE ${REPLICATION_USER} WITH PASSWORD :'replication_password';
+CRM_SQL`;
+}
+
+/**
  * A database node (bbdd, bbdd2): its etcd member, Patroni, pgBackRest. Both run at once; Patroni
  * bootstraps one of them and clones the other from it. On the leader only, the app's user and
  * database are created or updated and the first full backup is taken.
@@ -392,6 +407,7 @@ install -d -o postgres -g postgres -m 0755 ${shellQuote(paths.dataDir.replace(/\
 crm_retry 300 "PostgreSQL to run under Patroni (as leader or standby)" crm_pg_recovery >/dev/null
 if [ "$(crm_pg_recovery)" = f ]; then`,
     ensureAppDatabaseStep({ database: args.database, user: args.user, password: args.secrets.app }),
+    ensureClusterPasswordsStep(args.secrets),
     firstBackupStep(),
     `fi`,
   );

@@ -43,6 +43,9 @@ const BBDD: PatroniNodeArgs = {
   backup: { retentionFull: 2, repoServers: ["10.1.4.21", "10.1.4.22", "10.1.4.23"] },
 };
 
+/** A value as shellQuote writes it, without the outer quotes. */
+const shellQuoted = (value: string): string => value.replace(/'/g, `'\\''`);
+
 describe("etcd for the database cluster", () => {
   it("forms one three-member cluster, each member listening on its own LAN4 address only", () => {
     const env = parseEnvFile(renderEtcdEnv({ self: "nas1", members: MEMBERS }));
@@ -196,7 +199,7 @@ describe("the app servers' database endpoint (HAProxy following Patroni)", () =>
 
   it("listens on the server's loopback and sends connections to whichever node answers 200 on /primary", () => {
     assert.match(proxy, /bind 127\.0\.0\.1:5432/);
-    assert.match(proxy, /http-check send meth GET uri \/primary\n\s*http-check expect status 200/);
+    assert.match(proxy, /http-check send meth OPTIONS uri \/primary\n\s*http-check expect status 200/);
     assert.match(proxy, /default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions/);
     assert.match(proxy, /server bbdd 10\.1\.4\.31:5432 check port 8008/);
     assert.match(proxy, /server bbdd2 10\.1\.4\.32:5432 check port 8008/);
@@ -236,10 +239,17 @@ describe("the database node's role script", () => {
     const configEnd = lines.indexOf("CRM_EOF", configStart);
     lines.forEach((line, i) => {
       const inConfig = i > configStart && i < configEnd;
-      for (const secret of secretTexts) if (line.includes(secret)) assert.ok(inConfig, `line ${i + 1} carries a Patroni password: ${line}`);
+      const inPsqlEnvironment =
+        /^CRM_SUPERUSER_PASSWORD=.* CRM_REPLICATION_PASSWORD=.* runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 <<'CRM_SQL'$/.test(
+          line,
+        );
+      for (const secret of secretTexts)
+        if (line.includes(secret) || line.includes(shellQuoted(secret)))
+          assert.ok(inConfig || (inPsqlEnvironment && secret !== SECRETS.restApi), `line ${i + 1} carries a Patroni password: ${line}`);
       if (line.includes("app'")) assert.match(line, /^CRM_DB_PASSWORD='app'\\''pw "y"' runuser -u postgres -- psql /);
     });
     assert.equal(lines.filter((l) => l.includes("app'")).length, 1);
+    assert.equal(lines.filter((l) => l.startsWith("CRM_SUPERUSER_PASSWORD=")).length, 1, "the leader sets the cluster's passwords once");
   });
 
   it("does the leader's work (the app's database, the first backup) only where PostgreSQL is not in recovery", () => {

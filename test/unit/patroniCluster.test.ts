@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { firstBackupStep } from "../../roles/backup";
 import { ensureAppDatabaseStep } from "../../roles/db";
+import { ensureClusterPasswordsStep } from "../../roles/patroni";
 import { roleScript } from "../../roles/script";
 import { renderNagiosObjects, type MonitorArgs } from "../../roles/monitor";
 import { nagiosCommandLine } from "../support/nagios";
@@ -27,6 +28,15 @@ describe("Patroni pair on loopback: etcd quorum, synchronous standby, failover, 
   let second = "";
 
   after(() => cluster?.stop());
+  // A failure shows what Patroni said: the end of each node's log, and the members as etcd sees them.
+  afterEach(function () {
+    if (this.currentTest?.state !== "failed" || !cluster) return;
+    for (const n of cluster.nodes) {
+      const log = fs.readFileSync(path.join(n.dir, "patroni.log"), "utf8").split("\n").slice(-25).join("\n");
+      console.log(`--- ${n.name} patroni.log (end)\n${log}`);
+    }
+    console.log(cluster.patronictl("list").stdout);
+  });
 
   before(async function () {
     const tools = ["etcd", "patroni", "patronictl", "haproxy", "pgbackrest", "setpriv", "runuser"];
@@ -60,6 +70,7 @@ describe("Patroni pair on loopback: etcd quorum, synchronous standby, failover, 
     const steps = roleScript(
       "leader steps",
       ensureAppDatabaseStep({ database: "crm", user: "crm", password: SECRETS.app }),
+      ensureClusterPasswordsStep(SECRETS),
       firstBackupStep(path.join(ROLE_FILES, "crm-db-backup")),
     );
     const once = run("bash", ["-s"], { input: steps, env: cluster.roleEnv(first) });
