@@ -207,7 +207,8 @@ export class LocalPatroniCluster {
 
   /** The app's view: SQL through the proxy as the app user, with its password. */
   appSql(statement: string): Result {
-    return run(path.join(this.pgBin, "psql"), ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement], {
+    // Bounded: a commit waiting for a synchronous standby would otherwise block the test run for good.
+    return run("timeout", ["60", path.join(this.pgBin, "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement], {
       env: this.appEnv(),
     });
   }
@@ -227,7 +228,7 @@ export class LocalPatroniCluster {
   /** Runs an operator program (roles/files) on a node, as root with the node's header. */
   operator(name: string, program: string, ...args: string[]): Result {
     const n = this.node(name);
-    return run(path.join(ROLE_FILES, program), args, {
+    return run("timeout", ["300", path.join(ROLE_FILES, program), ...args], {
       env: { ...process.env, PATH: `${this.pgBin}:${process.env.PATH}`, CRM_DB_ENV: n.dbEnv },
     });
   }
