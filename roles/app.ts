@@ -6,7 +6,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AppEnvSource, AppSettings } from "../topology/settings";
-import { renderGlusterMountUnit } from "./nas";
 import { enableNow, roleScript, shellQuote, systemdUnit, writeFile } from "./script";
 
 export const APP_USER_ID = 990;
@@ -146,11 +145,18 @@ export function renderAppUnit(custom?: CustomApp): string {
  * fails while UPLOAD_DIR is missing, which keeps the server out of the load balancer meanwhile.
  */
 export function renderUploadsUnit(args: Pick<AppRoleArgs, "volume" | "glusterServers">): string {
-  return renderGlusterMountUnit({
-    description: "mount the uploads volume",
-    mountpoint: UPLOADS_MOUNT,
-    volume: args.volume,
-    servers: args.glusterServers,
+  const [primary, ...backups] = args.glusterServers;
+  const options = `backup-volfile-servers=${backups.join(":")}`;
+  return systemdUnit({
+    Unit: { Description: "crm: mount the uploads volume", After: "network-online.target", Wants: "network-online.target" },
+    Service: {
+      Type: "oneshot",
+      RemainAfterExit: "yes",
+      ExecStart: `/bin/sh -c 'until mountpoint -q ${UPLOADS_MOUNT} || mount -t glusterfs -o ${options} ${primary}:/${args.volume} ${UPLOADS_MOUNT}; do sleep 2; done'`,
+      ExecStop: `/bin/umount -l ${UPLOADS_MOUNT}`,
+      TimeoutStartSec: "infinity",
+    },
+    Install: { WantedBy: "multi-user.target" },
   });
 }
 
