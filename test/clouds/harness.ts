@@ -1,29 +1,17 @@
 /** Spawns the runner for a scenario and returns what it recorded. */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { runInOwnProcess } from "../support/isolated";
 import type { RunResult, Scenario } from "./model";
 
 const ROOT = path.resolve(__dirname, "../..");
 const STABLE_HOME = path.join(os.tmpdir(), "crm-clouds-home");
 
 export function run(scenario: Scenario): RunResult {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-clouds-"));
-  const out = path.join(dir, "result.json");
-  try {
-    execFileSync(process.execPath, ["--import", "tsx", path.join(__dirname, "runner.ts"), JSON.stringify(scenario), out], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      // No engine, no credentials: the program must never need either.
-      // One HOME for every run: the bundle's cache path (under HOME) is an input, the same between runs.
-      env: { PATH: process.env.PATH ?? "", HOME: STABLE_HOME, PULUMI_SKIP_UPDATE_CHECK: "true" },
-      timeout: 120_000,
-    });
-    return JSON.parse(fs.readFileSync(out, "utf8")) as RunResult;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  // No engine, no credentials: the program must never need either.
+  // One HOME for every run: the bundle's cache path (under HOME) is an input, the same between runs.
+  return runInOwnProcess<RunResult>(path.join(__dirname, "runner.ts"), JSON.stringify(scenario), { home: STABLE_HOME });
 }
 
 export const SECRETS = {
