@@ -176,7 +176,13 @@ install -d -o crm -g crm -m 0750 ${UPLOAD_DIR}`,
     ...(args.custom ? customAppFiles(args.custom, args.databaseUrl) : []),
     writeFile("/etc/systemd/system/crm.service", renderAppUnit(args.custom), { onChange: "systemctl daemon-reload; CRM_RESTART=1" }),
     `systemctl enable --quiet crm.service
-if [ "\${CRM_RESTART:-0}" = 1 ]; then systemctl restart crm.service; else systemctl is-active --quiet crm.service || systemctl start crm.service; fi`,
+if [ "\${CRM_RESTART:-0}" = 1 ]; then crm_start=restart; elif systemctl is-active --quiet crm.service; then crm_start=; else crm_start=start; fi
+# systemctl only says "see journalctl": the user of pulumi up needs the app's own words.
+if [ -n "$crm_start" ] && ! systemctl "$crm_start" crm.service; then
+  echo "crm: crm.service did not start; the last lines of its log:" >&2
+  journalctl -u crm.service -n 20 --no-pager -o cat >&2
+  exit 1
+fi`,
     healthWait(args),
   );
 }

@@ -55,6 +55,10 @@ suite "unit, clouds (mocks) and the real Pulumi CLI" mocha 'test/unit/**/*.test.
   test/docker/settings.test.ts test/docker/stack.test.ts test/docker/cli.test.ts
 if ! $quick; then
   suite "CRM application" app/scripts/test.sh
+  # One scenario at a time on a machine (they share the 10.1.0.0/16 plan and the bridges' names):
+  # a second run waits here for the first instead of failing on its containers.
+  exec {scenario_lock}>/run/lock/crm-e2e.lock
+  flock -n "$scenario_lock" || { crm_log "another run holds /run/lock/crm-e2e.lock: waiting for it"; flock "$scenario_lock"; }
   image=$(node --import tsx -e 'process.stdout.write(require("./targets/vnx/recipe.ts").imageName())')
   suite "vnx substrate under Docker's forwarding rules (br_netfilter, FORWARD DROP)" env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
   suite "vnx substrate with a real Docker engine running" scripts/with-docker.sh env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
