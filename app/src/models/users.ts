@@ -47,7 +47,11 @@ export interface User {
 const COLUMNS = 'u.id, u.username, u.display_name, u.role, u.photo, u.disabled_at IS NOT NULL AS disabled';
 
 const USER_LIST = { select: COLUMNS, from: 'users u', orderBy: 'u.display_name, u.id' };
-const userFilter = (list: ListQuery) => new Filter().search(list.q, (p) => `u.username ILIKE ${p} OR u.display_name ILIKE ${p}`);
+const userFilter = (list: ListQuery) => new Filter().search(
+    list.q,
+    (p) => `u.username ILIKE ${p}`,
+    (p) => `u.display_name ILIKE ${p}`,
+  );
 
 export function listUsers(db: pg.Pool, list: ListQuery): Promise<Page<User>> {
   return fetchPage<User>(db, USER_LIST, userFilter(list), list.page);
