@@ -106,11 +106,16 @@ export const ID_LIST_CAP = 1_000;
  */
 export async function nameArm(db: pg.Pool, f: Filter, q: string, column: string, table: string, name: string): Promise<((p: string) => string)[]> {
   if (!q) return [];
-  const found = await db.query<{ id: number }>(`SELECT id FROM ${table} WHERE ${name} ILIKE $1 LIMIT $2`, [containsPattern(q), ID_LIST_CAP + 1]);
-  if (found.rows.length > ID_LIST_CAP) return [(p) => `${column} IN (SELECT id FROM ${table} WHERE ${name} ILIKE ${p})`];
-  if (found.rows.length === 0) return [];
-  const ids = f.bind(found.rows.map((r) => r.id));
-  return [() => `${column} = ANY (${ids}::int[])`];
+  // One row back, the ids as an array, or null when there are too many to list.
+  const found = await db.query<{ ids: number[] | null }>(
+    `SELECT CASE WHEN count(*) <= $2::int THEN coalesce(array_agg(id), '{}') END AS ids FROM (SELECT id FROM ${table} WHERE ${name} ILIKE $1 LIMIT $2::int + 1) m`,
+    [containsPattern(q), ID_LIST_CAP],
+  );
+  const ids = found.rows[0]?.ids ?? null;
+  if (ids === null) return [(p) => `${column} IN (SELECT id FROM ${table} WHERE ${name} ILIKE ${p})`];
+  if (ids.length === 0) return [];
+  const list = f.bind(ids);
+  return [() => `${column} = ANY (${list}::int[])`];
 }
 
 export interface ListSql {
