@@ -67,7 +67,7 @@ export function createApp({ config, pool, session, isShuttingDown }: AppDeps): E
   const csrf = createCsrf(config.sessionSecret, config.cookieSecure);
   app.use(session.handler);
   app.use(sessionExpiry({ idleSeconds: config.sessionIdleSeconds, maxSeconds: config.sessionMaxSeconds }));
-  app.use(sessionUser(pool));
+  app.use(sessionUser(pool, session.takeUser));
   app.use((req, res, next) => {
     res.locals.csrfToken = () => csrf.token(req, res);
     next();

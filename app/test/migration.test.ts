@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
+import { runner } from 'node-pg-migrate';
 import { ADMIN_PASSWORD, APP_DIR, AppProcess, appEnv, freePort, tempDir } from './support/app.js';
 import { Client } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
@@ -92,5 +93,54 @@ describe('rolling upgrade: the previous release against the migrated schema', ()
     await new Client(restarted.url).login('admin', ADMIN_PASSWORD);
     await restarted.stop();
     await next.stop();
+  });
+});
+
+describe('index migrations: built CONCURRENTLY, redone after an interrupted build', () => {
+  const LIST_INDEXES = '1767398400000_list-indexes';
+
+  it('a server finishes the list indexes over an invalid leftover of the same name, and drops the ones they replace', async () => {
+    const databaseUrl = await createDatabase('indexes');
+    const dir = path.join(APP_DIR, 'dist', 'migrations');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.js')).sort();
+    const before = files.findIndex((f) => f.startsWith(LIST_INDEXES));
+    assert.ok(before > 0, `${LIST_INDEXES} is compiled into dist/migrations`);
+    // The schema as the previous release left it: every migration before this one.
+    await runner({ databaseUrl, dir, direction: 'up', count: before, migrationsTable: 'pgmigrations', log: () => undefined });
+    await queryOnce(
+      databaseUrl,
+      `WITH u AS (INSERT INTO users (username, display_name, password_hash) VALUES ('s1', 'S One', 'x') RETURNING id),
+            co AS (INSERT INTO companies (name) VALUES ('Co') RETURNING id),
+            cu AS (INSERT INTO customers (company_id, name) SELECT id, 'Cu' FROM co RETURNING id)
+       INSERT INTO visits (customer_id, salesperson_id, visit_date) SELECT cu.id, u.id, date '2026-01-01' + g FROM cu, u, generate_series(1, 2) g`,
+    );
+    // A build that failed half-way leaves an INVALID index under the name: here a unique
+    // one that two pending visits of one salesperson break.
+    await assert.rejects(queryOnce(databaseUrl, 'CREATE UNIQUE INDEX CONCURRENTLY visits_pending_idx ON visits (salesperson_id) WHERE NOT done'), /could not create unique index/);
+    const indexes = () =>
+      queryOnce<{ name: string; valid: boolean; unique: boolean }>(
+        databaseUrl,
+        `SELECT c.relname AS name, i.indisvalid AS valid, i.indisunique AS unique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE i.indrelid IN ('visits'::regclass, 'customers'::regclass) ORDER BY 1`,
+      );
+    assert.deepEqual(
+      (await indexes()).filter((i) => i.name === 'visits_pending_idx'),
+      [{ name: 'visits_pending_idx', valid: false, unique: true }],
+    );
+
+    const app = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
+    await app.stop();
+    const after = await indexes();
+    assert.deepEqual(
+      after.filter((i) => !i.valid),
+      [],
+      'every index valid',
+    );
+    const names = after.map((i) => i.name);
+    for (const name of ['visits_date_cover_idx', 'visits_pending_idx', 'customers_current_name_idx']) assert.ok(names.includes(name), name);
+    assert.equal(after.find((i) => i.name === 'visits_pending_idx')?.unique, false, 'the leftover was replaced, not kept');
+    for (const name of ['visits_date_idx', 'visits_salesperson_idx']) assert.ok(!names.includes(name), `${name} dropped`);
+    const [pending] = await queryOnce<{ def: string }>(databaseUrl, "SELECT pg_get_indexdef('visits_pending_idx'::regclass) AS def");
+    assert.match(pending!.def, /\(salesperson_id, visit_date, id\) WHERE \(NOT done\)/);
   });
 });

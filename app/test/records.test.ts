@@ -179,4 +179,40 @@ describe('records: companies, archiving, paging, filters, home page, CSV', () =>
     assert.deepEqual(linkedNames(last, 'customers'), Array.from({ length: 10 }, (_, i) => `Mass ${String(1041 + i).padStart(5, '0')}`));
     assert.doesNotMatch(last, /rel="next"/);
   });
+
+  it("searches visits by notes, the customer's name and the salesperson's name: each visit once, newest first, counted and paged across all three", async () => {
+    await sql('DELETE FROM visits');
+    const [bob] = await sql<{ display_name: string }>('SELECT display_name FROM users WHERE id = $1', [bobId]);
+    await sql("UPDATE users SET display_name = 'Bob Quillson' WHERE id = $1", [bobId]);
+    try {
+      const zeta = await insertCustomer(globex, 'Zeta Quill');
+      const other = await insertCustomer(acme, 'Other Person');
+      const day = (month: number, d: number) => `2025-${String(month).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+      const tag = (kind: string, i: number) => `v-${kind}-${String(i).padStart(2, '0')}`;
+      for (let i = 1; i <= 12; i++) await insertVisit(zeta, aliceId, day(6, i), false, tag('cust', i)); // the customer's name
+      for (let i = 1; i <= 6; i++) await insertVisit(other, aliceId, day(7, i), false, `quill ${tag('notes', i)}`); // the notes
+      for (let i = 1; i <= 5; i++) await insertVisit(other, bobId, day(5, i), false, tag('seller', i)); // the salesperson's name
+      for (let i = 1; i <= 2; i++) await insertVisit(zeta, bobId, day(8, i), false, `quill ${tag('all', i)}`); // all three at once
+      for (let i = 1; i <= 3; i++) await insertVisit(other, aliceId, day(9, i), false, tag('none', i));
+      const shown = async (query: string) => {
+        const html = await manager.text(`/visits${query}`);
+        return { html, tags: [...html.matchAll(/v-[a-z]+-\d\d/g)].map((m) => m[0]) };
+      };
+      const newestFirst = (kind: string, n: number) => Array.from({ length: n }, (_, i) => tag(kind, n - i));
+      const expectPages = async (why: string) => {
+        const first = await shown('?q=quill');
+        assert.match(first.html, /25 found · page 1 of 2/, why);
+        assert.deepEqual(first.tags, [...newestFirst('all', 2), ...newestFirst('notes', 6), ...newestFirst('cust', 12)], why);
+        assert.deepEqual((await shown('?q=quill&page=2')).tags, newestFirst('seller', 5), why);
+        assert.deepEqual((await shown('?q=quill&status=done')).tags, [], `${why}: other filters still apply to every arm`);
+      };
+      await expectPages('few matching customers (bound as a list)');
+      // Past ID_LIST_CAP (1,000) matching customers the search asks a subquery instead.
+      await sql(`INSERT INTO customers (company_id, name) SELECT $1, 'Quill Extra ' || g FROM generate_series(1, 1000) g`, [acme]);
+      await expectPages('more than 1,000 matching customers (a subquery)');
+    } finally {
+      await sql('UPDATE users SET display_name = $2 WHERE id = $1', [bobId, bob!.display_name]);
+      await sql("DELETE FROM customers WHERE name LIKE 'Quill Extra %'");
+    }
+  });
 });

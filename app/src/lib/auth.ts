@@ -1,18 +1,20 @@
 import type { RequestHandler } from 'express';
 import type pg from 'pg';
 import { userForToken } from '../models/tokens.js';
-import { getActiveUser } from '../models/users.js';
+import { getActiveUser, type User } from '../models/users.js';
 import { sessionCall } from './session.js';
 
 /**
  * Puts the session's user into res.locals.user. A session whose user has been
  * disabled or deleted is replaced by an empty one: the user is signed out at once.
  */
-export function sessionUser(db: pg.Pool): RequestHandler {
+export function sessionUser(db: pg.Pool, takeUser: (sid: string) => User | undefined | 'unknown'): RequestHandler {
   return async (req, res, next) => {
     const userId = req.session.userId;
+    // Read with the session (see UserSessionStore), unless another request took it.
+    const loaded = takeUser(req.sessionID);
     if (!userId) return next();
-    const user = await getActiveUser(db, userId);
+    const user = loaded === 'unknown' || loaded?.id !== userId ? await getActiveUser(db, userId) : loaded;
     if (user) res.locals.user = user;
     else await sessionCall(req, 'regenerate');
     next();

@@ -1,7 +1,8 @@
 import connectPgSimple from 'connect-pg-simple';
-import session from 'express-session';
+import session, { type SessionData } from 'express-session';
 import type { Request, RequestHandler } from 'express';
 import type pg from 'pg';
+import { ACTIVE_USER_JOIN, USER_COLUMNS, type User } from '../models/users.js';
 
 export const SESSION_COOKIE = 'crm.sid';
 
@@ -11,6 +12,52 @@ export interface SessionMiddleware {
   handler: RequestHandler;
   /** Stops the store's expired-session pruning timer (at shutdown). */
   close: () => void;
+  /**
+   * The active user read together with session `sid` by this request's session load
+   * (undefined: disabled, deleted or none), or 'unknown' when the caller must ask itself.
+   */
+  takeUser: (sid: string) => User | undefined | 'unknown';
+}
+
+/** Beyond this many users read but not yet taken (requests that never asked), start over. */
+const MAX_PENDING_USERS = 1_000;
+
+/**
+ * connect-pg-simple's store, reading the session's active user in the same query as
+ * the session (every page checks that its user is still enabled; two round trips per
+ * page cost more CPU than either query). The user waits, by session id, for the
+ * sessionUser middleware of the same request. Two requests of one session at once may
+ * take each other's user: both were read from the database at that moment. (connect-pg-simple
+ * starts its pruning of expired rows at the first set or destroy instead of the first get.)
+ */
+class UserSessionStore extends PgStore {
+  private readonly users = new Map<string, User | undefined>();
+
+  constructor(private readonly pool: pg.Pool) {
+    super({ pool, tableName: 'session', disableTouch: true });
+  }
+
+  override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
+    const sql = `SELECT s.sess, ${USER_COLUMNS} FROM session s ${ACTIVE_USER_JOIN}
+      WHERE s.sid = $1 AND s.expire >= now()`;
+    this.pool.query<{ sess: SessionData } & Record<keyof User, unknown>>(sql, [sid]).then(
+      ({ rows: [row] }) => {
+        if (!row) return callback(null, null);
+        if (this.users.size >= MAX_PENDING_USERS) this.users.clear();
+        const { sess, ...user } = row;
+        this.users.set(sid, user.id === null ? undefined : (user as User));
+        callback(null, sess);
+      },
+      (err: unknown) => callback(err),
+    );
+  }
+
+  takeUser(sid: string): User | undefined | 'unknown' {
+    if (!this.users.has(sid)) return 'unknown';
+    const user = this.users.get(sid);
+    this.users.delete(sid);
+    return user;
+  }
 }
 
 export interface SessionTimes {
@@ -23,7 +70,7 @@ export function createSession(pool: pg.Pool, secret: string, secure: boolean, ti
   // The table comes from a migration (not createTableIfMissing), so servers starting
   // together do not race to create it. Touch is off: the row's expiry stays the
   // absolute limit; idle time is tracked in the session itself (see sessionExpiry).
-  const store = new PgStore({ pool, tableName: 'session', disableTouch: true });
+  const store = new UserSessionStore(pool);
   const handler = session({
     store,
     name: SESSION_COOKIE,
@@ -34,7 +81,7 @@ export function createSession(pool: pg.Pool, secret: string, secure: boolean, ti
     saveUninitialized: false,
     cookie: { httpOnly: true, sameSite: 'lax', secure, maxAge: times.maxSeconds * 1000 },
   });
-  return { handler, close: () => store.close() };
+  return { handler, close: () => store.close(), takeUser: (sid) => store.takeUser(sid) };
 }
 
 /** express-session's callback methods as promises, so errors reach the error handler. */

@@ -24,7 +24,11 @@ const LIST: ListSql = { select: COLUMNS, from: 'companies co', orderBy: 'co.name
 function companyFilter(list: ArchivableQuery): Filter {
   return new Filter()
     .where(list.archived ? 'co.archived_at IS NOT NULL' : 'co.archived_at IS NULL')
-    .search(list.q, (p) => `co.name ILIKE ${p} OR co.website ILIKE ${p}`);
+    .search(
+      list.q,
+      (p) => `co.name ILIKE ${p}`,
+      (p) => `co.website ILIKE ${p}`,
+    );
 }
 
 export function listCompanies(db: pg.Pool, list: ArchivableQuery): Promise<Page<Company>> {

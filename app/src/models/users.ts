@@ -45,9 +45,17 @@ export interface User {
 // is_admin is still written (role = 'admin') for servers of the previous release
 // during a rolling upgrade; nothing in this release reads it.
 const COLUMNS = 'u.id, u.username, u.display_name, u.role, u.photo, u.disabled_at IS NOT NULL AS disabled';
+/** A User's columns, from `users u`. */
+export const USER_COLUMNS = COLUMNS;
+/** Joins a session row `s` to its user `u` if that user is enabled (the sign-in check of every request). */
+export const ACTIVE_USER_JOIN = "LEFT JOIN users u ON u.id = (s.sess->>'userId')::int AND u.disabled_at IS NULL";
 
 const USER_LIST = { select: COLUMNS, from: 'users u', orderBy: 'u.display_name, u.id' };
-const userFilter = (list: ListQuery) => new Filter().search(list.q, (p) => `u.username ILIKE ${p} OR u.display_name ILIKE ${p}`);
+const userFilter = (list: ListQuery) => new Filter().search(
+    list.q,
+    (p) => `u.username ILIKE ${p}`,
+    (p) => `u.display_name ILIKE ${p}`,
+  );
 
 export function listUsers(db: pg.Pool, list: ListQuery): Promise<Page<User>> {
   return fetchPage<User>(db, USER_LIST, userFilter(list), list.page);

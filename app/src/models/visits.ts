@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { queryDate, queryFlag, queryId, type RawQuery } from '../lib/listQuery.js';
-import { fetchAll, fetchPage, Filter, parseListQuery, type ListQuery, type ListSql, type Page } from '../lib/pagination.js';
+import { fetchAll, fetchPage, Filter, nameArm, parseListQuery, type ListQuery, type ListSql, type Page } from '../lib/pagination.js';
 import { checkbox, id } from './fields.js';
 
 const isoDate = z
@@ -54,7 +54,7 @@ const COLUMNS = `v.id, v.customer_id, c.name AS customer_name, co.name AS compan
   u.display_name AS salesperson_name, v.visit_date, v.notes, v.done`;
 const FROM = 'visits v JOIN customers c ON c.id = v.customer_id JOIN companies co ON co.id = c.company_id JOIN users u ON u.id = v.salesperson_id';
 
-function visitFilter(q: VisitQuery): Filter {
+async function visitFilter(db: pg.Pool, q: VisitQuery): Promise<Filter> {
   const f = new Filter();
   if (q.from) f.where((p) => `v.visit_date >= ${p}`, q.from);
   if (q.to) f.where((p) => `v.visit_date <= ${p}`, q.to);
@@ -62,27 +62,26 @@ function visitFilter(q: VisitQuery): Filter {
   if (q.salespersonId) f.where((p) => `v.salesperson_id = ${p}`, q.salespersonId);
   if (q.customerId) f.where((p) => `v.customer_id = ${p}`, q.customerId);
   if (q.companyId) f.where((p) => `v.customer_id IN (SELECT id FROM customers WHERE company_id = ${p})`, q.companyId);
-  // Written against visits' own columns, so counting needs no join. The ids of matching
-  // customers and users come from their trigram indexes once per query, into a hash
-  // table (IN, not = ANY(ARRAY(...)), which compares each row with every element).
-  return f.search(
-    q.q,
-    (p) => `v.notes ILIKE ${p}
-      OR v.customer_id IN (SELECT id FROM customers WHERE name ILIKE ${p})
-      OR v.salesperson_id IN (SELECT id FROM users WHERE display_name ILIKE ${p})`,
-  );
+  // Written against visits' own columns, so counting needs no join. Up to three arms,
+  // which lists ask one by one (see fetchPage): notes through their trigram index, and
+  // the visits of the customers and of the salespeople whose names match.
+  const [customers, salespeople] = await Promise.all([
+    nameArm(db, f, q.q, 'v.customer_id', 'customers', 'name'),
+    nameArm(db, f, q.q, 'v.salesperson_id', 'users', 'display_name'),
+  ]);
+  return f.search(q.q, (p) => `v.notes ILIKE ${p}`, ...customers, ...salespeople);
 }
 
 function visitSql(q: VisitQuery): ListSql {
   return { select: COLUMNS, from: FROM, base: { from: 'visits v', key: 'v.id' }, orderBy: q.upcoming ? 'v.visit_date, v.id' : 'v.visit_date DESC, v.id DESC' };
 }
 
-export function listVisits(db: pg.Pool, q: VisitQuery): Promise<Page<Visit>> {
-  return fetchPage<Visit>(db, visitSql(q), visitFilter(q), q.page);
+export async function listVisits(db: pg.Pool, q: VisitQuery): Promise<Page<Visit>> {
+  return fetchPage<Visit>(db, visitSql(q), await visitFilter(db, q), q.page);
 }
 
-export function exportVisits(db: pg.Pool, q: VisitQuery): Promise<Visit[]> {
-  return fetchAll<Visit>(db, visitSql(q), visitFilter(q));
+export async function exportVisits(db: pg.Pool, q: VisitQuery): Promise<Visit[]> {
+  return fetchAll<Visit>(db, visitSql(q), await visitFilter(db, q));
 }
 
 /** How many of a salesperson's visits are not done yet. */

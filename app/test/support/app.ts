@@ -92,6 +92,11 @@ export class AppProcess {
     return this.output;
   }
 
+  /** The server's process id (the benchmark reads its CPU time). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
