@@ -1,0 +1,259 @@
+/**
+ * The cloud rehearsal (issue 9): for aws and openstack, the user data the program renders for
+ * every host (under mocks, test/clouds/runner.ts) is run by cloud-init itself (Debian's package,
+ * NoCloud seed) in LXC containers on bridges laid out like the cloud's subnets, behind the
+ * cloud's security groups (stateful, per host) and network ACLs (stateless, per subnet), rendered
+ * to nftables from the program's own rule objects; a local HAProxy with the cloud's health check
+ * stands in for the ALB / Octavia, a small server for S3 / Swift (and EC2's metadata service).
+ *
+ * What is substituted, and nothing else: the bundle URL's `https://HOST/` becomes
+ * `http://198.51.100.80/HOST/` (the store's stand-in); the image's Debian sources are a local
+ * repository (the hosts reach no mirror; test/rehearsal/image.sh); an enabled unit stands in for
+ * the SSM agent, whose package comes from AWS's bucket. Needs root; both clouds in a few minutes.
+ */
+import assert from "node:assert/strict";
+import { AWS_CONFIG, OPENSTACK_CONFIG, runAsync, scenario } from "../clouds/harness";
+import type { Recorded, RunResult } from "../clouds/model";
+import { uploadPhoto } from "../support/checks";
+import { run } from "../support/shell";
+import { SECRETS } from "../clouds/harness";
+import { GUARDED_RANGES, INTERNET, internetBridge, layoutOf, PROBE_PORT, type Cloud, type Layout, type RehearsalHost } from "./layout";
+import { addMembers } from "./nft";
+import { balancerConfig, serversUp, STATS_URL, type Member } from "./standIns";
+import {
+  appBundle,
+  cloudInitResult,
+  connects,
+  listen,
+  nftIn,
+  onHost,
+  rehearsalImage,
+  startHost,
+  STORE_LOG,
+  substrate,
+  type StageContext,
+} from "./stage";
+
+const CLOUD_INIT_SECONDS = 300;
+const CONFIG: Readonly<Record<Cloud, Record<string, string>>> = { aws: AWS_CONFIG, openstack: OPENSTACK_CONFIG };
+
+/** Refuses to run without the route that keeps 10.1.0.0/16 on this machine (scripts/test.sh installs it). */
+function assertGuardRoute(): void {
+  const routes = run("ip", ["route", "show", "type", "unreachable", "10.1.0.0/16"]).stdout;
+  if (!routes.includes("10.1.0.0/16"))
+    throw new Error("no `unreachable 10.1.0.0/16` route: refusing to put scenario addresses on bridges (see test/support/guard.ts)");
+}
+
+function byRole(layout: Layout, role: string): RehearsalHost[] {
+  return layout.hosts.filter((h) => h.role === role);
+}
+
+function hostNamed(layout: Layout, host: string): RehearsalHost {
+  const found = layout.hosts.find((h) => h.host === host);
+  if (!found) throw new Error(`no host ${host} in the ${layout.cloud} layout`);
+  return found;
+}
+
+/** The address the load balancer reaches an app server at (its first NIC, on the front subnet). */
+function members(hosts: readonly RehearsalHost[]): Member[] {
+  return hosts.map((h) => ({ name: h.host, address: h.nics[0].address }));
+}
+
+/** Inputs of the database and storage hosts and their volumes: what a scaling must not touch. */
+function stateful(result: RunResult): Record<string, unknown> {
+  const isStateful = (r: Recorded) => /^(bbdd|nas)-/.test(r.name) && r.custom;
+  return Object.fromEntries(result.resources.filter(isStateful).map((r) => [`${r.type} ${r.name}`, r.inputs]));
+}
+
+async function waitFor(what: string, seconds: number, check: () => boolean): Promise<void> {
+  for (let i = 0; i < seconds; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  assert.fail(`${what}: not within ${seconds} s`);
+}
+
+function balancerUp(layout: Layout): string[] {
+  return serversUp(onHost(hostNamed(layout, "lb").container, `curl -fsS '${STATS_URL}'`).stdout).sort();
+}
+
+describe("cloud rehearsal: user data through cloud-init in LXC, behind the clouds' own rules", function () {
+  this.timeout(8 * 60_000);
+  let image: string;
+  let bundle: { archive: string; sha256: string };
+
+  before(function () {
+    if (process.getuid?.() !== 0) this.skip();
+    assertGuardRoute();
+    // Leftovers of an interrupted run go first; then our other range stays here too.
+    substrate("cleanup");
+    substrate("guard", ...GUARDED_RANGES);
+    image = rehearsalImage();
+    bundle = appBundle();
+  });
+
+  after(function () {
+    if (process.getuid?.() === 0) substrate("cleanup");
+  });
+
+  for (const cloud of ["aws", "openstack"] as const) {
+    describe(cloud, function () {
+      let layout: Layout;
+      let grown: Layout;
+      let three: RunResult;
+      let four: RunResult;
+      let ctx: StageContext;
+      let started = 0;
+      const cloudInit = new Map<string, { status: number; report: string }>();
+
+      before(async function () {
+        started = Date.now();
+        const mocked = { bundleDigest: bundle.sha256 };
+        [three, four] = await Promise.all([
+          runAsync(scenario(CONFIG[cloud], {}, mocked)),
+          runAsync(scenario(CONFIG[cloud], { "crm:servers": "4" }, mocked)),
+        ]);
+        assert.deepEqual([three.errors, four.errors], [[], []]);
+        layout = layoutOf(cloud, three);
+        grown = layoutOf(cloud, four);
+        ctx = { layout, image, bundle, members: members(byRole(layout, "app")) };
+        substrate("bridges", ...layout.subnets.map((s) => s.bridge), internetBridge(cloud));
+        // Stand-ins first (the hosts' fetches retry anyway), then every cloud host at once.
+        for (const h of layout.hosts.filter((x) => x.kind !== "cloud")) startHost(ctx, h);
+        const hosts = layout.hosts.filter((x) => x.kind === "cloud");
+        for (const h of hosts) startHost(ctx, h);
+        const results = await Promise.all(hosts.map((h) => cloudInitResult(h.container, CLOUD_INIT_SECONDS)));
+        hosts.forEach((h, i) => cloudInit.set(h.host, results[i]));
+      });
+
+      after(function () {
+        console.log(`      ${cloud} rehearsal: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+        if (process.getuid?.() === 0) substrate("cleanup");
+      });
+
+      it("cloud-init completes on every host: `cloud-init status --wait` is done, without errors", () => {
+        assert.deepEqual(
+          [...cloudInit.keys()].sort(),
+          layout.hosts
+            .filter((h) => h.kind === "cloud")
+            .map((h) => h.host)
+            .sort(),
+        );
+        for (const [host, r] of cloudInit) {
+          assert.equal(r.status, 0, `${host}:\n${r.report}`);
+          assert.match(r.report, /^status: done$/m, `${host}:\n${r.report}`);
+          assert.match(r.report, /^errors: \[\]$/m, `${host}:\n${r.report}`);
+        }
+      });
+
+      it("the CRM answers through the load balancer's stand-in, every app server healthy by the cloud's check", async () => {
+        const apps = byRole(layout, "app").map((h) => h.host);
+        await waitFor("every app server UP on the stand-in", 30, () => balancerUp(layout).join() === apps.sort().join());
+        const world = hostNamed(layout, "world").container;
+        const r = onHost(world, `curl -fsS -o /dev/null -w '%{http_code}' http://${layout.service}/login`);
+        assert.equal(r.stdout, "200", r.stderr);
+      });
+
+      it(`the bundle came from the object store's stand-in${cloud === "aws" ? ", signed with the metadata service's credentials" : ""}`, () => {
+        const log = onHost(hostNamed(layout, "store").container, `cat ${STORE_LOG}`).stdout.trim().split("\n");
+        const gets = log
+          .map((l) => JSON.parse(l) as { method: string; path: string; authorization: string; token: string })
+          .filter((e) => e.path.endsWith(`app-${bundle.sha256}.tar.gz`));
+        assert.ok(gets.length >= byRole(layout, "app").length, log.join("\n"));
+        for (const g of gets) {
+          if (cloud === "aws") {
+            assert.match(g.authorization, /^AWS4-HMAC-SHA256 Credential=ASIAREHEARSAL\/\d{8}\/eu-west-1\/s3\/aws4_request/);
+            assert.equal(g.token, "rehearsal-session-token");
+          } else assert.equal(g.authorization, "", "a public-read Swift object needs no credentials");
+        }
+      });
+
+      it("a photo uploaded through s1 lies on all three bricks", () => {
+        const [s1, ...others] = byRole(layout, "app").map((h) => `${h.nics[0].address}:${layout.health.memberPort}`);
+        const lb = hostNamed(layout, "lb").container;
+        const photo = uploadPhoto(
+          (script, input) => onHost(lb, script, { input, env: { ADMIN_PASSWORD: SECRETS["crm:adminPassword"] } }),
+          s1,
+          others,
+        );
+        for (const nas of byRole(layout, "nas")) {
+          const stored = onHost(nas.container, `sha256sum /nas/uploads/${photo.name} | cut -c1-64`);
+          assert.equal(stored.stdout.trim(), photo.served[0], `${nas.host}'s brick: ${stored.stderr}`);
+        }
+      });
+
+      it("an app server reaches nothing but the database, the bricks and the internet's web ports", () => {
+        const s1 = hostNamed(layout, "s1").container;
+        const db = byRole(layout, "db")[0];
+        const nas1 = hostNamed(layout, "nas1");
+        const dbAddress = db.nics[0].address;
+        const probed = [db, nas1, hostNamed(layout, "s2"), hostNamed(layout, "lb"), hostNamed(layout, "store")];
+        // A listener on each target's probe port, reachable from the target itself: a refused probe is the rules' doing.
+        for (const h of probed) {
+          listen(h.container, PROBE_PORT);
+          assert.ok(connects(h.container, h.nics[0].address, PROBE_PORT), `${h.host} listens on ${PROBE_PORT}`);
+        }
+        assert.ok(connects(s1, dbAddress, 5432), "s1 → database");
+        assert.ok(connects(s1, nas1.nics[0].address, 24007), "s1 → glusterd");
+        assert.ok(connects(s1, INTERNET.store, 80), "s1 → the internet's web port");
+        const denied = probed.filter((h) => connects(s1, h.nics[0].address, PROBE_PORT)).map((h) => h.host);
+        assert.deepEqual(denied, [], "s1 reached a probe port");
+        const s2 = hostNamed(layout, "s2").nics[0].address;
+        assert.equal(connects(s1, s2, layout.health.memberPort), false, "s1 → s2's app port");
+        assert.ok(connects(hostNamed(layout, "lb").container, s2, layout.health.memberPort), "the load balancer → s2's app port");
+      });
+
+      it("nothing reaches the database from the load balancer's subnet", () => {
+        const dbAddress = byRole(layout, "db")[0].nics[0].address;
+        // The stand-in in the balancer's group, and a probe host there in no group at all (only the database's own rules stop it).
+        for (const from of ["lb", "dmz"]) {
+          for (const port of [5432, 22, PROBE_PORT]) {
+            assert.equal(connects(hostNamed(layout, from).container, dbAddress, port), false, `${from} → database:${port}`);
+          }
+        }
+        assert.ok(connects(hostNamed(layout, "s1").container, dbAddress, 5432), "while s1 reaches it");
+      });
+
+      if (cloud === "aws") {
+        it("the public subnets' ACL admits from the internet only its entries (a host in no group behind it)", () => {
+          const dmz = hostNamed(layout, "dmz");
+          listen(dmz.container, 80);
+          listen(dmz.container, 22);
+          const world = hostNamed(layout, "world").container;
+          assert.ok(connects(world, dmz.nics[0].address, 80), "internet → dmz:80 (entry 'web to the load balancer')");
+          assert.equal(connects(world, dmz.nics[0].address, 22), false, "internet → dmz:22");
+          assert.equal(
+            connects(world, hostNamed(layout, "s1").nics[0].address, layout.health.memberPort),
+            false,
+            "internet → s1's app port",
+          );
+        });
+      }
+
+      it("3 → 4 servers admits s4 with no change to the database's or the bricks' user data and inputs", async () => {
+        assert.deepEqual(stateful(four), stateful(three));
+        const s4 = hostNamed(grown, "s4");
+        // A group reference follows membership: every host's set of the app tier gains s4's addresses.
+        for (const h of layout.hosts.filter((x) => x.tier))
+          nftIn(
+            h.container,
+            addMembers(
+              "app",
+              s4.nics.map((n) => n.address),
+            ),
+          );
+        startHost(ctx, s4);
+        const r = await cloudInitResult(s4.container, CLOUD_INIT_SECONDS);
+        assert.equal(r.status, 0, r.report);
+        assert.match(r.report, /^status: done$/m, r.report);
+        const lb = hostNamed(layout, "lb");
+        const apps = byRole(grown, "app");
+        onHost(lb.container, "cat >/etc/haproxy/haproxy.cfg && systemctl reload haproxy", {
+          input: balancerConfig(layout.health, lb.nics[0].address, members(apps)),
+        });
+        await waitFor("s4 UP on the stand-in", 30, () => balancerUp(layout).includes("s4"));
+        assert.deepEqual(balancerUp(layout), apps.map((h) => h.host).sort());
+      });
+    });
+  }
+});
