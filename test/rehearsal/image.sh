@@ -45,7 +45,7 @@ chmod 755 "$root/usr/sbin/policy-rc.d"
 
 log "cloud-init, and the repository of what the user data installs"
 quiet in_root apt-get update
-quiet in_root apt-get install -y --no-install-recommends cloud-init
+quiet in_root apt-get install -y --no-install-recommends cloud-init e2fsprogs
 quiet in_root apt-get purge -y "${FROM_REPO[@]}" postgresql-17
 rm -rf "$root"/var/lib/postgresql/* "$root"/etc/postgresql/* "$root"/var/lib/glusterd
 quiet in_root apt-get install -y --download-only --no-install-recommends "${FROM_REPO[@]}"
@@ -56,10 +56,12 @@ rm -f "$root"/etc/apt/sources.list "$root"/etc/apt/sources.list.d/*
 echo 'deb [trusted=yes] file:/opt/rh-repo ./' >"$root/etc/apt/sources.list.d/rehearsal.list"
 quiet in_root apt-get update
 
-# NoCloud only, and no network configuration by cloud-init: LXC gives each NIC its address.
+# NoCloud only; no network configuration by cloud-init (LXC gives each NIC its address); the
+# sources above kept (cloud-init would write Debian's mirrors, which the hosts cannot reach).
 cat >"$root/etc/cloud/cloud.cfg.d/99-rehearsal.cfg" <<'CFG'
 datasource_list: [NoCloud]
 network: {config: disabled}
+apt: {preserve_sources_list: true}
 CFG
 # Stand-in for the SSM agent the aws user data installs from AWS's bucket (unreachable here):
 # an enabled unit of that name, which the user data's step takes as installed.

@@ -79,6 +79,8 @@ function spec(ctx: StageContext, host: RehearsalHost, dir: string): void {
     write(path.join(files, "var/lib/cloud/seed/nocloud/user-data"), userData, 0o600);
     write(path.join(files, "var/lib/cloud/seed/nocloud/meta-data"), `instance-id: ${host.container}\nlocal-hostname: ${host.host}\n`);
   }
+  // The stand-ins have no seed: cloud-init stays out of their way.
+  else write(path.join(files, "etc/cloud/cloud-init.disabled"), "");
   if (host.disk) write(path.join(dir, "disk"), host.disk);
   if (host.role === "app") write(path.join(dir, "fuse"), "");
   switch (host.kind) {

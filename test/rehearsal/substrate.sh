@@ -105,6 +105,8 @@ CFG
     loop="$(cat "$LXC_PATH/$name/rh-loop")"
     minor=$((16#$(stat -c %T "$loop")))
     echo "lxc.mount.entry = $loop $(sed 's|^/||' "$spec/disk") none bind,create=file 0 0"
+    # Also under its own name: mount finds a filesystem by UUID= through /proc/partitions (no udev here).
+    echo "lxc.mount.entry = $loop ${loop#/} none bind,create=file 0 0"
     cgroup_allow "b 7:$minor rwm"
   fi
 }
