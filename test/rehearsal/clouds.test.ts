@@ -255,9 +255,10 @@ describe("cloud rehearsal: user data through cloud-init in LXC, behind the cloud
         assert.match(r.report, /^status: done$/m, r.report);
         const lb = hostNamed(layout, "lb");
         const apps = byRole(grown, "app");
-        onHost(lb.container, "cat >/etc/haproxy/haproxy.cfg && systemctl reload haproxy", {
+        const reload = onHost(lb.container, "cat >/etc/haproxy/haproxy.cfg && systemctl reload haproxy", {
           input: balancerConfig(layout.health, lb.nics[0].address, members(apps)),
         });
+        assert.equal(reload.status, 0, reload.stderr);
         await waitFor("s4 UP on the stand-in", 30, () => balancerUp(layout).includes("s4"));
         assert.deepEqual(balancerUp(layout), apps.map((h) => h.host).sort());
       });

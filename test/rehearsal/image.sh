@@ -57,11 +57,14 @@ echo 'deb [trusted=yes] file:/opt/rh-repo ./' >"$root/etc/apt/sources.list.d/reh
 quiet in_root apt-get update
 
 # NoCloud only; no network configuration by cloud-init (LXC gives each NIC its address); the
-# sources above kept (cloud-init would write Debian's mirrors, which the hosts cannot reach).
+# sources above kept (cloud-init would write Debian's mirrors, which the hosts cannot reach); no
+# growing of a root partition (a container's root is a directory).
 cat >"$root/etc/cloud/cloud.cfg.d/99-rehearsal.cfg" <<'CFG'
 datasource_list: [NoCloud]
 network: {config: disabled}
 apt: {preserve_sources_list: true}
+growpart: {mode: "off"}
+resize_rootfs: false
 CFG
 # Stand-in for the SSM agent the aws user data installs from AWS's bucket (unreachable here):
 # an enabled unit of that name, which the user data's step takes as installed.

@@ -148,7 +148,7 @@ export async function cloudInitResult(container: string, seconds: number): Promi
   const r = await onHostAsync(
     container,
     `for _ in $(seq ${seconds}); do
-  case "$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')" in done|error|degraded*|disabled) break ;; esac
+  case "$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')" in done|error|degraded*) break ;; esac
   sleep 1
 done
 timeout 10 cloud-init status --wait --long; rc=$?
