@@ -105,7 +105,9 @@ describe("cloud rehearsal: user data through cloud-init in LXC, behind the cloud
   });
 
   after(function () {
-    if (process.getuid?.() === 0) substrate("cleanup");
+    if (process.getuid?.() !== 0) return;
+    substrate("cleanup");
+    substrate("unguard");
   });
 
   for (const cloud of CLOUDS) {

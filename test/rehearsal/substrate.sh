@@ -12,7 +12,8 @@
 #       fuse      (empty file) /dev/fuse inside;  forward (empty file) the container routes
 #       files/    a tree copied into the container's root before it boots (seed, configurations)
 #   substrate.sh nft NAME                 nft commands from stdin, in the container's network namespace
-#   substrate.sh cleanup                  removes every container, bridge, loop device, rule and route above
+#   substrate.sh cleanup                  removes every container, bridge, loop device and rule above
+#   substrate.sh unguard                  removes the routes of `guard`
 set -euo pipefail
 export LOG_TAG=rehearsal
 SELF="$(readlink -f "$0")"
@@ -176,8 +177,12 @@ cleanup() {
     [[ "$(cat "/sys/class/net/$br/ifalias" 2>/dev/null)" == "$LABEL" ]] && ip link del "$br"
   done < <(ip -o link show type bridge | awk -F': ' '{print $2}' | grep '^rh-' || true)
   forward_rules del
-  while read -r d; do
-    [[ -n "$d" ]] && ip route del unreachable "$d" metric "$GUARD_METRIC"
+}
+
+unguard() {
+  local cidr
+  while read -r cidr; do
+    [[ -n "$cidr" ]] && ip route del unreachable "$cidr" metric "$GUARD_METRIC"
   done < <(ip route show type unreachable | awk -v m="$GUARD_METRIC" '$0 ~ "metric " m "( |$)" {print $2}')
   return 0
 }
@@ -189,5 +194,6 @@ case "${1:-}" in
   hook) hook "$2" ;;
   nft) nft_in "$2" ;;
   cleanup) cleanup ;;
-  *) sed -n '2,16p' "$SELF" | sed 's/^# //' >&2; exit 2 ;;
+  unguard) unguard ;;
+  *) sed -n '2,17p' "$SELF" | sed 's/^# //' >&2; exit 2 ;;
 esac
