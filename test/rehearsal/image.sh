@@ -48,6 +48,7 @@ quiet in_root apt-get update
 quiet in_root apt-get install -y --no-install-recommends cloud-init e2fsprogs
 quiet in_root apt-get purge -y "${FROM_REPO[@]}" postgresql-17
 rm -rf "$root"/var/lib/postgresql/* "$root"/etc/postgresql/* "$root"/var/lib/glusterd
+in_root apt-get clean
 quiet in_root apt-get install -y --download-only --no-install-recommends "${FROM_REPO[@]}"
 mkdir -p "$root/opt/rh-repo"
 mv "$root"/var/cache/apt/archives/*.deb "$root/opt/rh-repo/"
