@@ -158,9 +158,16 @@ exit "$rc"`,
   return { status: r.status, report: r.stdout + r.stderr };
 }
 
-/** Whether a TCP connection from a container to address:port opens within 3 s. */
-export function connects(from: string, address: string, port: number): boolean {
-  return onHost(from, `timeout 3 bash -c '</dev/tcp/${address}/${port}'`).status === 0;
+/** Which of `targets` ("address:port") a container opens a TCP connection to within 3 s, all probed at once; sorted. */
+export function openFrom(container: string, targets: readonly string[]): string[] {
+  const r = onHost(
+    container,
+    `for t in ${targets.join(" ")}; do (timeout 3 bash -c "</dev/tcp/\${t%:*}/\${t##*:}" 2>/dev/null && echo "$t") & done; wait`,
+  );
+  return r.stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .sort();
 }
 
 /** A listener on a container's port (systemd-run, so that it outlives lxc-attach): what a probe connects to. */
@@ -168,7 +175,7 @@ export function listen(container: string, port: number): void {
   must(
     onHost(
       container,
-      `systemd-run --quiet --unit rh-listen-${port} /usr/local/bin/node -e 'require("net").createServer((s) => s.end()).listen(${port})' &&
+      `systemctl is-active --quiet rh-listen-${port} || systemd-run --quiet --unit rh-listen-${port} /usr/local/bin/node -e 'require("net").createServer((s) => s.end()).listen(${port})' &&
 for _ in $(seq 50); do ss -Hltn "sport = :${port}" | grep -q . && exit 0; sleep 0.1; done; exit 1`,
     ),
     `a listener on ${container}:${port}`,
