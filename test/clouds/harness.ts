@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { runInOwnProcess } from "../support/isolated";
+import { runInOwnProcess, runInOwnProcessAsync } from "../support/isolated";
 import type { RunResult, Scenario } from "./model";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -12,6 +12,11 @@ export function run(scenario: Scenario): RunResult {
   // No engine, no credentials: the program must never need either.
   // One HOME for every run: the bundle's cache path (under HOME) is an input, the same between runs.
   return runInOwnProcess<RunResult>(path.join(__dirname, "runner.ts"), JSON.stringify(scenario), { home: STABLE_HOME });
+}
+
+/** The same, in the background: several scenarios at once. */
+export function runAsync(scenario: Scenario): Promise<RunResult> {
+  return runInOwnProcessAsync<RunResult>(path.join(__dirname, "runner.ts"), JSON.stringify(scenario), { home: STABLE_HOME });
 }
 
 export const SECRETS = {

@@ -35,6 +35,45 @@ export function uniquePng(): Buffer {
   return Buffer.concat([signature, chunk("IHDR", header), chunk("IDAT", pixels), chunk("IEND", Buffer.alloc(0))]);
 }
 
+/** What uploadPhoto saw: the stored file's name and, fetched through each other server, the sha256 of its bytes. */
+export interface UploadedPhoto {
+  readonly name: string;
+  readonly served: readonly string[];
+}
+
+/**
+ * Signs in as admin at `app` (an app server's host:port; the password in $ADMIN_PASSWORD), creates a
+ * user with a new photo (uniquePng, on stdin of `onHost`), then fetches the photo through each of
+ * `others` (host:port of the other servers) with the same session. The app re-encodes photos and names
+ * them by the hash of what it stores: the name comes from the users page.
+ */
+export function uploadPhoto(onHost: (script: string, input: Buffer) => Result, app: string, others: readonly string[]): UploadedPhoto {
+  const script = `set -euo pipefail
+jar=$(mktemp); photo=$(mktemp); list=$(mktemp); cat >"$photo"
+# A form's CSRF token, from its hidden field.
+token() { curl -fsS -b "$jar" -c "$jar" "http://${app}$1" | sed -n 's/.*name="_csrf" value="\\([^"]*\\)".*/\\1/p' | head -1; }
+# A multipart form's token is in its URL: it is checked before the body is read.
+form_token() { curl -fsS -b "$jar" -c "$jar" "http://${app}$1" | grep -o 'action="[^"]*?_csrf=[^"]*' | sed -n "s|^action=.$2?_csrf=||p" | head -1; }
+curl -fsS -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$(token /login)" --data-urlencode username=admin --data-urlencode "password=$ADMIN_PASSWORD" http://${app}/login
+curl -fsS -L -b "$jar" -c "$jar" -o "$list" -F username=e2e$$ -F display_name=E2E -F password=e2e-password-1 -F role=salesperson -F "photo=@$photo;type=image/png" "http://${app}/users?_csrf=$(form_token /users/new /users)"
+name=$(grep -o '/uploads/[0-9a-f]\\{64\\}\\.[a-z]*' "$list" | head -1)
+[ -n "$name" ] || { echo "the users page shows no photo" >&2; exit 1; }
+echo "\${name#/uploads/}"
+# Same URL host as the sign-in (so the cookie jar sends the session), connected to each other server in turn.
+for other in ${others.join(" ")}; do
+  out=$(mktemp)
+  code=$(curl -sS -b "$jar" --connect-to "${app}:$other" -o "$out" -w '%{http_code}' "http://${app}$name")
+  [ "$code" = 200 ] || { echo "$other answered $code" >&2; exit 1; }
+  sha256sum "$out" | cut -c1-64
+done`;
+  const r = onHost(script, uniquePng());
+  assert.equal(r.status, 0, r.stderr);
+  const [name, ...served] = r.stdout.trim().split("\n");
+  assert.equal(served.length, others.length, r.stdout);
+  for (const hash of served) assert.equal(hash, name.split(".")[0], "every server serves the stored bytes, named by their hash");
+  return { name, served };
+}
+
 /** From `client`, 30 GETs of `url`: how many each backend answered, as `uniq -c` lines ("10 s1"). */
 export function backendSpreadFrom(onHost: OnHost, client: string, url: string): string[] {
   const r = onHost(
