@@ -242,7 +242,8 @@ export class VnxPlatform implements Platform {
       members: members.flatMap((m) => m.nics.map((n) => n.address)),
       sync: { from: members.map((m) => addressOn(m, "lan2")), port: CONNTRACK_SYNC_PORT },
     };
-    const resources = members.map((self, i) => {
+    const resources: pulumi.Resource[] = [];
+    members.forEach((self, i) => {
       const peer = members[1 - i];
       const vrrp = frontPair(name, self, peer, i === 0, [
         ["lan1", FIREWALL_OUTSIDE, VRRP_IDS.fwOutside],
@@ -258,10 +259,13 @@ export class VnxPlatform implements Platform {
       const failover = { onMaster: `${FAILOVER_SCRIPT} primary`, onBackup: `${FAILOVER_SCRIPT} backup` };
       // conntrackd is not in the base image (see packages.sh): installed on the firewalls only.
       const packages = [substrate("packages.sh"), containerName(self), this.imageName, CONNTRACKD_PACKAGE].join(" ");
-      return this.host(name, self, firewallRoleScript(spec.policy, { rules, vrrp: { ...vrrp, ...failover }, sync }), {
-        ...opts,
-        provision: { command: packages, triggers: [CONNTRACKD_PACKAGE] },
-      });
+      resources.push(
+        this.host(name, self, firewallRoleScript(spec.policy, { rules, vrrp: { ...vrrp, ...failover }, sync }), {
+          ...opts,
+          provision: { command: packages, triggers: [CONNTRACKD_PACKAGE] },
+          dependsOn: afterPreferred(opts, resources),
+        }),
+      );
     });
     return { resources };
   }
@@ -438,7 +442,8 @@ export class VnxPlatform implements Platform {
 
   loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
     const members = spec.backup ? [spec.host, spec.backup] : [spec.host];
-    const resources = members.map((self, i) => {
+    const resources: pulumi.Resource[] = [];
+    members.forEach((self, i) => {
       // A pair shares the service address and the app servers' gateway; both bind them (see balancerRoleScript).
       const pair = spec.backup
         ? frontPair(name, self, members[1 - i], i === 0, [
@@ -459,10 +464,19 @@ export class VnxPlatform implements Platform {
           pair,
         ),
       );
-      return this.host(name, self, roleScript, opts);
+      resources.push(this.host(name, self, roleScript, { ...opts, dependsOn: afterPreferred(opts, resources) }));
     });
     return { resources, url: pulumi.output(`http://${SERVICE_ADDRESS}/`) };
   }
+}
+
+/**
+ * A pair's second member is configured after the preferred one, so that on a first deploy the
+ * preferred member's keepalived has taken the addresses before the other's starts (with
+ * `nopreempt`, whichever starts first would otherwise keep them).
+ */
+function afterPreferred(opts: RealizeOptions, before: readonly pulumi.Resource[]): pulumi.Input<pulumi.Resource>[] {
+  return [...(opts.dependsOn ?? []), ...before];
 }
 
 /** A host's NIC on a LAN: the containers' NICs are eth0, eth1 … in the plan's order (host.sh). */
