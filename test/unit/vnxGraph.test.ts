@@ -105,6 +105,9 @@ describe("vnx platform under mocks: the resource tree", function () {
     for (const fw of ["fw", "fw-fw2"])
       assert.match(String(named(`${fw}-provision`)?.inputs.create), /packages\.sh' crm-fw2? crm-base-\w+ conntrackd$/);
     assert.equal(named("lb-provision"), undefined);
+    // The preferred member first: its keepalived takes the addresses before the other's starts.
+    assert.ok(named("lb-lb2-role")?.dependencies.includes(named("lb-role")!.urn));
+    assert.ok(named("fw-fw2-role")?.dependencies.includes(named("fw-role")!.urn));
     assert.match(String(named("crm-s1-provision")?.inputs.create), /--balancer crm-lb --balancer crm-lb2 --backend crm_app\/s1/);
     // Without it, nothing of the pairs: the seed's scenario, its firewall without a provisioning step.
     assert.equal(
