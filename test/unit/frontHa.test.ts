@@ -10,6 +10,7 @@ import { scenarioPolicy } from "../../components/Firewall";
 import { HAPROXY_ALIVE } from "../../roles/balancer";
 import { FAILOVER_SCRIPT, renderConntrackdConf, type ConntrackSyncArgs } from "../../roles/conntrackd";
 import { renderNftables, type FirewallPairRules } from "../../roles/firewall";
+import { renderNagiosObjects } from "../../roles/monitor";
 import { renderVrrpPairConf, type VrrpPairArgs } from "../../roles/vrrp";
 import { unsupportedOnClouds } from "../../targets/cloud/settings";
 import { frontPair, nicName } from "../../targets/vnx";
@@ -79,6 +80,28 @@ describe("front pairs (crm:frontHa): plan and settings", () => {
     const addresses = full.flatMap((h) => h.nics.map((n) => n.address));
     assert.equal(new Set(addresses).size, addresses.length);
     for (const shared of ["10.1.1.1", "10.1.2.1", "10.1.2.2", "10.1.3.1", "10.1.1.2"]) assert.ok(!addresses.includes(shared), shared);
+  });
+
+  it("Nagios watches every member by its own address and the shared addresses like hosts", () => {
+    const watched = hosts.filter((h) => h.role === "firewall" || h.role === "balancer");
+    const objects = renderNagiosObjects({
+      hosts: [...watched.map((h) => ({ name: h.name, role: h.role, address: h.nics[h.nics.length - 1].address })), ...virtualAddresses(ha)],
+      appPort: 3000,
+      adminPassword: "secret-password",
+      listen: "10.1.3.15",
+    });
+    for (const [name, address, group] of [
+      ["fw", "10.1.2.3", "firewall"],
+      ["fw2", "10.1.2.4", "firewall"],
+      ["lb", "10.1.3.2", "balancer"],
+      ["lb2", "10.1.3.3", "balancer"],
+      ["fw-vip", "10.1.2.1", "firewall"],
+      ["lb-vip", "10.1.2.2", "balancer"],
+    ])
+      assert.match(
+        objects,
+        new RegExp(`host_name +${name}\n.*\n +address +${address.replace(/\./g, "\\.")}\n +hostgroups +crm-${group}\n`),
+      );
   });
 
   it("is off by default, read from a string, and named when it is not a boolean", () => {
