@@ -27,12 +27,10 @@ ROOT="$LXC_PATH/$IMAGE/rootfs"
 CACHE="/var/cache/crm-infra/packages/$IMAGE"
 # download: the packages and the dependencies the image lacks, into $CACHE/archives (once per image).
 download() {
-  local release mirror
   mkdir -p "$CACHE/lists/partial" "$CACHE/archives/partial" "$CACHE/parts"
-  # The image's release (image.sh's marker) and mirror, and its own archive keys.
-  release=$(awk '{ print $2 }' "$ROOT/etc/crm-image-complete")
-  mirror=$(awk '$1 == "deb" && $2 ~ /^https?:/ { print $2; exit }' "$ROOT/etc/apt/sources.list" 2>/dev/null || true)
-  echo "deb [signed-by=$ROOT/usr/share/keyrings/debian-archive-keyring.gpg] ${mirror:-http://deb.debian.org/debian} $release main" >"$CACHE/sources.list"
+  # The image's own sources (its release, main and security), checked with its own archive keys.
+  sed -E "s#^deb (https?://)#deb [signed-by=$ROOT/usr/share/keyrings/debian-archive-keyring.gpg] \1#" \
+    "$ROOT/etc/apt/sources.list" >"$CACHE/sources.list"
   local apt=(-o "Dir::State::status=$ROOT/var/lib/dpkg/status" -o "Dir::Etc::SourceList=$CACHE/sources.list"
     -o "Dir::Etc::SourceParts=$CACHE/parts" -o "Dir::State::Lists=$CACHE/lists" -o "Dir::Cache=$CACHE"
     -o "Dir::Cache::Archives=$CACHE/archives" -o "Dir::Etc::Preferences=$CACHE/parts/none" -o "Dir::Etc::PreferencesParts=$CACHE/parts"
