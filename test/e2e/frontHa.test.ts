@@ -100,7 +100,7 @@ describe("vnx stack with a redundant front (crm:frontHa)", function () {
     const r = await underStream(() => kill(victim));
     report(`${victim} killed`, r);
     assert.equal(holder("lb"), partner("lb", victim));
-    assert.ok(r.total > 100, `a real stream (${r.total} requests)`);
+    assert.ok(r.total >= 50, `a stream across the kill (${r.total} requests)`);
     assert.ok(r.failed.length <= r.total / 100, `${r.failed.length} of ${r.total} failed: ${r.failed.join(" ")}`);
     assert.ok(r.longestGap <= 3, `longest gap ${r.longestGap.toFixed(2)} s`);
   });
@@ -138,7 +138,7 @@ describe("vnx stack with a redundant front (crm:frontHa)", function () {
     assert.equal(holder("fw"), partner("fw", victim));
     // The machine's own route to the scenario (via 10.1.1.1) follows the shared address too.
     assert.equal((await get("/login")).status, 200);
-    assert.ok(r.total > 100, `a real stream (${r.total} requests)`);
+    assert.ok(r.total >= 50, `a stream across the kill (${r.total} requests)`);
     assert.ok(r.failed.length <= r.total / 100, `${r.failed.length} of ${r.total} failed: ${r.failed.join(" ")}`);
     assert.ok(r.longestGap <= 3, `longest gap ${r.longestGap.toFixed(2)} s`);
     const answers = (await keptAlive).stdout.split("\n").filter(Boolean);
