@@ -60,9 +60,8 @@ if ! $quick; then
   suite "vnx substrate with a real Docker engine running" scripts/with-docker.sh env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
   suite "vnx stack end to end, a real Docker engine running" scripts/with-docker.sh mocha --timeout 1800000 test/e2e/vnx.test.ts
   suite "docker stack replayed on a real Docker engine" scripts/with-docker.sh mocha --timeout 1800000 test/docker/replay.test.ts
-  # Every other end-to-end file (upgrade, drift and repair; releases; a user's app; the optional parts).
-  # frontHa.test.ts is left out until it has been green twice in a row in under 8 minutes (see issue 12).
-  suite "vnx stack end to end: the other files" mocha --timeout 1800000 'test/e2e/**/*.test.ts' --ignore test/e2e/vnx.test.ts --ignore test/e2e/frontHa.test.ts
+  # Every other end-to-end file (upgrade, drift and repair; releases; a user's app; the optional parts; the redundant front).
+  suite "vnx stack end to end: the other files" mocha --timeout 1800000 'test/e2e/**/*.test.ts' --ignore test/e2e/vnx.test.ts
 fi
 
 echo
