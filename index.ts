@@ -11,21 +11,25 @@ import { ManagementHost } from "./components/ManagementHost";
 import { Monitoring } from "./components/Monitoring";
 import { PgServer } from "./components/PgServer";
 import { selectPlatform } from "./targets";
-import { planScenario, hostsWithRole, type HostPlan } from "./topology/plan";
+import { addressOn, FIREWALL_INSIDE, planScenario, hostsWithRole, virtualAddresses, type HostPlan } from "./topology/plan";
 import { loadSettings } from "./topology/settings";
 
 const { settings, secrets } = loadSettings();
 const hosts = planScenario(settings);
 const one = (role: HostPlan["role"]): HostPlan => hostsWithRole(hosts, role)[0];
 const servers = hostsWithRole(hosts, "app");
+// One of each, or two sharing their addresses (crm:frontHa): the first is the preferred member.
+const [fw, fw2] = hostsWithRole(hosts, "firewall");
+const [balancer, balancer2] = hostsWithRole(hosts, "balancer");
 const platform = selectPlatform(settings, hosts);
 
 const policy = scenarioPolicy({
   adminCidr: settings.adminCidr,
   monitoring: settings.monitoring ? one("monitor").nics[0].address : undefined,
   management: settings.management ? one("management").nics[0].address : undefined,
+  firewallInside: fw2 ? [addressOn(fw, "lan2"), addressOn(fw2, "lan2"), FIREWALL_INSIDE] : undefined,
 });
-const firewall = new Firewall("fw", { platform, host: one("firewall"), policy });
+const firewall = new Firewall("fw", { platform, host: fw, backup: fw2, policy });
 const db = new PgServer("bbdd", {
   platform,
   host: one("db"),
@@ -42,14 +46,15 @@ const tier = new CrmTier("crm", {
   sessionSecret: secrets.sessionSecret,
   adminPassword: secrets.adminPassword,
   storage,
-  balancer: one("balancer"),
+  balancers: hostsWithRole(hosts, "balancer"),
   rolloutTimeout: settings.rolloutTimeout,
   app: settings.app,
   dependsOn: [...db.ready, ...storage.ready],
 });
 const lb = new LoadBalancer("lb", {
   platform,
-  host: one("balancer"),
+  host: balancer,
+  backup: balancer2,
   members: tier.members,
   port: tier.port,
   healthPath: tier.healthPath,
@@ -64,6 +69,7 @@ const monitoring = settings.monitoring
       platform,
       host: one("monitor"),
       watched: insideHosts.filter((h) => h.role !== "monitor"),
+      virtualAddresses: virtualAddresses(settings),
       adminPassword: secrets.adminPassword,
       app: { port: tier.port, healthPath: tier.healthPath },
       dependsOn: [lb],

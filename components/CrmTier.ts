@@ -16,8 +16,8 @@ export interface CrmTierArgs {
   readonly storage: { readonly volume: string; readonly addresses: pulumi.Input<readonly string[]> };
   /** Another Node.js app instead of the project's CRM (crm:app): its port and health path are the tier's. */
   readonly app?: AppSettings;
-  /** The load balancer host that a rollout drains each server from. */
-  readonly balancer: HostPlan;
+  /** The load balancer hosts that a rollout drains each server from. */
+  readonly balancers: readonly HostPlan[];
   /** Seconds a server may take to become healthy on a new release. @default 90 */
   readonly rolloutTimeout?: number;
   /** Resources (database, storage) the servers must wait for. */
@@ -48,7 +48,7 @@ export class CrmTier extends pulumi.ComponentResource {
         adminPassword: args.adminPassword,
         volume: args.storage.volume,
         storageAddresses: args.storage.addresses,
-        balancer: args.balancer,
+        balancers: args.balancers,
         rolloutTimeout: args.rolloutTimeout ?? 90,
         app: args.app,
       },

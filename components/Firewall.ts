@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ruleProblem, type AllowRule, type FirewallPolicy } from "../roles/firewall";
-import { FIREWALL_OUTSIDE, LANS, SERVICE_ADDRESS, type HostPlan } from "../topology/plan";
+import { FIREWALL_INSIDE, FIREWALL_OUTSIDE, LANS, SERVICE_ADDRESS, type HostPlan } from "../topology/plan";
 import type { Platform } from "../targets/platform";
 
 export interface FirewallArgs {
@@ -8,6 +8,8 @@ export interface FirewallArgs {
   readonly platform: Platform;
   /** The firewall host of the address plan. */
   readonly host: HostPlan;
+  /** A second firewall sharing the gateway addresses and the connections' state (crm:frontHa). @default none */
+  readonly backup?: HostPlan;
   /**
    * What is let through. @default {@link scenarioPolicy} with no optional parts: ICMP echo and
    * TCP/80 to the load balancer, and ping of the firewall from LAN1; nothing else.
@@ -21,6 +23,8 @@ export interface OptionalEntries {
   /** SSH to the management host, from adminCidr. */
   readonly management?: string;
   readonly adminCidr?: string;
+  /** The firewalls' DMZ addresses the monitoring host pings (both members' own, and the shared one). @default the single firewall's */
+  readonly firewallInside?: readonly string[];
 }
 
 /** The seed's policy: only ping and web to the load balancer; plus the optional parts' entries. */
@@ -36,14 +40,10 @@ export function scenarioPolicy(optional: OptionalEntries = {}): FirewallPolicy {
   const input: AllowRule[] = [
     { description: "ping the firewall from outside", protocol: "icmp-echo", to: FIREWALL_OUTSIDE, from: LANS.lan1.cidr },
   ];
-  // Nagios checks that the firewall is alive from the inside, on its DMZ address.
+  // Nagios checks that the firewall is alive from the inside, on its DMZ address(es).
   if (optional.monitoring)
-    input.push({
-      description: "ping from the monitoring host",
-      protocol: "icmp-echo",
-      to: `${LANS.lan2.prefix}.1`,
-      from: `${optional.monitoring}/32`,
-    });
+    for (const to of optional.firewallInside ?? [FIREWALL_INSIDE])
+      input.push({ description: "ping from the monitoring host", protocol: "icmp-echo", to, from: `${optional.monitoring}/32` });
   return { forward, input };
 }
 
@@ -57,7 +57,7 @@ export class Firewall extends pulumi.ComponentResource {
     this.policy = args.policy ?? scenarioPolicy();
     const problems = [...this.policy.forward, ...this.policy.input].map(ruleProblem).filter((p) => p !== undefined);
     if (problems.length > 0) throw new pulumi.ResourceError(`invalid firewall rules: ${problems.join("; ")}`, this);
-    args.platform.firewall(name, { policy: this.policy, host: args.host }, { parent: this });
+    args.platform.firewall(name, { policy: this.policy, host: args.host, backup: args.backup }, { parent: this });
     this.registerOutputs({ policy: this.policy });
   }
 }

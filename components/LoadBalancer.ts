@@ -7,6 +7,8 @@ export interface LoadBalancerArgs {
   readonly platform: Platform;
   /** The balancer host of the plan (vnx; clouds use their managed balancers where chosen). */
   readonly host: HostPlan;
+  /** A second balancer sharing the service address (crm:frontHa). @default none */
+  readonly backup?: HostPlan;
   readonly members: readonly AppMember[];
   readonly port: number;
   /** The members' health path (200 = healthy); none: TCP checks. */
@@ -29,6 +31,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
       name,
       {
         host: args.host,
+        backup: args.backup,
         members: args.members,
         port: args.port,
         algorithm: args.algorithm ?? "roundrobin",

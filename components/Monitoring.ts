@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { HostPlan } from "../topology/plan";
+import type { HostPlan, VirtualAddress } from "../topology/plan";
 import type { Platform } from "../targets/platform";
 
 export interface MonitoringArgs {
@@ -8,6 +8,8 @@ export interface MonitoringArgs {
   readonly host: HostPlan;
   /** Hosts to watch; checks follow each host's role. */
   readonly watched: readonly HostPlan[];
+  /** Shared addresses of the front pairs, watched like hosts. @default none */
+  readonly virtualAddresses?: readonly VirtualAddress[];
   /** Password of the web UI's `nagiosadmin`; stays secret. */
   readonly adminPassword: pulumi.Input<string>;
   /** The app servers' port and health path (none: a TCP check), as the app tier has them. */
@@ -30,6 +32,7 @@ export class Monitoring extends pulumi.ComponentResource {
       {
         host: args.host,
         watched: args.watched,
+        virtualAddresses: args.virtualAddresses ?? [],
         appPort: args.app.port,
         healthPath: args.app.healthPath,
         adminPassword: pulumi.secret(args.adminPassword),

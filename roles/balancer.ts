@@ -1,5 +1,6 @@
 /** The load balancer host: HAProxy in front of the app tier. */
-import { enableNow, ipForwarding, roleScript, writeFile } from "./script";
+import { enableNow, ipForwarding, roleScript, sysctlAtBoot, writeFile } from "./script";
+import { vrrpPairSteps, type VrrpPairArgs } from "./vrrp";
 
 /** HAProxy's backend of the app servers (its servers are named after the hosts: s1, s2 …). */
 export const APP_BACKEND = "crm_app";
@@ -85,13 +86,22 @@ ${servers}
 ${stats}`;
 }
 
-export function balancerRoleScript(args: HaproxyArgs): string {
+/** keepalived's check on a balancer of a pair: the addresses stay only where HAProxy runs. */
+export const HAPROXY_ALIVE = "/usr/bin/systemctl is-active --quiet haproxy.service";
+
+/**
+ * The lb host. As a member of a pair (crm:frontHa), HAProxy binds the shared addresses on both
+ * members while only one holds them (ip_nonlocal_bind), so a takeover needs no HAProxy reload.
+ */
+export function balancerRoleScript(args: HaproxyArgs, pair?: VrrpPairArgs): string {
   return roleScript(
-    "balancer",
+    pair ? `balancer (${pair.member})` : "balancer",
     ipForwarding(),
+    ...(pair ? [sysctlAtBoot("nonlocal-bind", { "net.ipv4.ip_nonlocal_bind": "1" })] : []),
     writeFile("/etc/haproxy/haproxy.cfg", renderHaproxyConfig(args), {
       onChange: "haproxy -c -q -f /etc/haproxy/haproxy.cfg && { systemctl is-active --quiet haproxy && systemctl reload haproxy || true; }",
     }),
     enableNow("haproxy.service"),
+    ...(pair ? [vrrpPairSteps({ ...pair, check: pair.check ?? HAPROXY_ALIVE }, "haproxy.service")] : []),
   );
 }

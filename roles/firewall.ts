@@ -3,7 +3,9 @@
  * The clouds render the same rules into security groups and network ACLs.
  */
 import { isIpv4Cidr } from "../topology/settings";
+import { conntrackSyncSteps, type ConntrackSyncArgs } from "./conntrackd";
 import { ipForwarding, roleScript, writeFile, enableNow } from "./script";
+import { vrrpPairSteps, type VrrpPairArgs } from "./vrrp";
 
 export type Protocol = "tcp" | "udp" | "icmp-echo";
 
@@ -45,8 +47,30 @@ function nftMatch(rule: AllowRule): string {
   return `    ${from}${to}${what} accept comment "${rule.description.replace(/"/g, "'")}"`;
 }
 
+/** What a firewall of a pair (crm:frontHa) lets in besides the policy; identical on both members. */
+export interface FirewallPairRules {
+  /** Both members' own addresses: VRRP adverts (IP protocol 112) are accepted from these only. */
+  readonly members: readonly string[];
+  /** conntrackd's synchronization: both members' addresses on the sync LAN, and its UDP port. */
+  readonly sync: { readonly from: readonly string[]; readonly port: number };
+}
+
+const VRRP_PROTOCOL = 112;
+
+function pairInput(pair: FirewallPairRules): string {
+  return `    ip saddr { ${pair.members.join(", ")} } ip protocol ${VRRP_PROTOCOL} accept comment "VRRP between the firewalls"
+    ip saddr { ${pair.sync.from.join(", ")} } udp dport ${pair.sync.port} accept comment "conntrackd sync between the firewalls"\n`;
+}
+
+/**
+ * A pair's forward chain takes a new TCP connection only from its SYN: a packet in the middle of a
+ * connection that the firewall does not know was not synchronized to it, and is not let through as
+ * if it were new (the kernel would otherwise pick it up, and a test of conntrackd could not fail).
+ */
+const PAIR_FORWARD = `    tcp flags & (fin | syn | rst | ack) != syn ct state new drop comment "a new connection starts with a SYN"\n`;
+
 /** The complete nftables ruleset: default drop, stateful, one line per allowed flow. */
-export function renderNftables(policy: FirewallPolicy): string {
+export function renderNftables(policy: FirewallPolicy, pair?: FirewallPairRules): string {
   return `#!/usr/sbin/nft -f
 # crm-infra firewall (generated). Default drop; only the listed flows are let through.
 flush ruleset
@@ -57,14 +81,14 @@ table inet crm_filter {
     iif "lo" accept
     ct state established,related accept
     ct state invalid drop
-${policy.input.map(nftMatch).join("\n")}
+${pair ? pairInput(pair) : ""}${policy.input.map(nftMatch).join("\n")}
   }
 
   chain forward {
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
     ct state invalid drop
-${policy.forward.map(nftMatch).join("\n")}
+${pair ? PAIR_FORWARD : ""}${policy.forward.map(nftMatch).join("\n")}
   }
 
   chain output {
@@ -74,15 +98,26 @@ ${policy.forward.map(nftMatch).join("\n")}
 `;
 }
 
-/** The fw host: forwarding on, the ruleset loaded now and at every boot by nftables.service. */
-export function firewallRoleScript(policy: FirewallPolicy): string {
+/** A member of the firewall pair: its ruleset's additions, its side of VRRP and of conntrackd. */
+export interface FirewallPairMember {
+  readonly rules: FirewallPairRules;
+  readonly vrrp: VrrpPairArgs;
+  readonly sync: ConntrackSyncArgs;
+}
+
+/**
+ * The fw host: forwarding on, the ruleset loaded now and at every boot by nftables.service; as a
+ * member of a pair, also conntrackd and keepalived (which starts once the rules and the sync run).
+ */
+export function firewallRoleScript(policy: FirewallPolicy, pair?: FirewallPairMember): string {
   return roleScript(
-    "firewall",
+    pair ? `firewall (${pair.vrrp.member})` : "firewall",
     ipForwarding(),
-    writeFile("/etc/nftables.conf", renderNftables(policy), {
+    writeFile("/etc/nftables.conf", renderNftables(policy, pair?.rules), {
       mode: "0755",
       onChange: "nft -c -f /etc/nftables.conf && systemctl restart nftables.service",
     }),
     enableNow("nftables.service"),
+    ...(pair ? [conntrackSyncSteps(pair.sync), vrrpPairSteps(pair.vrrp, "nftables.service conntrackd.service")] : []),
   );
 }

@@ -48,7 +48,7 @@ suite() {
 }
 
 suite "static checks" bash -c 'tsc --noEmit -p . && eslint . && prettier --check . &&
-  shellcheck -x -S warning scripts/*.sh scripts/vnx scripts/pulumi targets/cloud/scripts/*.sh roles/files/crm-once && (cd targets/vnx/scripts && shellcheck -x -S warning ./*.sh) &&
+  shellcheck -x -S warning scripts/*.sh scripts/vnx scripts/pulumi targets/cloud/scripts/*.sh roles/files/crm-once roles/files/crm-conntrack-failover && (cd targets/vnx/scripts && shellcheck -x -S warning ./*.sh) &&
   shellcheck -x -S warning targets/docker/scripts/*.sh targets/docker/image/*.sh &&
   (cd test/rehearsal && shellcheck -x -S warning ./*.sh) &&
   (cd toolchain/language-nodejs && go vet ./... && test -z "$(gofmt -l .)")'
@@ -65,7 +65,7 @@ if ! $quick; then
   suite "vnx substrate with a real Docker engine running" scripts/with-docker.sh env CRM_IMAGE="$image" targets/vnx/scripts/selftest.sh
   suite "vnx stack end to end, a real Docker engine running" scripts/with-docker.sh mocha --timeout 1800000 test/e2e/vnx.test.ts
   suite "docker stack replayed on a real Docker engine" scripts/with-docker.sh mocha --timeout 1800000 test/docker/replay.test.ts
-  # Every other end-to-end file (upgrade, drift and repair; releases; a user's app; the optional parts).
+  # Every other end-to-end file (upgrade, drift and repair; releases; a user's app; the optional parts; the redundant front).
   suite "vnx stack end to end: the other files" mocha --timeout 1800000 'test/e2e/**/*.test.ts' --ignore test/e2e/vnx.test.ts
   # The clouds' user data run by cloud-init in LXC behind their own rules (issue 9; test/rehearsal/).
   suite "cloud rehearsal: aws and openstack user data through cloud-init" mocha --timeout 900000 test/rehearsal/clouds.test.ts

@@ -6,13 +6,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AllowRule, FirewallPolicy } from "../roles/firewall";
 import type { PasswordEncryption } from "../roles/db";
-import type { HostPlan } from "../topology/plan";
+import type { HostPlan, VirtualAddress } from "../topology/plan";
 import type { AppSettings } from "../topology/settings";
 
 export interface FirewallSpec {
   readonly policy: FirewallPolicy;
   /** The fw host of the plan (vnx realizes it as a host; clouds as security groups / ACLs). */
   readonly host: HostPlan;
+  /** Its partner (fw2, crm:frontHa): the two share the gateway addresses and their connections' state. */
+  readonly backup?: HostPlan;
 }
 
 export interface DatabaseSpec {
@@ -45,8 +47,8 @@ export interface AppTierSpec {
   readonly adminPassword: pulumi.Output<string>;
   readonly volume: string;
   readonly storageAddresses: pulumi.Input<readonly string[]>;
-  /** The load balancer in front of the servers: a rollout takes each server out of it while it restarts. */
-  readonly balancer: HostPlan;
+  /** The load balancers in front of the servers (two with crm:frontHa): a rollout takes each server out of every one while it restarts. */
+  readonly balancers: readonly HostPlan[];
   /** Seconds a server may take to become healthy on a new release before the rollout stops and rolls it back. */
   readonly rolloutTimeout: number;
   /** Another app instead of the project's CRM (crm:app). */
@@ -55,6 +57,8 @@ export interface AppTierSpec {
 
 export interface LoadBalancerSpec {
   readonly host: HostPlan;
+  /** Its partner (lb2, crm:frontHa): the two share the service address. */
+  readonly backup?: HostPlan;
   readonly algorithm: "roundrobin" | "leastconn";
   readonly healthPath?: string;
   readonly port: number;
@@ -72,6 +76,8 @@ export interface MonitoringSpec {
   readonly host: HostPlan;
   /** Every host to watch, with its role (the checks follow the role). */
   readonly watched: readonly HostPlan[];
+  /** Shared addresses of the pairs (crm:frontHa), watched like hosts of their role. */
+  readonly virtualAddresses: readonly VirtualAddress[];
   readonly appPort: number;
   readonly healthPath?: string;
   readonly adminPassword: pulumi.Output<string>;

@@ -42,13 +42,35 @@ export interface ScenarioOptions {
   readonly monitoring: boolean;
   readonly management: boolean;
   readonly dbStandby: boolean;
+  /** Two firewalls and two load balancers sharing the front's addresses by VRRP (crm:frontHa). @default false */
+  readonly frontHa?: boolean;
 }
 
 /** The machine running the vnx stack sits on LAN1 like a client. */
 export const MACHINE_ADDRESS = "10.1.1.2";
 export const FIREWALL_OUTSIDE = "10.1.1.1";
+/** The firewall's DMZ side: the load balancer's way back to the clients. */
+export const FIREWALL_INSIDE = "10.1.2.1";
 /** The address clients use: the load balancer's DMZ side, reached through the firewall. */
 export const SERVICE_ADDRESS = "10.1.2.2";
+/** The load balancer's front side: the app servers' gateway to the rest of the scenario. */
+export const BALANCER_FRONT = "10.1.3.1";
+/**
+ * With crm:frontHa the four addresses above are virtual: each pair moves its own together, by
+ * VRRP, to the member that is up (see roles/vrrp.ts). The members keep addresses of their own,
+ * by which they are managed, monitored and talk VRRP and conntrackd to each other. The first
+ * member of each pair (fw, lb) is the preferred one.
+ */
+export const FRONT_MEMBERS = {
+  fw: { lan1: "10.1.1.3", lan2: "10.1.2.3" },
+  fw2: { lan1: "10.1.1.4", lan2: "10.1.2.4" },
+  lb: { lan2: "10.1.2.5", lan3: "10.1.3.2" },
+  lb2: { lan2: "10.1.2.6", lan3: "10.1.3.3" },
+} as const;
+/** VRRP router ids (unique per LAN; the database pair uses 30 on LAN4): one instance per shared address. */
+export const VRRP_IDS = { fwOutside: 11, fwInside: 12, lbService: 22, lbFront: 23 } as const;
+/** conntrackd's synchronization between the firewalls (UDP, on LAN2). */
+export const CONNTRACK_SYNC_PORT = 3780;
 export const APP_PORT = 3000;
 /** PostgreSQL's port, on every database host and on the replicated pair's floating address. */
 export const PG_PORT = 5432;
@@ -86,7 +108,7 @@ function frontBackHost(name: string, role: Role, octet: number): HostPlan {
       { lan: "lan3", address: `${LANS.lan3.prefix}.${octet}` },
       { lan: "lan4", address: `${LANS.lan4.prefix}.${octet}` },
     ],
-    routes: [{ to: SCENARIO_CIDR, via: `${LANS.lan3.prefix}.1` }],
+    routes: [{ to: SCENARIO_CIDR, via: BALANCER_FRONT }],
   };
 }
 
@@ -94,30 +116,54 @@ function backHost(name: string, role: Role, address: string): HostPlan {
   return { name, role, nics: [{ lan: "lan4", address }], routes: [] };
 }
 
+const SINGLE_FIREWALL = { lan1: FIREWALL_OUTSIDE, lan2: FIREWALL_INSIDE } as const;
+const SINGLE_BALANCER = { lan2: SERVICE_ADDRESS, lan3: BALANCER_FRONT } as const;
+
+type FrontRole = "firewall" | "balancer";
+
+/**
+ * Where the front hosts route: the firewall reaches the inside LANs through the balancer's service
+ * address, the balancer reaches the clients through the firewall's inside one (both virtual with frontHa).
+ */
+const FRONT_ROUTES: Readonly<Record<FrontRole, readonly Route[]>> = {
+  firewall: [
+    { to: LANS.lan3.cidr, via: SERVICE_ADDRESS },
+    { to: LANS.lan4.cidr, via: SERVICE_ADDRESS },
+  ],
+  balancer: [{ to: LANS.lan1.cidr, via: FIREWALL_INSIDE }],
+};
+
+/** A firewall (outside and DMZ) or a balancer (DMZ and front), its NICs in LAN order. */
+function frontHost(name: string, role: FrontRole, at: Readonly<Partial<Record<Lan, string>>>): HostPlan {
+  const nics = (Object.keys(LANS) as Lan[]).flatMap((lan) => (at[lan] ? [{ lan, address: at[lan] }] : []));
+  return { name, role, nics, routes: FRONT_ROUTES[role] };
+}
+
+/** A virtual address of the plan: a pair's shared address, watched like a host. */
+export interface VirtualAddress {
+  readonly name: string;
+  readonly role: Role;
+  readonly address: string;
+}
+
+/** The addresses that move between the members of a pair (none without crm:frontHa). */
+export function virtualAddresses(opts: Pick<ScenarioOptions, "frontHa">): VirtualAddress[] {
+  if (!opts.frontHa) return [];
+  return [
+    { name: "fw-vip", role: "firewall", address: FIREWALL_INSIDE },
+    { name: "lb-vip", role: "balancer", address: SERVICE_ADDRESS },
+  ];
+}
+
 /** Every host of the scenario, in the order they should come up. */
 export function planScenario(opts: ScenarioOptions): HostPlan[] {
   const hosts: HostPlan[] = [
-    {
-      name: "fw",
-      role: "firewall",
-      nics: [
-        { lan: "lan1", address: FIREWALL_OUTSIDE },
-        { lan: "lan2", address: `${LANS.lan2.prefix}.1` },
-      ],
-      routes: [
-        { to: LANS.lan3.cidr, via: SERVICE_ADDRESS },
-        { to: LANS.lan4.cidr, via: SERVICE_ADDRESS },
-      ],
-    },
-    {
-      name: "lb",
-      role: "balancer",
-      nics: [
-        { lan: "lan2", address: SERVICE_ADDRESS },
-        { lan: "lan3", address: `${LANS.lan3.prefix}.1` },
-      ],
-      routes: [{ to: LANS.lan1.cidr, via: `${LANS.lan2.prefix}.1` }],
-    },
+    ...(opts.frontHa
+      ? [frontHost("fw", "firewall", FRONT_MEMBERS.fw), frontHost("fw2", "firewall", FRONT_MEMBERS.fw2)]
+      : [frontHost("fw", "firewall", SINGLE_FIREWALL)]),
+    ...(opts.frontHa
+      ? [frontHost("lb", "balancer", FRONT_MEMBERS.lb), frontHost("lb2", "balancer", FRONT_MEMBERS.lb2)]
+      : [frontHost("lb", "balancer", SINGLE_BALANCER)]),
     ...NAS_ADDRESSES.map((address, i) => backHost(`nas${i + 1}`, "nas", address)),
     backHost("bbdd", "db", DB_ADDRESS),
     ...(opts.dbStandby ? [backHost("bbdd2", "db", DB_STANDBY_ADDRESS)] : []),

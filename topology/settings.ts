@@ -92,6 +92,8 @@ const settingsSchema = z
     monitoring: booleanLike.default(false),
     management: booleanLike.default(false),
     dbStandby: booleanLike.default(false),
+    /** Two firewalls and two load balancers sharing the front's addresses by VRRP, the firewalls' connections synchronized. */
+    frontHa: booleanLike.default(false),
     balance: z.enum(BALANCE_ALGORITHMS).default("roundrobin"),
     /** Seconds an app server may take to become healthy on a new release before the rollout stops and rolls it back. */
     rolloutTimeout: integerLike
@@ -173,6 +175,7 @@ export const SETTING_KEYS = [
   "monitoring",
   "management",
   "dbStandby",
+  "frontHa",
   "balance",
   "rolloutTimeout",
   "adminCidr",

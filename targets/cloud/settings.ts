@@ -52,5 +52,8 @@ export const CLOUD_COMMON_KEYS = ["adminCidr"] as const;
 /** Options the clouds do not realize (yet), refused with the key that asks for them. */
 export function unsupportedOnClouds(settings: Settings, target: string): string | undefined {
   if (settings.monitoring) return `crm:monitoring: the monitoring host has no cloud realization yet and is not available on ${target}`;
+  // Refused rather than ignored: a setting that silently does nothing is a knob nobody reads (see docs/clouds.md).
+  if (settings.frontHa)
+    return `crm:frontHa: ${target} has no firewall or balancer host to double: its security groups are enforced on every instance and its managed balancer is the cloud's own redundancy (see docs/clouds.md); remove the setting`;
   return undefined;
 }

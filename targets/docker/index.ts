@@ -187,6 +187,11 @@ export class DockerPlatform implements port.Platform {
   private moved = (address: string): string => moveAddress(address, this.settings.cidr);
 
   firewall(name: string, spec: port.FirewallSpec, opts: port.RealizeOptions): port.Realized {
+    if (spec.backup)
+      throw new pulumi.ResourceError(
+        "crm:frontHa: the docker target cannot realize the front pairs: its entry point is a port Docker publishes on one container (fw), which no VRRP takeover can move to another; use the vnx target",
+        opts.parent,
+      );
     const fw = moveHost(spec.host, this.settings.cidr);
     const machine = lanSubnet("lan1", this.settings.cidr).gateway;
     const role = this.host(name, spec.host, firewallRoleScript(movePolicy(spec.policy, this.settings.cidr)), {

@@ -11,12 +11,25 @@ import { appRoleScript, customAppEnv, type AppEnvValues, type CustomApp } from "
 import { APP_BACKEND, balancerRoleScript, STATS_PORT } from "../../roles/balancer";
 import { dbRoleScript } from "../../roles/db";
 import { DB_VIP, replicatedDbRoleScript } from "../../roles/dbReplication";
-import { firewallRoleScript } from "../../roles/firewall";
+import { CONNTRACKD_PACKAGE, FAILOVER_SCRIPT } from "../../roles/conntrackd";
+import { firewallRoleScript, type FirewallPairRules } from "../../roles/firewall";
 import { managementRoleScript } from "../../roles/management";
 import { monitorRoleScript } from "../../roles/monitor";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
 import { managedFilesCheck, roleScript, shellQuote } from "../../roles/script";
-import { addressOn, LANS, SERVICE_ADDRESS, type HostPlan } from "../../topology/plan";
+import type { VrrpAddress, VrrpPairArgs } from "../../roles/vrrp";
+import {
+  addressOn,
+  BALANCER_FRONT,
+  CONNTRACK_SYNC_PORT,
+  FIREWALL_INSIDE,
+  FIREWALL_OUTSIDE,
+  LANS,
+  SERVICE_ADDRESS,
+  VRRP_IDS,
+  type HostPlan,
+  type Lan,
+} from "../../topology/plan";
 import type { AppSettings } from "../../topology/settings";
 import type {
   AppTierSpec,
@@ -222,7 +235,39 @@ export class VnxPlatform implements Platform {
   }
 
   firewall(name: string, spec: FirewallSpec, opts: RealizeOptions): Realized {
-    return { resources: [this.host(name, spec.host, firewallRoleScript(spec.policy), opts)] };
+    if (!spec.backup) return { resources: [this.host(name, spec.host, firewallRoleScript(spec.policy), opts)] };
+    // A pair: identical rulesets, the gateway addresses shared by VRRP, the connections' state by conntrackd on LAN2.
+    const members = [spec.host, spec.backup];
+    const rules: FirewallPairRules = {
+      members: members.flatMap((m) => m.nics.map((n) => n.address)),
+      sync: { from: members.map((m) => addressOn(m, "lan2")), port: CONNTRACK_SYNC_PORT },
+    };
+    const resources: pulumi.Resource[] = [];
+    members.forEach((self, i) => {
+      const peer = members[1 - i];
+      const vrrp = frontPair(name, self, peer, i === 0, [
+        ["lan1", FIREWALL_OUTSIDE, VRRP_IDS.fwOutside],
+        ["lan2", FIREWALL_INSIDE, VRRP_IDS.fwInside],
+      ]);
+      const sync = {
+        self: addressOn(self, "lan2"),
+        peer: addressOn(peer, "lan2"),
+        interface: nicName(self, "lan2"),
+        port: CONNTRACK_SYNC_PORT,
+        ignore: [...rules.members, FIREWALL_OUTSIDE, FIREWALL_INSIDE],
+      };
+      const failover = { onMaster: `${FAILOVER_SCRIPT} primary`, onBackup: `${FAILOVER_SCRIPT} backup` };
+      // conntrackd is not in the base image (see packages.sh): installed on the firewalls only.
+      const packages = [substrate("packages.sh"), containerName(self), this.imageName, CONNTRACKD_PACKAGE].join(" ");
+      resources.push(
+        this.host(name, self, firewallRoleScript(spec.policy, { rules, vrrp: { ...vrrp, ...failover }, sync }), {
+          ...opts,
+          provision: { command: packages, triggers: [CONNTRACKD_PACKAGE] },
+          dependsOn: afterPreferred(opts, resources),
+        }),
+      );
+    });
+    return { resources };
   }
 
   database(name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
@@ -301,7 +346,8 @@ export class VnxPlatform implements Platform {
         containerName(server),
         shellQuote(bundle.dir),
         bundle.release,
-        ...["--balancer", containerName(spec.balancer), "--backend", `${APP_BACKEND}/${server.name}`],
+        ...spec.balancers.flatMap((b) => ["--balancer", containerName(b)]),
+        ...["--backend", `${APP_BACKEND}/${server.name}`],
         ...["--health", health, "--timeout", String(spec.rolloutTimeout)],
         ...uploads,
       ].join(" ");
@@ -370,10 +416,10 @@ export class VnxPlatform implements Platform {
     const balancer = spec.watched.find((h) => h.role === "balancer");
     const roleScript = spec.adminPassword.apply((adminPassword) =>
       monitorRoleScript({
-        hosts: spec.watched.map((h) => ({ name: h.name, address: reachableFromInside(h), role: h.role })),
+        hosts: [...spec.watched.map((h) => ({ name: h.name, address: reachableFromInside(h), role: h.role })), ...spec.virtualAddresses],
         appPort: spec.appPort,
         healthPath: spec.healthPath,
-        haproxyStats: balancer ? `${addressOn(balancer, "lan3")}:${STATS_PORT}` : undefined,
+        haproxyStats: balancer ? `${BALANCER_FRONT}:${STATS_PORT}` : undefined,
         adminPassword,
         listen,
       }),
@@ -395,17 +441,68 @@ export class VnxPlatform implements Platform {
   }
 
   loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
-    const roleScript = pulumi.all(spec.members.map((m) => pulumi.output(m.address))).apply((addresses) =>
-      balancerRoleScript({
-        bind: `${SERVICE_ADDRESS}:80`,
-        backends: spec.members.map((m, i) => ({ name: m.name, address: addresses[i], port: spec.port })),
-        algorithm: spec.algorithm,
-        healthPath: spec.healthPath,
-        statsBind: `${addressOn(spec.host, "lan3")}:${STATS_PORT}`,
-      }),
-    );
-    return { resources: [this.host(name, spec.host, roleScript, opts)], url: pulumi.output(`http://${SERVICE_ADDRESS}/`) };
+    const members = spec.backup ? [spec.host, spec.backup] : [spec.host];
+    const resources: pulumi.Resource[] = [];
+    members.forEach((self, i) => {
+      // A pair shares the service address and the app servers' gateway; both bind them (see balancerRoleScript).
+      const pair = spec.backup
+        ? frontPair(name, self, members[1 - i], i === 0, [
+            ["lan2", SERVICE_ADDRESS, VRRP_IDS.lbService],
+            ["lan3", BALANCER_FRONT, VRRP_IDS.lbFront],
+          ])
+        : undefined;
+      const roleScript = pulumi.all(spec.members.map((m) => pulumi.output(m.address))).apply((addresses) =>
+        balancerRoleScript(
+          {
+            bind: `${SERVICE_ADDRESS}:80`,
+            backends: spec.members.map((m, j) => ({ name: m.name, address: addresses[j], port: spec.port })),
+            algorithm: spec.algorithm,
+            healthPath: spec.healthPath,
+            // The front address, shared with frontHa: monitoring and the tests read the holder's page there.
+            statsBind: `${BALANCER_FRONT}:${STATS_PORT}`,
+          },
+          pair,
+        ),
+      );
+      resources.push(this.host(name, self, roleScript, { ...opts, dependsOn: afterPreferred(opts, resources) }));
+    });
+    return { resources, url: pulumi.output(`http://${SERVICE_ADDRESS}/`) };
   }
+}
+
+/**
+ * A pair's second member is configured after the preferred one, so that on a first deploy the
+ * preferred member's keepalived has taken the addresses before the other's starts (with
+ * `nopreempt`, whichever starts first would otherwise keep them).
+ */
+function afterPreferred(opts: RealizeOptions, before: readonly pulumi.Resource[]): pulumi.Input<pulumi.Resource>[] {
+  return [...(opts.dependsOn ?? []), ...before];
+}
+
+/** A host's NIC on a LAN: the containers' NICs are eth0, eth1 … in the plan's order (host.sh). */
+export function nicName(host: HostPlan, lan: Lan): string {
+  const index = host.nics.findIndex((n) => n.lan === lan);
+  if (index < 0) throw new Error(`host ${host.name} has no NIC on ${lan}`);
+  return `eth${index}`;
+}
+
+/** One member's side of a front pair: one VRRP instance per shared address, from the member's own address to its peer's. */
+export function frontPair(
+  pair: string,
+  self: HostPlan,
+  peer: HostPlan,
+  preferred: boolean,
+  shared: readonly (readonly [Lan, string, number])[],
+): VrrpPairArgs {
+  const addresses: VrrpAddress[] = shared.map(([lan, address, routerId]) => ({
+    name: lan,
+    interface: nicName(self, lan),
+    routerId,
+    self: addressOn(self, lan),
+    peer: addressOn(peer, lan),
+    virtual: `${address}/${LANS[lan].cidr.split("/")[1]}`,
+  }));
+  return { pair, member: self.name, preferred, addresses };
 }
 
 /** The address an inside host (on LAN3/LAN4) uses for a host: its front side, else its back, else the DMZ (fw). */

@@ -11,7 +11,7 @@ import { run, runAsync, type Result } from "./shell";
 
 export const ROOT = path.resolve(__dirname, "../..");
 export const SERVICE = "10.1.2.2";
-const SCENARIO_CONTAINER = /^crm-(fw|lb|s\d+|nas[1-3]|bbdd2?|c[12]|nagios|ges)$/;
+const SCENARIO_CONTAINER = /^crm-(fw2?|lb2?|s\d+|nas[1-3]|bbdd2?|c[12]|nagios|ges)$/;
 
 /** Runs a shell command inside a scenario container. */
 export function inContainer(host: string, command: string, input?: string): Result {
@@ -193,23 +193,49 @@ export function serversUp(): string[] {
     .map((f) => f[1]);
 }
 
+/** What a client stream saw: every answer's status, and the longest time without a good one. */
+export interface StreamResult {
+  readonly total: number;
+  /** The statuses that were not 200 (000: no answer). */
+  readonly failed: string[];
+  /** The longest time, in seconds, between two consecutive 200s (or from the start to the first). */
+  readonly longestGap: number;
+}
+
+/** Reads the stream's lines, `STATUS EPOCH_SECONDS` each (when the answer came), after its start time. */
+export function streamResult(output: string): StreamResult {
+  const lines = output.split("\n").filter(Boolean);
+  const [start, ...answers] = lines;
+  const parsed = answers.map((l) => {
+    const [code, at] = l.split(" ");
+    return { code, at: Number(at) };
+  });
+  let last = Number(start);
+  let longestGap = 0;
+  for (const a of parsed.filter((p) => p.code === "200")) {
+    longestGap = Math.max(longestGap, a.at - last);
+    last = a.at;
+  }
+  return { total: parsed.length, failed: parsed.filter((p) => p.code !== "200").map((p) => p.code), longestGap };
+}
+
 /**
  * A stream of GETs from a client container (c1, outside the firewall) to the service, as a user
  * would send them: at most `maxRequests`, for at most `seconds`, until `stop()`. Returns each
- * answer's HTTP status (000 for a failed connection).
+ * answer's HTTP status (000 for a failed connection) and the longest gap between good answers.
  */
 export function clientStream(client: string, opts: { seconds: number; maxRequests: number }) {
-  const loop = `end=$((SECONDS + ${opts.seconds})); n=0
+  const loop = `end=$((SECONDS + ${opts.seconds})); n=0; echo "$EPOCHREALTIME"
 while ((SECONDS < end && n < ${opts.maxRequests})) && [ ! -e /tmp/crm-stream.stop ]; do
-  curl -s -o /dev/null -w '%{http_code}\\n' --max-time 5 http://${SERVICE}/login || true; n=$((n + 1)); sleep 0.02
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://${SERVICE}/login || true)
+  echo "\${code:-000} $EPOCHREALTIME"; n=$((n + 1)); sleep 0.02
 done`;
   inContainer(client, "rm -f /tmp/crm-stream.stop");
   const done = runAsync("lxc-attach", ["-n", `crm-${client}`, "--clear-env", "--", "bash", "-c", loop]);
   return {
-    async stop(): Promise<{ total: number; failed: string[] }> {
+    async stop(): Promise<StreamResult> {
       inContainer(client, "touch /tmp/crm-stream.stop");
-      const codes = (await done).stdout.split("\n").filter(Boolean);
-      return { total: codes.length, failed: codes.filter((c) => c !== "200") };
+      return streamResult((await done).stdout);
     },
   };
 }

@@ -20,6 +20,7 @@ describe("settings", () => {
       monitoring: false,
       management: false,
       dbStandby: false,
+      frontHa: false,
       balance: "roundrobin",
       rolloutTimeout: 90,
       adminCidr: "10.1.1.0/24",

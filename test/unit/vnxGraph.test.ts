@@ -98,6 +98,24 @@ describe("vnx platform under mocks: the resource tree", function () {
     for (const r of local.filter((x) => /-container$|^vnx-network$/.test(x.name))) assert.equal(r.inputs.owner, "crm/vnx", r.name);
   });
 
+  it("crm:frontHa adds fw2 and lb2 under their components, conntrackd on the firewalls only, and drains both balancers on a rollout", () => {
+    const paired = registeredBy({ ...ALL_PARTS, "crm:frontHa": "true" });
+    const named = (name: string) => paired.find((r) => r.name === name);
+    for (const name of ["fw-fw2-container", "fw-fw2-role", "lb-lb2-container", "lb-lb2-role"]) assert.ok(named(name), name);
+    for (const fw of ["fw", "fw-fw2"])
+      assert.match(String(named(`${fw}-provision`)?.inputs.create), /packages\.sh' crm-fw2? crm-base-\w+ conntrackd$/);
+    assert.equal(named("lb-provision"), undefined);
+    // The preferred member first: its keepalived takes the addresses before the other's starts.
+    assert.ok(named("lb-lb2-role")?.dependencies.includes(named("lb-role")!.urn));
+    assert.ok(named("fw-fw2-role")?.dependencies.includes(named("fw-role")!.urn));
+    assert.match(String(named("crm-s1-provision")?.inputs.create), /--balancer crm-lb --balancer crm-lb2 --backend crm_app\/s1/);
+    // Without it, nothing of the pairs: the seed's scenario, its firewall without a provisioning step.
+    assert.equal(
+      resources.find((r) => /fw2|lb2|fw-provision/.test(r.name)),
+      undefined,
+    );
+  });
+
   it("scaling to 4 servers adds s4's resources and changes no other host's container", () => {
     const scaled = registeredBy({ ...ALL_PARTS, "crm:monitoring": "false", "crm:servers": "4" });
     const base = registeredBy({ ...ALL_PARTS, "crm:monitoring": "false" });

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# release.sh SERVER BUNDLE_DIR RELEASE [--balancer LB --backend BACKEND/SERVER] --health URL --timeout SECONDS [--uploads DIR]
+# release.sh SERVER BUNDLE_DIR RELEASE [--balancer LB]... [--backend BACKEND/SERVER] --health URL --timeout SECONDS [--uploads DIR]
 #
 # Puts the app bundle BUNDLE_DIR on app server container SERVER as release RELEASE, health-gated:
 #   /opt/crm-releases/RELEASE holds the files; /opt/crm (what crm.service runs) is a symlink to
 #   the current release, switched atomically; the previous release is kept for a rollback.
-# On a server whose app already runs: drain it from the load balancer (HAProxy's admin socket on
-# container LB), switch, restart, wait until URL answers 200 from inside the server and the
-# balancer sees it UP again, then put it back in rotation. If it does not become healthy within
+# On a server whose app already runs: drain it from the load balancers (HAProxy's admin socket on
+# each container LB; two with crm:frontHa, and only the one holding the service address gets
+# traffic), switch, restart, wait until URL answers 200 from inside the server and every balancer
+# sees it UP again, then put it back in rotation. If it does not become healthy within
 # SECONDS: switch back to the previous release, restart it, put it back, and fail with the health
 # answer and the last lines of the app's log. On a new server it only installs the release (the
 # role starts the app). Running it again with the release in place changes nothing.
@@ -21,10 +22,10 @@ LOG_TAG=release
 usage() { sed -n '2p' "$0" | sed 's/^# //' >&2; exit 2; }
 (($# >= 3)) || usage
 SERVER="$1" BUNDLE="$2" RELEASE="$3"; shift 3
-LB="" BACKEND="" HEALTH="" TIMEOUT=90 UPLOADS=""
+LBS=() BACKEND="" HEALTH="" TIMEOUT=90 UPLOADS=""
 while (($#)); do
   case "$1" in
-    --balancer) LB="${2:?}"; shift 2 ;;
+    --balancer) LBS+=("${2:?}"); shift 2 ;;
     --backend) BACKEND="${2:?}"; shift 2 ;;
     --health) HEALTH="${2:?}"; shift 2 ;;
     --timeout) TIMEOUT="${2:?}"; shift 2 ;;
@@ -43,18 +44,18 @@ NAME="${SERVER#"$CRM_PREFIX"}"
 
 on_server() { lxc-attach -n "$SERVER" --clear-env -- sh -c "$1"; }
 
-# HAProxy's runtime API on the balancer's admin socket (perl is essential on Debian).
+# haproxy_api LB COMMAND : HAProxy's runtime API on balancer LB's admin socket (perl is essential on Debian).
 haproxy_api() {
-  lxc-attach -n "$LB" --clear-env -- perl -MIO::Socket::UNIX -e '
+  lxc-attach -n "$1" --clear-env -- perl -MIO::Socket::UNIX -e '
     my $s = IO::Socket::UNIX->new(Peer => "/run/haproxy/admin.sock") or die "haproxy admin socket: $!\n";
-    print $s "$ARGV[0]\n"; print while <$s>;' "$1"
+    print $s "$ARGV[0]\n"; print while <$s>;' "$2"
 }
-balancer_ready() {   # true when the balancer is there to drain from
-  [[ -n "$LB" && -n "$BACKEND" ]] && container_running "$LB" && haproxy_api "show info" >/dev/null 2>&1
+balancer_ready() {   # balancer_ready LB : true when LB is there to drain from
+  [[ -n "$BACKEND" ]] && container_running "$1" && haproxy_api "$1" "show info" >/dev/null 2>&1
 }
-# stat FIELD : one field of the server's line in `show stat` (5: sessions now, 18: UP, DOWN, DRAIN …).
+# stat LB FIELD : one field of the server's line in LB's `show stat` (5: sessions now, 18: UP, DOWN, DRAIN …).
 stat() {
-  haproxy_api "show stat" | awk -F, -v b="${BACKEND%/*}" -v s="${BACKEND#*/}" -v f="$1" '$1 == b && $2 == s { print $f }'
+  haproxy_api "$1" "show stat" | awk -F, -v b="${BACKEND%/*}" -v s="${BACKEND#*/}" -v f="$2" '$1 == b && $2 == s { print $f }'
 }
 
 current_release() { on_server 'readlink /opt/crm 2>/dev/null || true' | sed 's#^/opt/crm-releases/##'; }
@@ -94,10 +95,11 @@ healthy() {
 wait_healthy() {
   local deadline=$((SECONDS + TIMEOUT))
   until healthy; do ((SECONDS < deadline)) || return 1; sleep 0.5; done
-  if $drained; then
-    haproxy_api "set server $BACKEND state ready" >/dev/null
-    until [[ "$(stat 18)" == UP* ]]; do ((SECONDS < deadline)) || return 1; sleep 0.3; done
-  fi
+  local lb
+  for lb in "${drained[@]}"; do
+    haproxy_api "$lb" "set server $BACKEND state ready" >/dev/null
+    until [[ "$(stat "$lb" 18)" == UP* ]]; do ((SECONDS < deadline)) || return 1; sleep 0.3; done
+  done
 }
 
 t0="$(date +%s.%N)"
@@ -111,14 +113,15 @@ if ! on_server 'systemctl cat crm.service >/dev/null 2>&1'; then
   switch_to "$RELEASE"; log "$NAME: release $RELEASE installed"; exit 0
 fi
 
-drained=false
-if balancer_ready; then
-  haproxy_api "set server $BACKEND state drain" >/dev/null && drained=true
-  # Requests in flight on it finish (the app also drains on SIGTERM).
-  for _ in $(seq 20); do [[ "$(stat 5)" == 0 ]] && break; sleep 0.2; done
-else
-  log "$NAME: no balancer to drain from; restarting in place"
-fi
+drained=()
+for lb in "${LBS[@]}"; do
+  if balancer_ready "$lb" && haproxy_api "$lb" "set server $BACKEND state drain" >/dev/null; then drained+=("$lb"); fi
+done
+# Requests in flight on it finish (the app also drains on SIGTERM).
+for lb in "${drained[@]}"; do
+  for _ in $(seq 20); do [[ "$(stat "$lb" 5)" == 0 ]] && break; sleep 0.2; done
+done
+((${#drained[@]} > 0)) || log "$NAME: no balancer to drain from; restarting in place"
 switch_to "$RELEASE"
 on_server 'systemctl restart crm.service'
 if wait_healthy; then

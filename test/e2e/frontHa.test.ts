@@ -1,0 +1,195 @@
+/**
+ * The redundant front (crm:frontHa) on the vnx stack: fw/fw2 and lb/lb2 share the front's
+ * addresses by VRRP, the firewalls' connections are synchronized by conntrackd. Under a GET stream
+ * from c1, the member holding the addresses is killed (`lxc-stop -k`): the failed requests and the
+ * longest time without an answer are measured and bounded; a kept-alive connection through the
+ * dying firewall goes on; killing the backups loses nothing; the killed members come back without
+ * taking the addresses back; `pulumi up --refresh` starts what was killed. Needs root.
+ */
+import assert from "node:assert/strict";
+import { deployScenario, type Deployment } from "../support/deploy";
+import { clientStream, get, inContainer, leftovers, machineState, stateDifference, type StreamResult } from "../support/scenario";
+import { run, runAsync } from "../support/shell";
+
+/** Each pair, and the shared address that shows which member holds the pair's addresses. */
+const PAIRS = { lb: { members: ["lb", "lb2"], shows: "10.1.2.2" }, fw: { members: ["fw", "fw2"], shows: "10.1.1.1" } } as const;
+type Pair = keyof typeof PAIRS;
+
+const running = (host: string) => run("lxc-info", ["-n", `crm-${host}`, "-sH"]).stdout.trim() === "RUNNING";
+
+/** The members that hold the pair's addresses now (one, when all is well). */
+function holders(pair: Pair): string[] {
+  const { members, shows } = PAIRS[pair];
+  return members.filter((m) => running(m) && inContainer(m, `ip -o -4 addr show | grep -q ' ${shows}/'`).status === 0);
+}
+
+function holder(pair: Pair): string {
+  const found = holders(pair);
+  assert.equal(found.length, 1, `${pair}: exactly one member holds ${PAIRS[pair].shows}, found ${JSON.stringify(found)}`);
+  return found[0];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `action` in the middle of a GET stream from c1 (bounded: 60 s, 3,000 requests) and returns what the stream saw. */
+async function underStream(action: () => void | Promise<void>): Promise<StreamResult> {
+  const stream = clientStream("c1", { seconds: 60, maxRequests: 3000 });
+  await sleep(4000);
+  await action();
+  await sleep(8000);
+  return stream.stop();
+}
+
+function report(what: string, r: StreamResult): void {
+  console.log(`      (${what}: ${r.failed.length} of ${r.total} failed, longest gap ${r.longestGap.toFixed(2)} s)`);
+}
+
+const kill = (host: string) => assert.equal(run("lxc-stop", ["-k", "-n", `crm-${host}`]).status, 0);
+const partner = (pair: Pair, member: string): string => PAIRS[pair].members.find((m) => m !== member)!;
+
+/**
+ * Starts a killed member again and watches the holder for `seconds`: the addresses must stay where
+ * they are (nopreempt), so the holder seen never changes. Returns how many times it changed.
+ */
+async function restartAndWatch(host: string, pair: Pair, seconds: number): Promise<number> {
+  const before = holder(pair);
+  assert.equal(run("lxc-start", ["-n", `crm-${host}`]).status, 0);
+  let moves = 0;
+  let last = before;
+  for (let i = 0; i < seconds * 2; i++) {
+    await sleep(500);
+    const now = holders(pair).join("+");
+    if (now !== last) moves++;
+    last = now;
+  }
+  assert.ok(running(host), `${host} runs again`);
+  return moves;
+}
+
+/** keepalived's state on a member, as its VRRP instances report it (BACKUP once it has rejoined). */
+function vrrpState(host: string): string {
+  const r = inContainer(host, "journalctl -u keepalived -o cat --no-pager | grep -oE 'Entering (MASTER|BACKUP|FAULT) STATE' | tail -1");
+  return r.stdout.trim();
+}
+
+describe("vnx stack with a redundant front (crm:frontHa)", function () {
+  this.timeout(20 * 60_000);
+  let deployment: Deployment;
+  let killedBackups: string[] = [];
+
+  before(async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    deployment = await deployScenario("e2e-fronts", { "crm:servers": 2, "crm:frontHa": true });
+  });
+
+  after(() => deployment?.destroy());
+
+  it("serves through the shared addresses, held by each pair's preferred member, with identical firewall rules", async () => {
+    assert.equal((await get("/login")).status, 200);
+    assert.equal(holder("lb"), "lb");
+    assert.equal(holder("fw"), "fw");
+    // The app servers' gateway moves with the service address.
+    assert.equal(inContainer("lb", "ip -o -4 addr show | grep -c ' 10.1.3.1/'").stdout.trim(), "1");
+    const ruleset = (h: string) => inContainer(h, "sha256sum </etc/nftables.conf").stdout;
+    assert.equal(ruleset("fw"), ruleset("fw2"));
+    assert.equal(inContainer("fw2", "systemctl is-active conntrackd").stdout.trim(), "active");
+  });
+
+  it("loses at most 1 % of the requests and 3 s when the balancer holding the service address dies", async () => {
+    const victim = holder("lb");
+    const r = await underStream(() => kill(victim));
+    report(`${victim} killed`, r);
+    assert.equal(holder("lb"), partner("lb", victim));
+    assert.ok(r.total >= 50, `a stream across the kill (${r.total} requests)`);
+    assert.ok(r.failed.length <= r.total / 100, `${r.failed.length} of ${r.total} failed: ${r.failed.join(" ")}`);
+    assert.ok(r.longestGap <= 3, `longest gap ${r.longestGap.toFixed(2)} s`);
+  });
+
+  it("the killed balancer comes back as the backup: the address does not move back", async () => {
+    const backup = partner("lb", holder("lb"));
+    const moves = await restartAndWatch(backup, "lb", 20);
+    assert.equal(moves, 0, `the holder changed while ${backup} came back`);
+    assert.equal(holder("lb"), partner("lb", backup));
+    assert.equal(vrrpState(backup), "Entering BACKUP STATE");
+  });
+
+  it("loses at most 1 % and 3 s when the firewall holding the gateway dies, and a kept-alive connection through it goes on", async () => {
+    // 48 requests over one connection, 4 a second: the kill falls in the middle of it.
+    const keptAlive = runAsync("lxc-attach", [
+      "-n",
+      "crm-c1",
+      "--clear-env",
+      "--",
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "--max-time",
+      "40",
+      "--rate",
+      "4/s",
+      "-w",
+      "%{http_code} %{num_connects}\\n",
+      "http://10.1.2.2/login?n=[1-48]",
+    ]);
+    const victim = holder("fw");
+    const r = await underStream(() => kill(victim));
+    report(`${victim} killed`, r);
+    assert.equal(holder("fw"), partner("fw", victim));
+    // The machine's own route to the scenario (via 10.1.1.1) follows the shared address too.
+    assert.equal((await get("/login")).status, 200);
+    assert.ok(r.total >= 50, `a stream across the kill (${r.total} requests)`);
+    assert.ok(r.failed.length <= r.total / 100, `${r.failed.length} of ${r.total} failed: ${r.failed.join(" ")}`);
+    assert.ok(r.longestGap <= 3, `longest gap ${r.longestGap.toFixed(2)} s`);
+    const answers = (await keptAlive).stdout.split("\n").filter(Boolean);
+    console.log(
+      `      (kept-alive connection: ${answers.length} answers, ${answers.filter((a) => a.startsWith("200")).length} of them 200)`,
+    );
+    assert.equal(answers.length, 48);
+    assert.deepEqual(
+      answers.map((a) => a.split(" ")[0]),
+      answers.map(() => "200"),
+    );
+    // One TCP connection for all 48: the new firewall let the established connection through (conntrackd).
+    assert.equal(
+      answers.reduce((n, a) => n + Number(a.split(" ")[1]), 0),
+      1,
+      `connections opened: ${answers.map((a) => a.split(" ")[1]).join("")}`,
+    );
+  });
+
+  it("the killed firewall comes back as the backup: the addresses do not move back", async () => {
+    const backup = partner("fw", holder("fw"));
+    const moves = await restartAndWatch(backup, "fw", 20);
+    assert.equal(moves, 0, `the holder changed while ${backup} came back`);
+    assert.equal(holder("fw"), partner("fw", backup));
+    assert.equal(vrrpState(backup), "Entering BACKUP STATE");
+  });
+
+  it("loses nothing when the backup members die", async () => {
+    const backups = (["lb", "fw"] as const).map((pair) => partner(pair, holder(pair)));
+    const r = await underStream(() => backups.forEach(kill));
+    report(`backups ${backups.join(" and ")} killed`, r);
+    assert.deepEqual(r.failed, []);
+    assert.ok(r.longestGap <= 3, `longest gap ${r.longestGap.toFixed(2)} s`);
+    killedBackups = backups;
+  });
+
+  it("pulumi up --refresh starts the killed members, and the addresses stay where they are", async () => {
+    const holding = [holder("lb"), holder("fw")];
+    assert.equal(killedBackups.length, 2, "the backups were killed");
+    assert.ok(!killedBackups.some(running));
+    const r = deployment.stack.pulumi("up", "--yes", "--skip-preview", "--refresh");
+    assert.equal(r.status, 0, r.stdout.slice(-6000) + r.stderr.slice(-3000));
+    assert.deepEqual(killedBackups.filter(running), killedBackups);
+    assert.deepEqual([holder("lb"), holder("fw")], holding);
+    assert.equal((await get("/login")).status, 200);
+  });
+
+  it("pulumi destroy leaves nothing behind", () => {
+    const r = deployment.stack.pulumi("destroy", "--yes", "--skip-preview");
+    assert.equal(r.status, 0, r.stdout.slice(-3000));
+    assert.deepEqual(leftovers(), []);
+    assert.deepEqual(stateDifference(deployment.machineBefore, machineState()), []);
+  });
+});
