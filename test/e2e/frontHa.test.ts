@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { deployScenario, type Deployment } from "../support/deploy";
-import { clientStream, get, inContainer, leftovers, machineState, stateDifference, type StreamResult } from "../support/scenario";
+import { clientStream, get, inContainer, leftovers, machineState, stateDifference, waitFor, type StreamResult } from "../support/scenario";
 import { run, runAsync } from "../support/shell";
 
 /** Each pair, and the shared address that shows which member holds the pair's addresses. */
@@ -31,13 +31,27 @@ function holder(pair: Pair): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs `action` in the middle of a GET stream from c1 (bounded: 60 s, 3,000 requests) and returns what the stream saw. */
+/**
+ * Runs `action` in the middle of a GET stream from c1 (bounded: 60 s, 3,000 requests) and returns
+ * what the stream saw. 20 s after the action, so that even on a loaded machine the stream holds
+ * well over 100 requests and 1 % means something.
+ */
 async function underStream(action: () => void | Promise<void>): Promise<StreamResult> {
   const stream = clientStream("c1", { seconds: 60, maxRequests: 3000 });
   await sleep(4000);
   await action();
-  await sleep(8000);
+  await sleep(20_000);
   return stream.stop();
+}
+
+/**
+ * At most 1 % of the stream failed. The one request in flight on the member that dies may be lost
+ * whatever the failover does, so one failure is allowed in a stream shorter than 100 requests.
+ */
+function assertFewFailed(r: StreamResult): void {
+  assert.ok(r.total >= 50, `a stream across the kill (${r.total} requests)`);
+  assert.ok(r.failed.length <= Math.max(1, r.total / 100), `${r.failed.length} of ${r.total} failed: ${r.failed.join(" ")}`);
+  assert.ok(r.longestGap <= 3, `longest gap ${r.longestGap.toFixed(2)} s`);
 }
 
 function report(what: string, r: StreamResult): void {
@@ -66,10 +80,16 @@ async function restartAndWatch(host: string, pair: Pair, seconds: number): Promi
   return moves;
 }
 
-/** keepalived's state on a member, as its VRRP instances report it (BACKUP once it has rejoined). */
+/** keepalived's state on a member since its last boot, as its VRRP instances report it (BACKUP once it has rejoined). */
 function vrrpState(host: string): string {
-  const r = inContainer(host, "journalctl -u keepalived -o cat --no-pager | grep -oE 'Entering (MASTER|BACKUP|FAULT) STATE' | tail -1");
+  const r = inContainer(host, "journalctl -b -u keepalived -o cat --no-pager | grep -oE 'Entering (MASTER|BACKUP|FAULT) STATE' | tail -1");
   return r.stdout.trim();
+}
+
+/** The state a restarted member reports, once it reports one (a slow boot may take a while). */
+async function rejoinedState(host: string): Promise<string> {
+  await waitFor(`${host}: keepalived reports a VRRP state`, 60, () => vrrpState(host) !== "");
+  return vrrpState(host);
 }
 
 describe("vnx stack with a redundant front (crm:frontHa)", function () {
@@ -100,9 +120,7 @@ describe("vnx stack with a redundant front (crm:frontHa)", function () {
     const r = await underStream(() => kill(victim));
     report(`${victim} killed`, r);
     assert.equal(holder("lb"), partner("lb", victim));
-    assert.ok(r.total >= 50, `a stream across the kill (${r.total} requests)`);
-    assert.ok(r.failed.length <= r.total / 100, `${r.failed.length} of ${r.total} failed: ${r.failed.join(" ")}`);
-    assert.ok(r.longestGap <= 3, `longest gap ${r.longestGap.toFixed(2)} s`);
+    assertFewFailed(r);
   });
 
   it("the killed balancer comes back as the backup: the address does not move back", async () => {
@@ -110,7 +128,7 @@ describe("vnx stack with a redundant front (crm:frontHa)", function () {
     const moves = await restartAndWatch(backup, "lb", 20);
     assert.equal(moves, 0, `the holder changed while ${backup} came back`);
     assert.equal(holder("lb"), partner("lb", backup));
-    assert.equal(vrrpState(backup), "Entering BACKUP STATE");
+    assert.equal(await rejoinedState(backup), "Entering BACKUP STATE");
   });
 
   it("loses at most 1 % and 3 s when the firewall holding the gateway dies, and a kept-alive connection through it goes on", async () => {
@@ -138,9 +156,7 @@ describe("vnx stack with a redundant front (crm:frontHa)", function () {
     assert.equal(holder("fw"), partner("fw", victim));
     // The machine's own route to the scenario (via 10.1.1.1) follows the shared address too.
     assert.equal((await get("/login")).status, 200);
-    assert.ok(r.total >= 50, `a stream across the kill (${r.total} requests)`);
-    assert.ok(r.failed.length <= r.total / 100, `${r.failed.length} of ${r.total} failed: ${r.failed.join(" ")}`);
-    assert.ok(r.longestGap <= 3, `longest gap ${r.longestGap.toFixed(2)} s`);
+    assertFewFailed(r);
     const answers = (await keptAlive).stdout.split("\n").filter(Boolean);
     console.log(
       `      (kept-alive connection: ${answers.length} answers, ${answers.filter((a) => a.startsWith("200")).length} of them 200)`,
@@ -163,7 +179,7 @@ describe("vnx stack with a redundant front (crm:frontHa)", function () {
     const moves = await restartAndWatch(backup, "fw", 20);
     assert.equal(moves, 0, `the holder changed while ${backup} came back`);
     assert.equal(holder("fw"), partner("fw", backup));
-    assert.equal(vrrpState(backup), "Entering BACKUP STATE");
+    assert.equal(await rejoinedState(backup), "Entering BACKUP STATE");
   });
 
   it("loses nothing when the backup members die", async () => {

@@ -157,7 +157,7 @@ describe("cloud rehearsal: user data through cloud-init in LXC, behind the cloud
 
       it("the CRM answers through the load balancer's stand-in, every app server healthy by the cloud's check", async () => {
         const apps = byRole(layout, "app").map((h) => h.host);
-        await waitFor("every app server UP on the stand-in", 30, () => balancerUp(layout).join() === apps.sort().join());
+        await waitFor("every app server UP on the stand-in", 90, () => balancerUp(layout).join() === apps.sort().join());
         const world = hostNamed(layout, "world").container;
         const r = onHost(world, `curl -fsS -o /dev/null -w '%{http_code}' http://${layout.service}/login`);
         assert.equal(r.stdout, "200", r.stderr);
@@ -252,7 +252,7 @@ describe("cloud rehearsal: user data through cloud-init in LXC, behind the cloud
           input: balancerConfig(layout.health, lb.nics[0].address, members(apps)),
         });
         assert.equal(reload.status, 0, reload.stderr);
-        await waitFor("s4 UP on the stand-in", 30, () => balancerUp(layout).includes("s4"));
+        await waitFor("s4 UP on the stand-in", 90, () => balancerUp(layout).includes("s4"));
         assert.deepEqual(balancerUp(layout), apps.map((h) => h.host).sort());
       });
     });

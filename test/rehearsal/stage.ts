@@ -147,7 +147,9 @@ export function nftIn(container: string, commands: string): void {
 export async function cloudInitResult(container: string, seconds: number): Promise<{ status: number; report: string }> {
   const r = await onHostAsync(
     container,
-    `for _ in $(seq ${seconds}); do
+    // A deadline, not a count: each `cloud-init status` itself takes up to 2 s on a loaded machine.
+    `deadline=$((SECONDS + ${seconds}))
+while ((SECONDS < deadline)); do
   case "$(cloud-init status 2>/dev/null | sed -n 's/^status: //p')" in done|error|degraded*) break ;; esac
   sleep 1
 done

@@ -58,7 +58,14 @@ export function runInOwnProcessAsync<T>(runner: string, arg: string, opts: { hom
       if (error) {
         fs.rmSync(p.dir, { recursive: true, force: true });
         reject(error);
-      } else resolve(collect<T>(p));
+        return;
+      }
+      // A throw in this callback would be an uncaught exception, not this promise's rejection.
+      try {
+        resolve(collect<T>(p));
+      } catch (e) {
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
     });
   });
 }

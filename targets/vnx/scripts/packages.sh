@@ -36,6 +36,8 @@ download() {
     -o "Dir::Cache::Archives=$CACHE/archives" -o "Dir::Etc::Preferences=$CACHE/parts/none" -o "Dir::Etc::PreferencesParts=$CACHE/parts"
     -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
   if ! apt-get "${apt[@]}" -qq install -y --download-only --no-install-recommends "$@" >&2 2>/dev/null; then
+    # New lists may name newer versions: the old files would be installed beside them.
+    rm -f "$CACHE/archives/"*.deb
     apt-get "${apt[@]}" -qq update >&2
     apt-get "${apt[@]}" -qq install -y --download-only --no-install-recommends "$@" >&2
   fi
