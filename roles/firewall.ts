@@ -2,6 +2,7 @@
  * The firewall's policy as typed rules, and its nftables rendering for the fw host.
  * The clouds render the same rules into security groups and network ACLs.
  */
+import { addressOn, CONNTRACK_SYNC_PORT, type HostPlan } from "../topology/plan";
 import { isIpv4Cidr } from "../topology/settings";
 import { conntrackSyncSteps, type ConntrackSyncArgs } from "./conntrackd";
 import { ipForwarding, roleScript, writeFile, enableNow } from "./script";
@@ -53,6 +54,14 @@ export interface FirewallPairRules {
   readonly members: readonly string[];
   /** conntrackd's synchronization: both members' addresses on the sync LAN, and its UDP port. */
   readonly sync: { readonly from: readonly string[]; readonly port: number };
+}
+
+/** A pair's rules from its two members' plans: every address of both, and both on LAN2 for the sync. */
+export function firewallPairRules(members: readonly HostPlan[]): FirewallPairRules {
+  return {
+    members: members.flatMap((m) => m.nics.map((n) => n.address)),
+    sync: { from: members.map((m) => addressOn(m, "lan2")), port: CONNTRACK_SYNC_PORT },
+  };
 }
 
 const VRRP_PROTOCOL = 112;

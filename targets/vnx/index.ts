@@ -12,7 +12,7 @@ import { APP_BACKEND, balancerRoleScript, STATS_PORT } from "../../roles/balance
 import { dbRoleScript } from "../../roles/db";
 import { DB_VIP, replicatedDbRoleScript } from "../../roles/dbReplication";
 import { CONNTRACKD_PACKAGE, FAILOVER_SCRIPT } from "../../roles/conntrackd";
-import { firewallRoleScript, type FirewallPairRules } from "../../roles/firewall";
+import { firewallPairRules, firewallRoleScript } from "../../roles/firewall";
 import { managementRoleScript } from "../../roles/management";
 import { monitorRoleScript } from "../../roles/monitor";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
@@ -238,10 +238,7 @@ export class VnxPlatform implements Platform {
     if (!spec.backup) return { resources: [this.host(name, spec.host, firewallRoleScript(spec.policy), opts)] };
     // A pair: identical rulesets, the gateway addresses shared by VRRP, the connections' state by conntrackd on LAN2.
     const members = [spec.host, spec.backup];
-    const rules: FirewallPairRules = {
-      members: members.flatMap((m) => m.nics.map((n) => n.address)),
-      sync: { from: members.map((m) => addressOn(m, "lan2")), port: CONNTRACK_SYNC_PORT },
-    };
+    const rules = firewallPairRules(members);
     const resources: pulumi.Resource[] = [];
     members.forEach((self, i) => {
       const peer = members[1 - i];
