@@ -15,6 +15,8 @@ export interface MonitoredHost {
   readonly name: string;
   readonly address: string;
   readonly role: Role;
+  /** An address a pair shares (crm:frontHa): watched by PING; the role's other checks run on each member. */
+  readonly shared?: boolean;
 }
 
 export interface MonitorArgs {
@@ -24,8 +26,11 @@ export interface MonitorArgs {
   /** The app's health path; a healthy server answers it with 200. */
   /** The app's health path; without one, its port is checked by a TCP connect. */
   readonly healthPath?: string;
-  /** HAProxy's statistics page, "address:port" (e.g. 10.1.3.1:8404); checked on the balancer when set. */
-  readonly haproxyStats?: string;
+  /**
+   * The port of HAProxy's statistics page, which every balancer serves on its own address (the
+   * one listed in hosts): checked on each balancer when set, so the backup of a pair is watched too.
+   */
+  readonly haproxyStatsPort?: number;
   /** Secret: the web UI password of `nagiosadmin`. Reaches the host only inside the script text. */
   readonly adminPassword: string;
   /** The monitoring host's front-LAN address; Apache listens there on port 80, nowhere else. */
@@ -55,17 +60,14 @@ function validate(args: MonitorArgs): void {
   if (args.hosts.length === 0) throw new Error("monitor: no hosts to monitor");
   if (args.healthPath !== undefined && !/^\/[A-Za-z0-9._~/-]*$/.test(args.healthPath))
     throw new Error(`monitor: invalid health path ${JSON.stringify(args.healthPath)}`);
-  if (args.haproxyStats !== undefined) parseHostPort(args.haproxyStats);
+  if (
+    args.haproxyStatsPort !== undefined &&
+    !(Number.isInteger(args.haproxyStatsPort) && args.haproxyStatsPort >= 1 && args.haproxyStatsPort <= 65535)
+  )
+    throw new Error(`monitor: invalid HAProxy stats port ${JSON.stringify(args.haproxyStatsPort)}`);
   if (!IPV4.test(args.listen)) throw new Error(`monitor: invalid listen address ${JSON.stringify(args.listen)}`);
   if (args.adminPassword.length === 0 || /[\n\r]/.test(args.adminPassword))
     throw new Error("monitor: the admin password must be one non-empty line");
-}
-
-function parseHostPort(value: string): { host: string; port: number } {
-  const m = /^([\d.]+):(\d{1,5})$/.exec(value);
-  if (!m || !IPV4.test(m[1]) || Number(m[2]) < 1 || Number(m[2]) > 65535)
-    throw new Error(`monitor: invalid address:port ${JSON.stringify(value)}`);
-  return { host: m[1], port: Number(m[2]) };
 }
 
 /** One Nagios object definition, keys aligned. */
@@ -92,10 +94,8 @@ function roleChecks(args: MonitorArgs): ServiceCheck[] {
     { role: "db", description: "PostgreSQL", command: `crm-check-tcp!${PG_PORT}` },
     { role: "nas", description: "glusterd", command: `crm-check-tcp!${GLUSTERD_PORT}` },
   ];
-  if (args.haproxyStats) {
-    const stats = parseHostPort(args.haproxyStats);
-    checks.push({ role: "balancer", description: "HAProxy stats", command: `crm-check-http-at!${stats.host}!${stats.port}!/` });
-  }
+  if (args.haproxyStatsPort)
+    checks.push({ role: "balancer", description: "HAProxy stats", command: `crm-check-http!${args.haproxyStatsPort}!/` });
   return checks;
 }
 
@@ -115,7 +115,6 @@ export function renderNagiosObjects(args: MonitorArgs): string {
     }),
     // -e 200: anything but a 200 (a 503 from an unhealthy app, a redirect) is CRITICAL.
     define("command", { command_name: "crm-check-http", command_line: "$USER1$/check_http -H $HOSTADDRESS$ -p $ARG1$ -u $ARG2$ -e 200" }),
-    define("command", { command_name: "crm-check-http-at", command_line: "$USER1$/check_http -H $ARG1$ -p $ARG2$ -u $ARG3$ -e 200" }),
     define("command", { command_name: "crm-check-tcp", command_line: "$USER1$/check_tcp -H $HOSTADDRESS$ -p $ARG1$" }),
   ];
   // Checked every minute; no e-mail notifications (the hosts have no mail transport), the UI is the alert.
@@ -159,16 +158,19 @@ export function renderNagiosObjects(args: MonitorArgs): string {
       service_description: "PING",
       check_command: "crm-check-ping",
     }),
-    ...roleChecks(args)
-      .filter((c) => roles.includes(c.role))
-      .map((c) =>
-        define("service", {
-          use: "crm-service",
-          hostgroup_name: hostgroupOf(c.role),
-          service_description: c.description,
-          check_command: c.command,
-        }),
-      ),
+    ...roleChecks(args).flatMap((c) => {
+      const members = args.hosts.filter((h) => h.role === c.role && !h.shared).map((h) => h.name);
+      return members.length === 0
+        ? []
+        : [
+            define("service", {
+              use: "crm-service",
+              host_name: members.join(","),
+              service_description: c.description,
+              check_command: c.command,
+            }),
+          ];
+    }),
   ];
   return ["# crm-infra monitoring (generated)", ...commands, ...templates, ...groups, ...hosts, ...services, ""].join("\n\n");
 }

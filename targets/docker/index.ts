@@ -296,13 +296,12 @@ export class DockerPlatform implements port.Platform {
 
   monitoring(name: string, spec: port.MonitoringSpec, opts: port.RealizeOptions): port.Realized {
     const watched = spec.watched.map((h) => moveHost(h, this.settings.cidr));
-    const balancer = watched.find((h) => h.role === "balancer");
     const role = spec.adminPassword.apply((adminPassword) =>
       monitorRoleScript({
         hosts: watched.map((h) => ({ name: h.name, address: insideAddress(h), role: h.role })),
         appPort: spec.appPort,
         healthPath: spec.healthPath,
-        haproxyStats: balancer && `${addressOn(balancer, "lan3")}:${STATS_PORT}`,
+        haproxyStatsPort: watched.some((h) => h.role === "balancer") ? STATS_PORT : undefined,
         adminPassword,
         listen: this.moved(addressOn(spec.host, "lan3")),
       }),

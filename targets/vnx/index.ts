@@ -410,13 +410,15 @@ export class VnxPlatform implements Platform {
 
   monitoring(name: string, spec: MonitoringSpec, opts: RealizeOptions): Realized {
     const listen = addressOn(spec.host, "lan3");
-    const balancer = spec.watched.find((h) => h.role === "balancer");
     const roleScript = spec.adminPassword.apply((adminPassword) =>
       monitorRoleScript({
-        hosts: [...spec.watched.map((h) => ({ name: h.name, address: reachableFromInside(h), role: h.role })), ...spec.virtualAddresses],
+        hosts: [
+          ...spec.watched.map((h) => ({ name: h.name, address: reachableFromInside(h), role: h.role })),
+          ...spec.virtualAddresses.map((v) => ({ ...v, shared: true })),
+        ],
         appPort: spec.appPort,
         healthPath: spec.healthPath,
-        haproxyStats: balancer ? `${BALANCER_FRONT}:${STATS_PORT}` : undefined,
+        haproxyStatsPort: spec.watched.some((h) => h.role === "balancer") ? STATS_PORT : undefined,
         adminPassword,
         listen,
       }),
@@ -455,8 +457,9 @@ export class VnxPlatform implements Platform {
             backends: spec.members.map((m, j) => ({ name: m.name, address: addresses[j], port: spec.port })),
             algorithm: spec.algorithm,
             healthPath: spec.healthPath,
-            // The front address, shared with frontHa: monitoring and the tests read the holder's page there.
-            statsBind: `${BALANCER_FRONT}:${STATS_PORT}`,
+            // On the member's own front address, where Nagios checks each member of a pair, and on the
+            // shared one (the same address without a pair), where the tests read the holder's page.
+            statsBind: [...new Set([addressOn(self, "lan3"), BALANCER_FRONT])].map((a) => `${a}:${STATS_PORT}`).join(","),
           },
           pair,
         ),

@@ -127,6 +127,26 @@ describe("vnx stack with a redundant front (crm:frontHa)", function () {
     assert.equal(inContainer("fw2", "systemctl is-active conntrackd").stdout.trim(), "active");
   });
 
+  it("each balancer shows its own HAProxy at its own address, where Nagios checks it, the backup's too", async () => {
+    const statsFrom = (address: string) =>
+      inContainer("s1", `curl -s -o /dev/null -m 5 -w '%{http_code}' http://${address}:8404/`).stdout.trim();
+    assert.equal(statsFrom("10.1.3.2"), "200", "lb");
+    assert.equal(statsFrom("10.1.3.3"), "200", "lb2");
+    // Nagios would see the backup's HAProxy stop, though the pair goes on serving.
+    inContainer("lb2", "systemctl stop haproxy");
+    try {
+      assert.notEqual(statsFrom("10.1.3.3"), "200", "lb2 with HAProxy stopped");
+      // keepalived's own check sees it too: lb2 could not take the address now.
+      await waitFor("lb2 in VRRP FAULT", 30, () => vrrpState("lb2") === "Entering FAULT STATE");
+    } finally {
+      inContainer("lb2", "systemctl start haproxy");
+    }
+    assert.equal(statsFrom("10.1.3.3"), "200", "lb2 restarted");
+    // The next tests need lb2 a backup again.
+    await waitFor("lb2 a VRRP backup again", 30, () => vrrpState("lb2") === "Entering BACKUP STATE");
+    assert.equal(holder("lb"), "lb");
+  });
+
   it("loses at most 1 % of the requests and 3 s when the balancer holding the service address dies", async () => {
     const victim = holder("lb");
     const r = await underStream(() => kill(victim));

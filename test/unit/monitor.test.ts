@@ -30,7 +30,7 @@ const args: MonitorArgs = {
   ],
   appPort: 3000,
   healthPath: "/healthz",
-  haproxyStats: "10.1.3.1:8404",
+  haproxyStatsPort: 8404,
   adminPassword: PASSWORD,
   listen: "10.1.3.15",
 };
@@ -50,12 +50,14 @@ function objects(cfg: string, type: string): Record<string, string>[] {
   );
 }
 
-/** Services that apply to a host (through its host group), by description → check command. */
+/** Services that apply to a host (through its host group or by its name), by description → check command. */
 function servicesOf(cfg: string, host: string): Map<string, string> {
   const group = objects(cfg, "host").find((h) => h.host_name === host)!.hostgroups;
   return new Map(
     objects(cfg, "service")
-      .filter((s) => s.register !== "0" && s.hostgroup_name.split(",").includes(group))
+      .filter(
+        (s) => s.register !== "0" && ((s.hostgroup_name ?? "").split(",").includes(group) || (s.host_name ?? "").split(",").includes(host)),
+      )
       .map((s) => [s.service_description, s.check_command]),
   );
 }
@@ -77,7 +79,7 @@ describe("nagios objects", () => {
   it("pings every host and checks each role's service", () => {
     for (const h of args.hosts) assert.equal(servicesOf(cfg, h.name).get("PING"), "crm-check-ping", h.name);
     for (const s of ["s1", "s2", "s3"]) assert.equal(servicesOf(cfg, s).get("CRM health"), "crm-check-http!3000!/healthz");
-    assert.equal(servicesOf(cfg, "lb").get("HAProxy stats"), "crm-check-http-at!10.1.3.1!8404!/");
+    assert.equal(servicesOf(cfg, "lb").get("HAProxy stats"), "crm-check-http!8404!/");
     assert.equal(servicesOf(cfg, "bbdd").get("PostgreSQL"), "crm-check-tcp!5432");
     for (const n of ["nas1", "nas2", "nas3"]) assert.equal(servicesOf(cfg, n).get("glusterd"), "crm-check-tcp!24007");
     assert.deepEqual([...servicesOf(cfg, "fw").keys()], ["PING"]);
@@ -85,8 +87,22 @@ describe("nagios objects", () => {
     assert.match(http, /check_http -H \$HOSTADDRESS\$ -p \$ARG1\$ -u \$ARG2\$ -e 200/);
   });
 
+  it("checks HAProxy on each member of a balancer pair, and the shared address by ping only", () => {
+    const pair = renderNagiosObjects({
+      ...args,
+      hosts: [
+        ...args.hosts.filter((h) => h.name !== "lb"),
+        { name: "lb", address: "10.1.3.2", role: "balancer" },
+        { name: "lb2", address: "10.1.3.3", role: "balancer" },
+        { name: "lb-vip", address: "10.1.2.2", role: "balancer", shared: true },
+      ],
+    });
+    for (const member of ["lb", "lb2"]) assert.equal(servicesOf(pair, member).get("HAProxy stats"), "crm-check-http!8404!/", member);
+    assert.deepEqual([...servicesOf(pair, "lb-vip").keys()], ["PING"]);
+  });
+
   it("leaves the balancer's HTTP check out when HAProxy has no stats page", () => {
-    const noStats = renderNagiosObjects({ ...args, haproxyStats: undefined });
+    const noStats = renderNagiosObjects({ ...args, haproxyStatsPort: undefined });
     assert.deepEqual([...servicesOf(noStats, "lb").keys()], ["PING"]);
   });
 
@@ -96,7 +112,7 @@ describe("nagios objects", () => {
     assert.throws(() => renderNagiosObjects(withHost("localhost", "10.1.3.11")), /invalid host name/);
     assert.throws(() => renderNagiosObjects(withHost("s1", "10.1.3.256")), /invalid address/);
     assert.throws(() => renderNagiosObjects({ ...args, hosts: [...args.hosts, args.hosts[0]] }), /listed twice/);
-    assert.throws(() => renderNagiosObjects({ ...args, haproxyStats: "10.1.3.1" }), /invalid address:port/);
+    assert.throws(() => renderNagiosObjects({ ...args, haproxyStatsPort: 0 }), /invalid HAProxy stats port/);
   });
 
   it("is a configuration nagios4 -v accepts next to Debian's stock objects, without warnings", function () {
