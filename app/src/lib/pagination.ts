@@ -48,7 +48,7 @@ export function containsPattern(q: string): string {
 export class Filter {
   readonly params: unknown[] = [];
   private readonly clauses: string[] = [];
-  /** The search's alternatives ("notes match OR customer's name matches ..."), each indexable alone. */
+  /** The search's alternatives ("name matches OR email matches ..."). */
   private arms: string[] = [];
 
   bind(value: unknown): string {
@@ -64,8 +64,7 @@ export class Filter {
 
   /**
    * The search when `q` is not empty: a row matches when any of `arms` (each receives
-   * the pattern's placeholder) does. Kept apart from the other conditions so that a
-   * paged list can ask each arm on its own (see fetchPage).
+   * the pattern's placeholder) does.
    */
   search(q: string, ...arms: ((p: string) => string)[]): this {
     if (!q || arms.length === 0) return this;
@@ -76,46 +75,29 @@ export class Filter {
 
   /** All conditions, the search's arms ORed: ` WHERE ...` or ''. */
   get sql(): string {
-    return whereSql(this.arms.length ? [...this.clauses, this.arms.join(' OR ')] : this.clauses);
-  }
-
-  /** One WHERE per search arm, each with every other condition; [this.sql] without a search. */
-  get armsSql(): string[] {
-    return this.arms.length ? this.arms.map((arm) => whereSql([...this.clauses, arm])) : [this.sql];
+    const clauses = this.arms.length ? [...this.clauses, this.arms.join(' OR ')] : this.clauses;
+    return clauses.length ? ` WHERE ${clauses.map((c) => `(${c})`).join(' AND ')}` : '';
   }
 }
 
-function whereSql(clauses: string[]): string {
-  return clauses.length ? ` WHERE ${clauses.map((c) => `(${c})`).join(' AND ')}` : '';
-}
+/** Separates the parts of a search column (see src/migrations/1767484800000_search-columns.ts). */
+const SEARCH_SEPARATOR = '\x1f';
 
 /**
- * Up to this many ids of matching related rows (customers, companies, salespeople) go
- * into a search as a list; more, and the search asks a subquery instead (see nameArm).
+ * The search arm over a table's `search` column, which holds the lowered texts a search
+ * looks at (the row's own columns and the names of the rows it points at), separated by
+ * U+001F and kept current by triggers. PostgreSQL's `x ILIKE p` is `lower(x) LIKE
+ * lower(p)`, so `search LIKE lower(p)` matches exactly the rows where one of the parts
+ * would match `ILIKE p`: one cheap LIKE per row (no lowering at each comparison) and one
+ * trigram index, instead of an arm per table. Only a text that itself contains U+001F
+ * could match across two parts; then each part's own test (`parts`, each given the
+ * pattern's placeholder) is required as well.
  */
-export const ID_LIST_CAP = 1_000;
-
-/**
- * A search arm "`column` points at a row of `table` whose `name` contains q" (e.g.
- * visits of the customers named like q). The matching ids are looked up first and bound
- * as an array, so PostgreSQL plans the list knowing how many there are. As a subquery
- * its estimate is blind: expecting a few matches where there are none, it walks the
- * list's order index looking for them through all 200,000 visits. Past ID_LIST_CAP
- * matches the subquery is kept: that many match densely enough for such a walk to stop
- * soon. No match, no arm.
- */
-export async function nameArm(db: pg.Pool, f: Filter, q: string, column: string, table: string, name: string): Promise<((p: string) => string)[]> {
-  if (!q) return [];
-  // One row back, the ids as an array, or null when there are too many to list.
-  const found = await db.query<{ ids: number[] | null }>(
-    `SELECT CASE WHEN count(*) <= $2::int THEN coalesce(array_agg(id), '{}') END AS ids FROM (SELECT id FROM ${table} WHERE ${name} ILIKE $1 LIMIT $2::int + 1) m`,
-    [containsPattern(q), ID_LIST_CAP],
-  );
-  const ids = found.rows[0]?.ids ?? null;
-  if (ids === null) return [(p) => `${column} IN (SELECT id FROM ${table} WHERE ${name} ILIKE ${p})`];
-  if (ids.length === 0) return [];
-  const list = f.bind(ids);
-  return [() => `${column} = ANY (${list}::int[])`];
+export function searchColumnArm(q: string, column: string, parts: ((p: string) => string)[]): (p: string) => string {
+  return (p) => {
+    const like = `${column} LIKE lower(${p})`;
+    return q.includes(SEARCH_SEPARATOR) ? `${like} AND (${parts.map((part) => part(p)).join(' OR ')})` : like;
+  };
 }
 
 export interface ListSql {
@@ -138,37 +120,9 @@ export interface BaseTable {
   key: string;
 }
 
-/**
- * The ids (`base.key`) of a page, ordered: `SELECT <key> FROM ... LIMIT $limit OFFSET $offset`.
- * A search of several arms becomes a UNION of one ordered, limited query per arm: ORed,
- * "notes match OR the customer's name matches" can use neither index and reads the
- * table row by row (all 200,000 rows when little or nothing matches); apart, each arm
- * takes its own index (a trigram index, or the visits of the matching customers).
- * Each arm needs at most offset + limit rows for the page to be among them.
- */
-function pageKeysSql(base: BaseTable, orderBy: string, filter: Filter, limit: string, offset: string): string {
-  const arms = filter.armsSql;
-  if (arms.length === 1) return `SELECT ${base.key} FROM ${base.from}${arms[0]} ORDER BY ${orderBy} LIMIT ${limit} OFFSET ${offset}`;
-  // The union keeps the base table's alias and the order's column names, so the outer
-  // ORDER BY reads as the arms' one.
-  const alias = base.from.split(' ').at(-1);
-  const columns = orderBy.replace(/\s+(ASC|DESC)\b/gi, '');
-  const armLimit = `${limit}::int + ${offset}::int`;
-  const union = arms.map((where) => `(SELECT ${columns} FROM ${base.from}${where} ORDER BY ${orderBy} LIMIT ${armLimit})`).join(' UNION ');
-  return `SELECT ${base.key} FROM (${union}) ${alias} ORDER BY ${orderBy} LIMIT ${limit} OFFSET ${offset}`;
-}
-
-/**
- * Counts the rows of `from` matching any of `wheres` (the search's arms), up to `cap`.
- * Each arm stops at `cap` too: if any arm reaches it, so does their union; if none
- * does, the union is complete and exact.
- */
-function countSql(from: string, key: string, wheres: string[], cap: string): string {
-  const matches =
-    wheres.length === 1
-      ? `SELECT 1 FROM ${from}${wheres[0]} LIMIT ${cap}`
-      : `SELECT 1 FROM (${wheres.map((where) => `(SELECT ${key} FROM ${from}${where} LIMIT ${cap})`).join(' UNION ')}) arms LIMIT ${cap}`;
-  return `SELECT count(*)::int AS total FROM (${matches}) matches`;
+/** Counts the rows of `from` matching `where`, up to `cap`. */
+function countSql(from: string, where: string, cap: string): string {
+  return `SELECT count(*)::int AS total FROM (SELECT 1 FROM ${from}${where} LIMIT ${cap}) matches`;
 }
 
 /**
@@ -179,9 +133,9 @@ export async function fetchPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: L
   const n = filter.params.length;
   const [limit, offset] = [`$${n + 1}`, `$${n + 2}`];
   const pageSql = sql.base
-    ? `SELECT ${sql.select} FROM ${sql.from} WHERE ${sql.base.key} IN (${pageKeysSql(sql.base, sql.orderBy, filter, limit, offset)}) ORDER BY ${sql.orderBy}`
+    ? `SELECT ${sql.select} FROM ${sql.from} WHERE ${sql.base.key} IN (SELECT ${sql.base.key} FROM ${sql.base.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT ${limit} OFFSET ${offset}) ORDER BY ${sql.orderBy}`
     : `SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT ${limit} OFFSET ${offset}`;
-  const count = sql.base ? countSql(sql.base.from, sql.base.key, filter.armsSql, limit) : countSql(sql.from, '', [filter.sql], limit);
+  const count = countSql(sql.base?.from ?? sql.from, filter.sql, limit);
   const [counted, rows] = await Promise.all([
     db.query<{ total: number }>(count, [...filter.params, COUNT_CAP + 1]),
     // One row more than a page tells whether there is a next page, even past the cap.
