@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { prepared } from '../db/pool.js';
 
 export const PAGE_SIZE = 20;
 /**
@@ -108,7 +109,7 @@ export interface ListSql {
    * The base table alone (e.g. `visits v`), when the filter and the order only look at
    * its columns: counting and finding a page's rows then skip the joins, which only add
    * display columns to the page's 20 rows ("deferred join": page 200 no longer joins
-   * 4,000 rows it throws away). `key` is its primary key (e.g. `v.id`).
+   * 4,000 rows it throws away). `key` is its integer primary key (e.g. `v.id`).
    */
   base?: BaseTable;
 }
@@ -127,30 +128,34 @@ function countSql(from: string, where: string, cap: string): string {
 
 /**
  * Runs one page of a listing. Without filters the WHERE is left out, so the ORDER BY
- * can walk an index.
+ * can walk an index. With a base table, the page's keys are found first (planned with
+ * the search pattern's value), then its rows joined by key, a prepared statement whose
+ * plan is kept (planning that join cost more CPU than running it).
  */
 export async function fetchPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter, page: number): Promise<Page<T>> {
   const n = filter.params.length;
   const [limit, offset] = [`$${n + 1}`, `$${n + 2}`];
-  const pageSql = sql.base
-    ? `SELECT ${sql.select} FROM ${sql.from} WHERE ${sql.base.key} IN (SELECT ${sql.base.key} FROM ${sql.base.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT ${limit} OFFSET ${offset}) ORDER BY ${sql.orderBy}`
-    : `SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT ${limit} OFFSET ${offset}`;
   const count = countSql(sql.base?.from ?? sql.from, filter.sql, limit);
-  const [counted, rows] = await Promise.all([
-    db.query<{ total: number }>(count, [...filter.params, COUNT_CAP + 1]),
-    // One row more than a page tells whether there is a next page, even past the cap.
-    db.query<T>(pageSql, [...filter.params, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE]),
-  ]);
+  // One row more than a page tells whether there is a next page, even past the cap.
+  const pageParams = [...filter.params, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE];
+  const pageRows = async (): Promise<T[]> => {
+    if (!sql.base) return (await db.query<T>(`SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT ${limit} OFFSET ${offset}`, pageParams)).rows;
+    const keySql = `SELECT ${sql.base.key} AS key FROM ${sql.base.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT ${limit} OFFSET ${offset}`;
+    const keys = (await db.query<{ key: number }>(keySql, pageParams)).rows.map((r) => r.key);
+    if (keys.length === 0) return [];
+    return (await db.query<T>(prepared(`SELECT ${sql.select} FROM ${sql.from} WHERE ${sql.base.key} = ANY ($1::int[]) ORDER BY ${sql.orderBy}`, [keys]))).rows;
+  };
+  const [counted, rows] = await Promise.all([db.query<{ total: number }>(count, [...filter.params, COUNT_CAP + 1]), pageRows()]);
   const found = counted.rows[0]?.total ?? 0;
   const total = Math.min(found, COUNT_CAP);
   return {
-    items: rows.rows.slice(0, PAGE_SIZE),
+    items: rows.slice(0, PAGE_SIZE),
     page,
     pageSize: PAGE_SIZE,
     total,
     totalCapped: found > COUNT_CAP,
     pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
-    hasNext: rows.rows.length > PAGE_SIZE,
+    hasNext: rows.length > PAGE_SIZE,
   };
 }
 

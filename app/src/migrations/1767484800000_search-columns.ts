@@ -61,42 +61,51 @@ export function up(pgm: MigrationBuilder): void {
   pgm.sql('ALTER TABLE visits ADD COLUMN IF NOT EXISTS search text');
   pgm.sql('ALTER TABLE customers ADD COLUMN IF NOT EXISTS search text');
 
-  // What each column holds, computed from the rows it names (VOLATILE: called from a
-  // trigger after a lock wait, it must read the names as committed by then).
+  // What each column holds: from the names (…_compose), or from the rows it names
+  // (…_text; VOLATILE: called after a lock wait, it must read them as committed by then).
+  pgm.sql(`
+    CREATE OR REPLACE FUNCTION visit_search_compose(notes text, customer_name text, salesperson_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE AS $$ SELECT lower($1) || ${SEP} || lower(coalesce($2, '')) || ${SEP} || lower(coalesce($3, '')) $$`);
   pgm.sql(`
     CREATE OR REPLACE FUNCTION visit_search_text(notes text, customer_id integer, salesperson_id integer) RETURNS text
     LANGUAGE sql VOLATILE AS $$
-      SELECT lower($1) || ${SEP} || coalesce((SELECT lower(name) FROM customers WHERE id = $2), '')
-                       || ${SEP} || coalesce((SELECT lower(display_name) FROM users WHERE id = $3), '')
+      SELECT visit_search_compose($1, (SELECT name FROM customers WHERE id = $2), (SELECT display_name FROM users WHERE id = $3))
     $$`);
   pgm.sql(`
+    CREATE OR REPLACE FUNCTION customer_search_compose(name text, email text, company_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE AS $$ SELECT lower($1) || ${SEP} || lower($2) || ${SEP} || lower(coalesce($3, '')) $$`);
+  pgm.sql(`
     CREATE OR REPLACE FUNCTION customer_search_text(name text, email text, company_id integer) RETURNS text
-    LANGUAGE sql VOLATILE AS $$
-      SELECT lower($1) || ${SEP} || lower($2) || ${SEP} || coalesce((SELECT lower(name) FROM companies WHERE id = $3), '')
-    $$`);
+    LANGUAGE sql VOLATILE AS $$ SELECT customer_search_compose($1, $2, (SELECT name FROM companies WHERE id = $3)) $$`);
 
   // Rows fill their own column.
   pgm.sql(`
     CREATE OR REPLACE FUNCTION visits_search_fill() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE customer_name text; salesperson_name text;
     BEGIN
-      IF TG_OP = 'INSERT' OR NEW.customer_id <> OLD.customer_id OR NEW.salesperson_id <> OLD.salesperson_id THEN
-        PERFORM FROM customers WHERE id = NEW.customer_id FOR SHARE;
-        PERFORM FROM users WHERE id = NEW.salesperson_id FOR SHARE;
-      ELSIF NEW.notes = OLD.notes AND NEW.search IS NOT NULL THEN
+      IF TG_OP = 'UPDATE' AND NEW.customer_id = OLD.customer_id AND NEW.salesperson_id = OLD.salesperson_id THEN
+        IF NEW.notes <> OLD.notes OR NEW.search IS NULL THEN
+          NEW.search := visit_search_text(NEW.notes, NEW.customer_id, NEW.salesperson_id);
+        END IF;
         RETURN NEW;
       END IF;
-      NEW.search := visit_search_text(NEW.notes, NEW.customer_id, NEW.salesperson_id);
+      SELECT name INTO customer_name FROM customers WHERE id = NEW.customer_id FOR SHARE;
+      SELECT display_name INTO salesperson_name FROM users WHERE id = NEW.salesperson_id FOR SHARE;
+      NEW.search := visit_search_compose(NEW.notes, customer_name, salesperson_name);
       RETURN NEW;
     END $$`);
   pgm.sql(`
     CREATE OR REPLACE FUNCTION customers_search_fill() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE company_name text;
     BEGIN
-      IF TG_OP = 'INSERT' OR NEW.company_id <> OLD.company_id THEN
-        PERFORM FROM companies WHERE id = NEW.company_id FOR SHARE;
-      ELSIF NEW.name = OLD.name AND NEW.email = OLD.email AND NEW.search IS NOT NULL THEN
+      IF TG_OP = 'UPDATE' AND NEW.company_id = OLD.company_id THEN
+        IF NEW.name <> OLD.name OR NEW.email <> OLD.email OR NEW.search IS NULL THEN
+          NEW.search := customer_search_text(NEW.name, NEW.email, NEW.company_id);
+        END IF;
         RETURN NEW;
       END IF;
-      NEW.search := customer_search_text(NEW.name, NEW.email, NEW.company_id);
+      SELECT name INTO company_name FROM companies WHERE id = NEW.company_id FOR SHARE;
+      NEW.search := customer_search_compose(NEW.name, NEW.email, company_name);
       RETURN NEW;
     END $$`);
   // Renames rewrite the columns that carry the name.
@@ -155,7 +164,8 @@ export function down(pgm: MigrationBuilder): void {
   for (const [name, table] of TRIGGERS) pgm.sql(`DROP TRIGGER IF EXISTS ${name} ON ${table}`);
   pgm.sql(`
     DROP FUNCTION IF EXISTS visits_search_fill(), customers_search_fill(), visits_search_rename(), customers_search_rename(),
-      visit_search_text(text, integer, integer), customer_search_text(text, text, integer);
+      visit_search_text(text, integer, integer), customer_search_text(text, text, integer),
+      visit_search_compose(text, text, text), customer_search_compose(text, text, text);
     ALTER TABLE visits DROP COLUMN IF EXISTS search;
     ALTER TABLE customers DROP COLUMN IF EXISTS search;
   `);
