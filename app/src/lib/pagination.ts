@@ -74,6 +74,11 @@ export class Filter {
     return this;
   }
 
+  /** Whether a search is among the conditions. */
+  get searching(): boolean {
+    return this.arms.length > 0;
+  }
+
   /** All conditions, the search's arms ORed: ` WHERE ...` or ''. */
   get sql(): string {
     const clauses = this.arms.length ? [...this.clauses, this.arms.join(' OR ')] : this.clauses;
@@ -121,32 +126,14 @@ export interface BaseTable {
   key: string;
 }
 
-/** Counts the rows of `from` matching `where`, up to `cap`. */
-function countSql(from: string, where: string, cap: string): string {
-  return `SELECT count(*)::int AS total FROM (SELECT 1 FROM ${from}${where} LIMIT ${cap}) matches`;
-}
-
 /**
  * Runs one page of a listing. Without filters the WHERE is left out, so the ORDER BY
- * can walk an index. With a base table, the page's keys are found first (planned with
- * the search pattern's value), then its rows joined by key, a prepared statement whose
- * plan is kept (planning that join cost more CPU than running it).
+ * can walk an index.
  */
 export async function fetchPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter, page: number): Promise<Page<T>> {
-  const n = filter.params.length;
-  const [limit, offset] = [`$${n + 1}`, `$${n + 2}`];
-  const count = countSql(sql.base?.from ?? sql.from, filter.sql, limit);
   // One row more than a page tells whether there is a next page, even past the cap.
-  const pageParams = [...filter.params, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE];
-  const pageRows = async (): Promise<T[]> => {
-    if (!sql.base) return (await db.query<T>(`SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT ${limit} OFFSET ${offset}`, pageParams)).rows;
-    const keySql = `SELECT ${sql.base.key} AS key FROM ${sql.base.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT ${limit} OFFSET ${offset}`;
-    const keys = (await db.query<{ key: number }>(keySql, pageParams)).rows.map((r) => r.key);
-    if (keys.length === 0) return [];
-    return (await db.query<T>(prepared(`SELECT ${sql.select} FROM ${sql.from} WHERE ${sql.base.key} = ANY ($1::int[]) ORDER BY ${sql.orderBy}`, [keys]))).rows;
-  };
-  const [counted, rows] = await Promise.all([db.query<{ total: number }>(count, [...filter.params, COUNT_CAP + 1]), pageRows()]);
-  const found = counted.rows[0]?.total ?? 0;
+  const [limit, offset] = [PAGE_SIZE + 1, (page - 1) * PAGE_SIZE];
+  const { found, rows } = sql.base ? await basePage<T>(db, sql, sql.base, filter, limit, offset) : await joinedPage<T>(db, sql, filter, limit, offset);
   const total = Math.min(found, COUNT_CAP);
   return {
     items: rows.slice(0, PAGE_SIZE),
@@ -157,6 +144,61 @@ export async function fetchPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: L
     pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
     hasNext: rows.length > PAGE_SIZE,
   };
+}
+
+interface Found<T> {
+  /** Matches, counted up to COUNT_CAP + 1. */
+  found: number;
+  rows: T[];
+}
+
+/** Counts (up to COUNT_CAP + 1) and pages a listing whose filter needs its joins. */
+async function joinedPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter, limit: number, offset: number): Promise<Found<T>> {
+  const n = filter.params.length;
+  const [counted, rows] = await Promise.all([
+    db.query<{ total: number }>(`SELECT count(*)::int AS total FROM (SELECT 1 FROM ${sql.from}${filter.sql} LIMIT $${n + 1}) matches`, [...filter.params, COUNT_CAP + 1]),
+    db.query<T>(`SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`, [...filter.params, limit, offset]),
+  ]);
+  return { found: counted.rows[0]?.total ?? 0, rows: rows.rows };
+}
+
+/**
+ * Counts and pages a listing filtered on its base table alone. The page's keys come
+ * first, then its rows, joined by key: a prepared statement, its plan kept (planning
+ * the join cost more CPU than running it). Without a search, the count (up to
+ * COUNT_CAP + 1) and the page's keys (walking the list's index) are asked at once.
+ * A search first gathers up to COUNT_CAP + 1 matches in whatever order is cheapest (a
+ * trigram index for a rare word, the table or an index for a frequent one) and counts
+ * them: when there are no more than COUNT_CAP, they are all of them, and the page's
+ * keys are sorted out of them (one scan for both); past the cap, the keys are asked in
+ * the list's order.
+ */
+async function basePage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, base: BaseTable, filter: Filter, limit: number, offset: number): Promise<Found<T>> {
+  const n = filter.params.length;
+  const pageOf = (from: string, first: number) => `SELECT ${base.key} AS key FROM ${from} ORDER BY ${sql.orderBy} LIMIT $${first} OFFSET $${first + 1}`;
+  const pageKeys = async () => (await db.query<{ key: number }>(pageOf(`${base.from}${filter.sql}`, n + 1), [...filter.params, limit, offset])).rows.map((r) => r.key);
+  const countSql = `SELECT count(*)::int AS total FROM (SELECT 1 FROM ${base.from}${filter.sql} LIMIT $${n + 1}) matches`;
+  let found: number;
+  let keys: number[];
+  if (!filter.searching) {
+    const [counted, page] = await Promise.all([db.query<{ total: number }>(countSql, [...filter.params, COUNT_CAP + 1]), pageKeys()]);
+    [found, keys] = [counted.rows[0]?.total ?? 0, page];
+  } else {
+    // The order's columns and the key, named as in the base table, so that the list's
+    // ORDER BY reads the same over the matches.
+    const alias = base.from.split(' ').at(-1);
+    const columns = [...new Set([...sql.orderBy.split(',').map((c) => c.trim().replace(/\s+(ASC|DESC)$/i, '')), base.key])].join(', ');
+    const counted = await db.query<{ total: number; keys: number[] | null }>(
+      `WITH matches AS MATERIALIZED (SELECT ${columns} FROM ${base.from}${filter.sql} LIMIT $${n + 1}::int + 1)
+       SELECT total, CASE WHEN total <= $${n + 1} THEN ARRAY(${pageOf(`matches ${alias}`, n + 2)}) END AS keys FROM (SELECT count(*)::int AS total FROM matches) m`,
+      [...filter.params, COUNT_CAP, limit, offset],
+    );
+    found = counted.rows[0]?.total ?? 0;
+    keys = counted.rows[0]?.keys ?? (await pageKeys());
+  }
+  if (keys.length === 0) return { found, rows: [] };
+  const rows = await db.query<T>(prepared(`SELECT ${sql.select} FROM ${sql.from} WHERE ${base.key} = ANY ($1::int[]) ORDER BY ${sql.orderBy}`, [keys]));
+  return { found, rows: rows.rows };
 }
 
 /** Every row of a listing (up to EXPORT_LIMIT), for CSV export. */
