@@ -6,7 +6,7 @@ export const MOCK_CERTIFICATE = (name: string) => `-----BEGIN CERTIFICATE-----\n
 export const MOCK_KEY = (name: string) => `-----BEGIN PRIVATE KEY-----\nmock key of ${name}\n-----END PRIVATE KEY-----\n`;
 
 /** The outputs a resource of the certificate provider would have; {} for any other resource. */
-export function mockCertificateState(type: string, name: string, _inputs: Record<string, unknown>): Record<string, unknown> {
+export function mockCertificateState(type: string, name: string): Record<string, unknown> {
   if (type !== "pulumi-nodejs:dynamic/crm-certificate:Resource") return {};
   return { certificatePem: MOCK_CERTIFICATE(name), privateKeyPem: MOCK_KEY(name), notAfter: "2036-01-01T00:00:00.000Z" };
 }

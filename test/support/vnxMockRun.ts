@@ -59,7 +59,7 @@ async function main(): Promise<void> {
       newResource(args) {
         const inputs = unwrapRpcSecret(args.inputs) as Record<string, unknown>;
         inputsByName.set(`${args.type}::${args.name}`, inputs);
-        return { id: `${args.name}-id`, state: { ...inputs, ...mockCertificateState(args.type, args.name, inputs) } };
+        return { id: `${args.name}-id`, state: { ...inputs, ...mockCertificateState(args.type, args.name) } };
       },
       call: () => ({}),
     },

@@ -79,7 +79,8 @@ describe("the stack's CA and service certificate (openssl, checked by Node's X50
   });
 
   it("refuses a server certificate without an issuer, and a validity inside the renewal window", async () => {
-    const r = await certificateProvider.check!({}, { commonName: "x", isCa: false, ipAddresses: [], dnsNames: [], validityDays: 10 });
+    const news = { commonName: "x", isCa: false, ipAddresses: [], dnsNames: [], validityDays: 10 };
+    const r = await certificateProvider.check!(news, news);
     assert.deepEqual(
       r.failures?.map((f) => f.property),
       ["validityDays", "issuer"],
