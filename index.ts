@@ -11,11 +11,12 @@ import { LoadBalancer } from "./components/LoadBalancer";
 import { ManagementHost } from "./components/ManagementHost";
 import { Monitoring } from "./components/Monitoring";
 import { PgServer } from "./components/PgServer";
-import { selectPlatform } from "./targets";
+import { checkOwnCertificateCovers, knownServiceSubject, selectPlatform } from "./targets";
 import { addressOn, FIREWALL_INSIDE, planScenario, hostsWithRole, virtualAddresses, type HostPlan } from "./topology/plan";
 import { loadSettings } from "./topology/settings";
 
 const { settings, secrets, ownCertificate } = loadSettings();
+checkOwnCertificateCovers(ownCertificate, knownServiceSubject(settings));
 const hosts = planScenario(settings);
 const one = (role: HostPlan["role"]): HostPlan => hostsWithRole(hosts, role)[0];
 const servers = hostsWithRole(hosts, "app");

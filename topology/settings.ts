@@ -227,7 +227,9 @@ export function loadSettings(): { settings: Settings; secrets: Secrets; ownCerti
   }
   const secret = (key: keyof Secrets) => config.requireSecret(key).apply((v) => checkSecretLength(key, v));
   const settings = parseSettings(raw);
-  const tlsKey = config.getSecret("tlsKey");
+  // Read at once, not as an Output: a key that does not match its certificate must stop `up` before
+  // anything is created (an Output's check runs while the engine already creates). It goes on only as a secret.
+  const tlsKey = config.get("tlsKey");
   const pairProblem = tlsPairProblem(settings.tlsCertificate !== undefined, tlsKey !== undefined);
   if (pairProblem) throw new SettingsError(`invalid configuration:\n  ${pairProblem}`);
   const certificatePem = settings.tlsCertificate;
@@ -236,7 +238,7 @@ export function loadSettings(): { settings: Settings; secrets: Secrets; ownCerti
     secrets: { dbPassword: secret("dbPassword"), sessionSecret: secret("sessionSecret"), adminPassword: secret("adminPassword") },
     ownCertificate:
       certificatePem !== undefined && tlsKey !== undefined
-        ? { certificatePem, privateKeyPem: tlsKey.apply((key) => checkOwnKey(certificatePem, key)) }
+        ? { certificatePem, privateKeyPem: pulumi.secret(checkOwnKey(certificatePem, tlsKey)) }
         : undefined,
   };
 }
