@@ -28,23 +28,22 @@ export interface CertificateArgs {
   readonly issuer?: { readonly certificatePem: pulumi.Input<string>; readonly privateKeyPem: pulumi.Input<string> };
 }
 
-interface ProviderInputs {
+/** What a certificate says and who signs it: a change to any of these makes a new one. */
+interface CertificateSubject {
   commonName: string;
   isCa: boolean;
   ipAddresses: string[];
   dnsNames: string[];
   validityDays: number;
   issuerCertificatePem?: string;
+}
+const SUBJECT_KEYS = ["commonName", "isCa", "ipAddresses", "dnsNames", "validityDays", "issuerCertificatePem"] as const;
+
+export interface CertificateInputs extends CertificateSubject {
   issuerPrivateKeyPem?: string;
 }
 
-export interface CertificateOutputs {
-  commonName: string;
-  isCa: boolean;
-  ipAddresses: string[];
-  dnsNames: string[];
-  validityDays: number;
-  issuerCertificatePem?: string;
+export interface CertificateOutputs extends CertificateSubject {
   certificatePem: string;
   privateKeyPem: string;
   /** ISO 8601: the end of its validity. */
@@ -52,11 +51,9 @@ export interface CertificateOutputs {
 }
 
 /** Whether a kept certificate must be made again for these inputs at `now` (pure; tested). */
-export function replacementReasons(olds: CertificateOutputs, news: ProviderInputs, now: Date): string[] {
+export function replacementReasons(olds: CertificateOutputs, news: CertificateInputs, now: Date): string[] {
   const json = (v: unknown) => JSON.stringify(v ?? null);
-  const reasons: string[] = (["commonName", "isCa", "ipAddresses", "dnsNames", "validityDays", "issuerCertificatePem"] as const).filter(
-    (k) => json(olds[k]) !== json(news[k]),
-  );
+  const reasons: string[] = SUBJECT_KEYS.filter((k) => json(olds[k]) !== json(news[k]));
   const renewAt = new Date(olds.notAfter).getTime() - RENEW_BEFORE_DAYS * 86_400_000;
   if (!(now.getTime() < renewAt)) reasons.push("notAfter");
   return reasons;
@@ -64,7 +61,7 @@ export function replacementReasons(olds: CertificateOutputs, news: ProviderInput
 
 // Everything the provider uses is required inside its functions: Pulumi serializes them into the
 // dynamic provider's process, and module-level imports would be captured by value.
-export const certificateProvider: pulumi.dynamic.ResourceProvider<ProviderInputs, CertificateOutputs> = {
+export const certificateProvider: pulumi.dynamic.ResourceProvider<CertificateInputs, CertificateOutputs> = {
   async check(_olds, news) {
     const failures: pulumi.dynamic.CheckFailure[] = [];
     if (!(Number.isInteger(news.validityDays) && news.validityDays > RENEW_BEFORE_DAYS))
@@ -85,7 +82,7 @@ export const certificateProvider: pulumi.dynamic.ResourceProvider<ProviderInputs
 };
 
 /** Makes the key and the certificate with openssl in a private temporary folder, removed after. */
-async function makeCertificate(inputs: ProviderInputs): Promise<CertificateOutputs> {
+async function makeCertificate(inputs: CertificateInputs): Promise<CertificateOutputs> {
   const crypto = await import("node:crypto");
   const fs = await import("node:fs");
   const os = await import("node:os");

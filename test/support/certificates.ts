@@ -3,31 +3,20 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { certificateProvider, type CertificateOutputs } from "../../tls/certificate";
+import { certificateProvider, type CertificateInputs, type CertificateOutputs } from "../../tls/certificate";
 
 export interface Pem {
   readonly certificatePem: string;
   readonly privateKeyPem: string;
 }
 
-/** What the certificate resource makes on create (the real provider: openssl), without an engine. */
-export async function made(inputs: {
-  commonName: string;
-  isCa: boolean;
-  ipAddresses?: string[];
-  dnsNames?: string[];
-  validityDays: number;
-  issuer?: Pem;
-}): Promise<CertificateOutputs> {
-  const r = await certificateProvider.create!({
-    commonName: inputs.commonName,
-    isCa: inputs.isCa,
-    ipAddresses: inputs.ipAddresses ?? [],
-    dnsNames: inputs.dnsNames ?? [],
-    validityDays: inputs.validityDays,
-    issuerCertificatePem: inputs.issuer?.certificatePem,
-    issuerPrivateKeyPem: inputs.issuer?.privateKeyPem,
-  });
+/** What the certificate resource makes on create (the real provider: openssl), without an engine; `issuer` signs it. */
+export async function made(
+  inputs: Omit<CertificateInputs, "ipAddresses" | "dnsNames"> & Partial<CertificateInputs>,
+  issuer?: Pem,
+): Promise<CertificateOutputs> {
+  const signer = issuer ? { issuerCertificatePem: issuer.certificatePem, issuerPrivateKeyPem: issuer.privateKeyPem } : {};
+  const r = await certificateProvider.create!({ ipAddresses: [], dnsNames: [], ...inputs, ...signer });
   return r.outs as CertificateOutputs;
 }
 

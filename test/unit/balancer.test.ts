@@ -61,7 +61,7 @@ describe("haproxy.cfg with HTTPS, run by HAProxy on loopback in front of a stand
     dir = tempDir("haproxy-tls");
     ports = { http: await freePort(), https: await freePort(), app: await freePort() };
     ca = await made({ commonName: "test CA", isCa: true, validityDays: 400 });
-    const leaf = await made({ commonName: "lb", isCa: false, ipAddresses: ["127.0.0.1"], validityDays: 100, issuer: ca });
+    const leaf = await made({ commonName: "lb", isCa: false, ipAddresses: ["127.0.0.1"], validityDays: 100 }, ca);
     fs.writeFileSync(path.join(dir, "ca.pem"), ca.certificatePem);
     fs.writeFileSync(path.join(dir, "crm.pem"), certificateFile(leaf), { mode: 0o600 });
     // The app sets one cookie without Secure (as a user's app may) and one with it (as the CRM does).

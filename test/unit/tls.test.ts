@@ -21,13 +21,15 @@ describe("the stack's CA and service certificate (openssl, checked by Node's X50
 
   before(async () => {
     ca = await made({ commonName: "crm-infra CA crm/test", isCa: true, validityDays: CA_VALIDITY_DAYS });
-    leaf = await made({
-      commonName: "crm-infra lb",
-      isCa: false,
-      ipAddresses: ["10.1.2.2"],
-      validityDays: SERVER_VALIDITY_DAYS,
-      issuer: ca,
-    });
+    leaf = await made(
+      {
+        commonName: "crm-infra lb",
+        isCa: false,
+        ipAddresses: ["10.1.2.2"],
+        validityDays: SERVER_VALIDITY_DAYS,
+      },
+      ca,
+    );
   });
 
   it("makes a CA that may sign server certificates, with its own key", () => {
@@ -142,7 +144,7 @@ describe("a user's own certificate (crm:tlsCertificate, crm:tlsKey)", function (
 
   it("a chain out of order, a CA first, or no PEM at all fail naming crm:tlsCertificate", async () => {
     const ca = await made({ commonName: "user CA", isCa: true, validityDays: 400 });
-    const leaf = await made({ commonName: "user leaf", isCa: false, ipAddresses: ["10.1.2.2"], validityDays: 100, issuer: ca });
+    const leaf = await made({ commonName: "user leaf", isCa: false, ipAddresses: ["10.1.2.2"], validityDays: 100 }, ca);
     assert.deepEqual(ownCertificateProblems(leaf.certificatePem + ca.certificatePem, leaf.privateKeyPem, new Date()), []);
     assert.equal(chainRoot(leaf.certificatePem + ca.certificatePem), ca.certificatePem);
     const reversed = ownCertificateProblems(ca.certificatePem + leaf.certificatePem, leaf.privateKeyPem, new Date());
