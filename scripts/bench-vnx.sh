@@ -67,7 +67,7 @@ up() { pulumi up "${config[@]}" --yes --skip-preview "$@"; }
 declare -a rps_names=() rps_values=()
 rps() {
   local pid ca=$dir/ca.pem name url flags line
-  pulumi stack output "${config[@]}" caCertificate >"$ca"
+  pulumi stack output --stack "$stack" caCertificate >"$ca"
   pid=$(lxc-info -n crm-c1 -p -H)
   while IFS='|' read -r name url flags; do
     # shellcheck disable=SC2086 # flags: zero or more words

@@ -108,7 +108,7 @@ describe("vnx stack, end to end", function () {
     );
     // The chain, against the stack's CA and nothing else, for the service's address.
     const ca = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "crm-e2e-ca-")), "ca.pem");
-    fs.writeFileSync(ca, stack.pulumi("stack", "output", "caCertificate").stdout);
+    fs.writeFileSync(ca, stack.run("stack", "output", "caCertificate", "--stack", stack.name).stdout);
     const verify = inNetworkOf("c1", "openssl", [
       "s_client",
       "-connect",

@@ -25,7 +25,8 @@ export function stateDir(name: string): string {
 
 /** Makes the tests' HTTPS requests trust the stack's CA (its output caCertificate). */
 export function trustStackCa(stack: TestStack): void {
-  const r = stack.pulumi("stack", "output", "caCertificate");
+  // `stack output` takes no --config-file.
+  const r = stack.run("stack", "output", "caCertificate", "--stack", stack.name);
   assert.equal(r.status, 0, r.stderr);
   trustServiceCa(r.stdout);
 }
