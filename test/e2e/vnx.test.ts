@@ -19,6 +19,7 @@ import {
   machineState,
   loadStream,
   openTcpPorts,
+  ROOT,
   scenarioContainers,
   serversUp,
   spread,
@@ -142,6 +143,26 @@ describe("vnx stack, end to end", function () {
     for (const nas of NAS) {
       assert.equal(inContainer(nas, `sha256sum /nas/uploads/${photo.name} | cut -c1-64`).stdout.trim(), photo.served[0], `${nas} brick`);
     }
+  });
+
+  it("requests per second from c1 through the firewall and the balancer: HTTPS and HTTP (scripts/rps.mjs, printed)", () => {
+    const ca = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "crm-e2e-rps-")), "ca.pem");
+    fs.writeFileSync(ca, stack.run("stack", "output", "caCertificate", "--stack", stack.name).stdout);
+    const runs: [string, string, string[]][] = [
+      ["HTTPS, kept-alive", "https://10.1.2.2/login", []],
+      ["HTTPS, a full handshake per request", "https://10.1.2.2/login", ["--new-connections"]],
+      ["HTTP (the redirect), kept-alive", "http://10.1.2.2/login", []],
+      ["HTTP (the redirect), a connection per request", "http://10.1.2.2/login", ["--new-connections"]],
+    ];
+    for (const [what, url, flags] of runs) {
+      const r = inNetworkOf("c1", process.execPath, [path.join(ROOT, "scripts/rps.mjs"), url, "10", "8", "--ca", ca, ...flags]);
+      assert.equal(r.status, 0, r.stderr);
+      const result = JSON.parse(r.stdout) as { rps: number; errors: number; statuses: Record<string, number> };
+      console.log(`      (${what}: ${result.rps} requests/s, statuses ${JSON.stringify(result.statuses)}, ${result.errors} errors)`);
+      assert.equal(result.errors, 0);
+      assert.deepEqual(Object.keys(result.statuses), [url.startsWith("https") ? "200" : "301"]);
+    }
+    fs.rmSync(path.dirname(ca), { recursive: true });
   });
 
   it("the firewall lets through only ping, TCP/80 and TCP/443 to 10.1.2.2 (nmap from c1)", () => {
