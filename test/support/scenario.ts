@@ -135,6 +135,7 @@ export interface Reply {
 }
 
 let agent: https.Agent | undefined;
+let trusted: string | undefined;
 
 /**
  * From now on, `get` trusts this CA and no other (the stack output caCertificate, which
@@ -142,8 +143,11 @@ let agent: https.Agent | undefined;
  * name the service address, fails the request like a browser would.
  */
 export function trustServiceCa(pem: string): void {
+  // The same CA after another `up`: keep the agent, whose connections a running stream is using.
+  if (pem === trusted) return;
   agent?.destroy();
   agent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: pem });
+  trusted = pem;
 }
 
 /** One GET through the load balancer, over HTTPS; a network or certificate error counts as status 0. */
