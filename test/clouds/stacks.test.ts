@@ -41,6 +41,9 @@ const COMPONENTS = {
   "crm:net:Firewall": 1,
   "crm:net:LoadBalancer": 1,
   "crm:storage:GlusterCluster": 1,
+  // HTTPS (issue 12): the stack's CA, whatever the target.
+  "crm:tls:CertificateAuthority": 1,
+  "pulumi-nodejs:dynamic/crm-certificate:Resource": 1,
 };
 
 /** The exact resource set of the aws stack with n app servers (EC2 database, one NAT gateway). */
@@ -71,7 +74,7 @@ function awsExpected(n: number): Record<string, number> {
     "aws:s3/bucketObjectv2:BucketObjectv2": 1,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 12,
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 8,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 9,
     ...COMPONENTS,
     "crm:aws:Network": 1,
     "pulumi-nodejs:dynamic/crm-app-bundle:Resource": 1,
@@ -100,8 +103,8 @@ function openstackExpected(n: number): Record<string, number> {
     "openstack:networking/router:Router": 1,
     "openstack:networking/routerInterface:RouterInterface": 3,
     "openstack:networking/secGroup:SecGroup": 4,
-    // 14 for the flows (2 entry, lb → app, app → db, 4 Gluster, each with its egress), 12 outbound (web and DNS, 3 groups).
-    "openstack:networking/secGroupRule:SecGroupRule": 26,
+    // 15 for the flows (3 entry, lb → app, app → db, 4 Gluster, each with its egress), 12 outbound (web and DNS, 3 groups).
+    "openstack:networking/secGroupRule:SecGroupRule": 27,
     "openstack:networking/subnet:Subnet": 3,
     "openstack:objectstorage/container:Container": 1,
     "openstack:objectstorage/containerObject:ContainerObject": 1,
@@ -331,14 +334,15 @@ describe("cloud stacks under mocks", function () {
   describe("aws", () => {
     const ingress = (r: RunResult) => ofType(r, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
 
-    it("opens only TCP/80 and ICMP echo to the world, on the load balancer's group", () => {
+    it("opens only TCP/80, TCP/443 and ICMP echo to the world, on the load balancer's group", () => {
       for (const r of [runs.aws3, runs.aws4]) {
         const world = ingress(r).filter((x) => x.inputs.cidrIpv4 === WORLD);
         assert.deepEqual(world.map((x) => [x.inputs.securityGroupId, x.inputs.ipProtocol, x.inputs.fromPort]).sort(), [
           ["net-lb-id", "icmp", 8],
+          ["net-lb-id", "tcp", 443],
           ["net-lb-id", "tcp", 80],
         ]);
-        assert.equal(ingress(r).filter((x) => x.inputs.cidrIpv4 !== undefined).length, 2, "everything inside is by group");
+        assert.equal(ingress(r).filter((x) => x.inputs.cidrIpv4 !== undefined).length, 3, "everything inside is by group");
       }
     });
 
@@ -357,7 +361,7 @@ describe("cloud stacks under mocks", function () {
       ]);
     });
 
-    it("mirrors the firewall in the public subnets' ACL: TCP/80, ICMP echo, replies on ephemeral ports and path-MTU ICMP only", () => {
+    it("mirrors the firewall in the public subnets' ACL: TCP/80, TCP/443, ICMP echo, replies on ephemeral ports and path-MTU ICMP only", () => {
       const [acl] = ofType(runs.aws3, "aws:ec2/networkAcl:NetworkAcl");
       const entries = acl.inputs.ingress as {
         protocol: string;
@@ -373,6 +377,7 @@ describe("cloud stacks under mocks", function () {
       assert.deepEqual(world, [
         ["1", 0, 0, 8, -1],
         ["6", 80, 80, null, null],
+        ["6", 443, 443, null, null],
         // Stateless ACL: the mirror of `ct state established` (NAT and management replies); nothing listens there.
         ["6", 1024, 65535, null, null],
         // Fragmentation needed: without it a large reply through the ALB or NAT stalls.
@@ -527,12 +532,13 @@ describe("cloud stacks under mocks", function () {
     const planned = planScenario({ servers: 4, monitoring: false, management: false, dbStandby: false });
     const rules = (r: RunResult) => ofType(r, "openstack:networking/secGroupRule:SecGroupRule");
 
-    it("opens only TCP/80 and ICMP echo to the world, on the load balancer's group", () => {
+    it("opens only TCP/80, TCP/443 and ICMP echo to the world, on the load balancer's group", () => {
       for (const r of [runs.os3, runs.os4]) {
         const ingress = rules(r).filter((x) => x.inputs.direction === "ingress");
         const world = ingress.filter((x) => x.inputs.remoteIpPrefix === WORLD);
         assert.deepEqual(world.map((x) => [x.inputs.securityGroupId, x.inputs.protocol, x.inputs.portRangeMin]).sort(), [
           ["net-lb-id", "icmp", 8],
+          ["net-lb-id", "tcp", 443],
           ["net-lb-id", "tcp", 80],
         ]);
         const db = ingress.filter((x) => x.inputs.securityGroupId === "net-db-id");
