@@ -53,6 +53,12 @@ export interface AppTierSpec {
   readonly rolloutTimeout: number;
   /** Another app instead of the project's CRM (crm:app). */
   readonly app?: AppSettings;
+  /**
+   * The balancer in front terminates TLS (issue 12): the project's CRM then marks its cookies
+   * Secure and sends HSTS (COOKIE_SECURE=true); it sees plain HTTP with X-Forwarded-Proto https.
+   * @default false
+   */
+  readonly behindHttps?: boolean;
 }
 
 export interface LoadBalancerSpec {
@@ -63,8 +69,37 @@ export interface LoadBalancerSpec {
   readonly healthPath?: string;
   readonly port: number;
   readonly members: readonly AppMember[];
-  /** Entry rules the load balancer's public side must allow (TCP/80, ICMP echo). */
+  /** Entry rules the load balancer's public side must allow (TCP/80, TCP/443, ICMP echo). */
   readonly entry: readonly AllowRule[];
+  /** HTTPS at the balancer: TLS terminated there, HTTP redirected to HTTPS. Absent: HTTP only. */
+  readonly tls?: TlsSpec;
+}
+
+/** What a service certificate names: the addresses and host names clients reach the service at. */
+export interface TlsSubject {
+  readonly ipAddresses?: pulumi.Input<string>[];
+  readonly dnsNames?: pulumi.Input<string>[];
+}
+
+/** A certificate (PEM, the leaf first, then any intermediates) and its private key (PEM, a secret). */
+export interface IssuedCertificate {
+  readonly certificatePem: pulumi.Output<string>;
+  readonly privateKeyPem: pulumi.Output<string>;
+}
+
+/** HTTPS at the balancer (issue 12): where a target gets its service certificate. */
+export interface TlsSpec {
+  /** The CA that signs the service certificates (the stack's own, or the user's chain root), PEM. */
+  readonly caCertificatePem: pulumi.Output<string>;
+  /** The user's own certificate and key (crm:tlsCertificate / crm:tlsKey), when given. */
+  readonly own?: IssuedCertificate;
+  /**
+   * A certificate for these addresses/names: signed by the stack's CA, or the user's own as is
+   * (after checking that it covers them; a check fails naming crm:tlsCertificate). For a target
+   * whose service address is known only at deploy time (openstack's floating IP), pass it as an
+   * Output. Its resources are named from `name` and parented as `opts` says.
+   */
+  issue(name: string, subject: TlsSubject, opts: pulumi.CustomResourceOptions): IssuedCertificate;
 }
 
 export interface AppMember {
