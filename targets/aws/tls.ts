@@ -8,6 +8,9 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { FirewallPolicy } from "../../roles/firewall";
+import { SERVICE_ADDRESS } from "../../topology/plan";
+import { HTTPS_PORT, splitPemChain } from "../cloud/tls";
 import type { IssuedCertificate } from "../platform";
 import type { AwsSettings } from "./settings";
 
@@ -48,43 +51,29 @@ export function awsTlsProblem(settings: Pick<AwsSettings, "domain" | "awsZoneId"
   return undefined;
 }
 
+/** The firewall's policy without HTTPS to the service: for a stack that serves none, 443 stays closed. */
+export function withoutHttps(policy: FirewallPolicy): FirewallPolicy {
+  const https = (r: FirewallPolicy["forward"][number]) => r.to === SERVICE_ADDRESS && r.protocol === "tcp" && r.port === HTTPS_PORT;
+  return { ...policy, forward: policy.forward.filter((r) => !https(r)) };
+}
+
 /** Said at every preview and update of a stack that serves plain HTTP. */
 export const HTTP_ONLY_WARNING =
   "aws: neither crm:domain nor crm:tlsCertificate is set, so the service is plain HTTP: passwords and session cookies " +
   "cross the internet unencrypted, and the cookies are not Secure. Set crm:domain (an ACM certificate, validated by DNS) " +
   "or crm:tlsCertificate and crm:tlsKey (docs/clouds.md, \"HTTPS\").";
 
-/**
- * A PEM bundle (the leaf first, then intermediates, as crm:tlsCertificate holds it) as ACM's
- * import wants it: the leaf alone, and the rest as the chain.
- */
-export function splitPemChain(pem: string): { body: string; chain?: string } {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new Error("crm:tlsCertificate: holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
-  const [body, ...chain] = blocks;
-  return { body: `${body}\n`, chain: chain.length > 0 ? `${chain.join("\n")}\n` : undefined };
-}
-
-/** A DNS record the user must make for ACM to issue the certificate (no Route 53 zone given). */
-export interface ValidationRecord {
-  readonly name: string;
-  readonly type: string;
-  readonly value: string;
-}
-
 export interface ServiceCertificate {
   /** The certificate the HTTPS listener presents, once ACM has it issued. */
   readonly arn: pulumi.Output<string>;
   readonly resources: pulumi.Resource[];
-  /** The records the user must make, when no zone was given (an output of the stack). */
-  readonly validation?: pulumi.Output<ValidationRecord[]>;
 }
 
 /**
  * The ALB's certificate in ACM: the user's imported, or one for crm:domain. ACM validates a
- * domain by a CNAME record: written in the zone when there is one; otherwise logged while
- * `pulumi up` waits for it (CertificateValidation polls ACM until the certificate is issued), and
- * handed back for the stack's outputs.
+ * domain by a CNAME record: written in the zone when there is one; otherwise shown (a warning)
+ * while `pulumi up` waits for the user to make it (CertificateValidation polls ACM until the
+ * certificate is issued).
  */
 export function createServiceCertificate(
   name: string,
@@ -98,8 +87,8 @@ export function createServiceCertificate(
     const cert = new aws.acm.Certificate(
       `${name}-cert`,
       {
-        certificateBody: parts.apply((p) => p.body),
-        certificateChain: parts.apply((p) => p.chain),
+        certificateBody: parts.apply((p) => p.leaf),
+        certificateChain: parts.apply((p) => p.intermediates),
         privateKey: pulumi.secret(own.privateKeyPem),
         tags: { Name: `${name}-cert` },
       },
@@ -144,7 +133,7 @@ export function createServiceCertificate(
     // ACM gives up on an unvalidated certificate after 72 hours; a person needs more than the default 75 minutes.
     { ...opts, customTimeouts: { create: "24h" } },
   );
-  return { arn: validation.certificateArn, resources: [cert, validation], validation: option.apply((o) => [o]) };
+  return { arn: validation.certificateArn, resources: [cert, validation] };
 }
 
 /** crm:domain in its Route 53 zone, an alias of the ALB (evaluated against its health). */

@@ -15,6 +15,7 @@ import { cloudInstallApp } from "../cloud/cloudinit";
 import { DNS_OUTBOUND, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
+import { hasIntermediates, ownCertificateText } from "../cloud/tls";
 import * as userData from "../cloud/userData";
 import type {
   AppTierSpec,
@@ -31,12 +32,14 @@ import type {
   RealizedManagement,
   RealizedStorage,
   StorageSpec,
+  TlsSpec,
 } from "../platform";
 import { objectStoreUrl, policyRoutingStep, swiftFetchCommand, type PortRoute } from "./delivery";
 import { createOpenStackHost, createPorts, type OpenStackHostArgs, type ServerImage } from "./host";
 import { OpenStackNetwork, subnetLayout, type CloudLan } from "./network";
 import { createRules, octaviaPeers } from "./security";
 import { loadOpenStackSettings, type OpenStackSettings } from "./settings";
+import { createHttpsRedirect, createTlsContainer, HTTPS_PORT, serviceSubject } from "./tls";
 
 export const ROLE_TIER: Readonly<Partial<Record<Role, Tier>>> = { balancer: "lb", app: "app", db: "db", nas: "nas", management: "mgmt" };
 
@@ -232,15 +235,18 @@ export class OpenStackPlatform implements Platform {
       { vipSubnetId: subnets.lan2.id, vipAddress: SERVICE_ADDRESS, securityGroupIds: [forTier(this.network.groups, "lb").id] },
       { ...o, dependsOn: opts.dependsOn },
     );
+    const ip = this.floatingIp(`${name}-ip`, lb.vipPortId, opts);
     // Client idle timeout 60 s, below the app's keep-alive (65 s), as with HAProxy on vnx.
-    const listener = new openstack.loadbalancer.Listener(
+    const http = new openstack.loadbalancer.Listener(
       `${name}-http`,
       { loadbalancerId: lb.id, protocol: "HTTP", protocolPort: 80, timeoutClientData: 60000 },
       o,
     );
+    const https = spec.tls ? this.octaviaHttps(name, spec.tls, lb, ip, o) : undefined;
     const pool = new openstack.loadbalancer.Pool(
       `${name}-app`,
-      { listenerId: listener.id, protocol: "HTTP", lbMethod: octaviaMethod(spec.algorithm) },
+      // With HTTPS the app is reached through 443 only; port 80 just redirects.
+      { listenerId: (https?.listener ?? http).id, protocol: "HTTP", lbMethod: octaviaMethod(spec.algorithm) },
       o,
     );
     const monitor = new openstack.loadbalancer.Monitor(
@@ -266,8 +272,40 @@ export class OpenStackPlatform implements Platform {
           o,
         ),
     );
-    const ip = this.floatingIp(`${name}-ip`, lb.vipPortId, opts);
-    return { resources: [lb, listener, pool, monitor, ...members, ip], url: pulumi.interpolate`http://${ip.address}/` };
+    const redirect = https ? createHttpsRedirect(`${name}-http`, http.id, https.url, o) : [];
+    return {
+      resources: [lb, http, ...(https?.resources ?? []), ...redirect, pool, monitor, ...members, ip],
+      url: https?.url ?? pulumi.interpolate`http://${ip.address}/`,
+    };
+  }
+
+  /** TERMINATED_HTTPS on 443 with the service certificate from Barbican; the app sees HTTP with X-Forwarded-Proto. */
+  private octaviaHttps(
+    name: string,
+    tls: TlsSpec,
+    lb: openstack.loadbalancer.LoadBalancer,
+    ip: openstack.networking.FloatingIp,
+    o: pulumi.CustomResourceOptions,
+  ): { listener: openstack.loadbalancer.Listener; url: pulumi.Output<string>; resources: pulumi.Resource[] } {
+    const own = tls.own !== undefined;
+    // Only the parent: the certificate is not an openstack resource, so not for its provider.
+    const certificate = tls.issue(`${name}-cert`, serviceSubject(ip.address, this.os.domain, own), { parent: o.parent });
+    const container = createTlsContainer(name, certificate, own && hasIntermediates(ownCertificateText() ?? ""), o);
+    const listener = new openstack.loadbalancer.Listener(
+      `${name}-https`,
+      {
+        loadbalancerId: lb.id,
+        protocol: "TERMINATED_HTTPS",
+        protocolPort: HTTPS_PORT,
+        defaultTlsContainerRef: container.ref,
+        timeoutClientData: 60000,
+        // The app trusts these from private addresses (Express's trust proxy): client address for its logs and throttling, and the scheme for Secure cookies.
+        insertHeaders: { "X-Forwarded-For": "true", "X-Forwarded-Proto": "true" },
+      },
+      o,
+    );
+    const url = this.os.domain ? pulumi.output(`https://${this.os.domain}/`) : pulumi.interpolate`https://${ip.address}/`;
+    return { listener, url, resources: [...container.resources, listener] };
   }
 
   /**
