@@ -3,6 +3,7 @@
  * a replica-3 GlusterFS volume — on the stack's target (vnx, openstack or aws).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { CertificateAuthority } from "./components/CertificateAuthority";
 import { CrmTier } from "./components/CrmTier";
 import { Firewall, scenarioPolicy } from "./components/Firewall";
 import { GlusterCluster } from "./components/GlusterCluster";
@@ -14,7 +15,7 @@ import { selectPlatform } from "./targets";
 import { addressOn, FIREWALL_INSIDE, planScenario, hostsWithRole, virtualAddresses, type HostPlan } from "./topology/plan";
 import { loadSettings } from "./topology/settings";
 
-const { settings, secrets } = loadSettings();
+const { settings, secrets, ownCertificate } = loadSettings();
 const hosts = planScenario(settings);
 const one = (role: HostPlan["role"]): HostPlan => hostsWithRole(hosts, role)[0];
 const servers = hostsWithRole(hosts, "app");
@@ -38,6 +39,8 @@ const db = new PgServer("bbdd", {
   password: secrets.dbPassword,
   passwordEncryption: settings.app?.md5Passwords ? "md5" : "scram-sha-256",
 });
+// HTTPS always (issue 12): with the stack's own CA, or the user's certificate (crm:tlsCertificate).
+const tls = new CertificateAuthority("tls", { own: ownCertificate });
 const storage = new GlusterCluster("nas", { platform, hosts: hostsWithRole(hosts, "nas"), clients: servers });
 const tier = new CrmTier("crm", {
   platform,
@@ -49,6 +52,7 @@ const tier = new CrmTier("crm", {
   balancers: hostsWithRole(hosts, "balancer"),
   rolloutTimeout: settings.rolloutTimeout,
   app: settings.app,
+  behindHttps: true,
   dependsOn: [...db.ready, ...storage.ready],
 });
 const lb = new LoadBalancer("lb", {
@@ -60,6 +64,7 @@ const lb = new LoadBalancer("lb", {
   healthPath: tier.healthPath,
   algorithm: settings.balance,
   entry: firewall.policy.forward,
+  tls,
   dependsOn: tier.ready,
 });
 
@@ -80,7 +85,7 @@ const management =
   settings.management && platform.management
     ? new ManagementHost("ges", { platform, host: one("management"), authorizedKeys: settings.managementKeys, managed: insideHosts })
     : undefined;
-platform.clients?.(hostsWithRole(hosts, "client"));
+platform.clients?.(hostsWithRole(hosts, "client"), tls.caCertificatePem);
 
 export const url = lb.url;
 export const target = settings.target;
@@ -98,3 +103,5 @@ export const storageAddresses = storage.addresses;
 export const monitoringUrl = monitoring?.url;
 export const managementSsh = management?.ssh;
 export const databaseUrl = pulumi.secret(db.databaseUrl);
+/** The CA that clients trust for the service's certificate (PEM); `scripts/vnx up` writes it to .pulumi-state/<stack>-ca.pem. */
+export const caCertificate = tls.caCertificatePem;

@@ -20,6 +20,8 @@ export interface CrmTierArgs {
   readonly balancers: readonly HostPlan[];
   /** Seconds a server may take to become healthy on a new release. @default 90 */
   readonly rolloutTimeout?: number;
+  /** The load balancer terminates TLS: the CRM marks its cookies Secure and sends HSTS. @default false */
+  readonly behindHttps?: boolean;
   /** Resources (database, storage) the servers must wait for. */
   readonly dependsOn?: pulumi.Resource[];
 }
@@ -51,6 +53,7 @@ export class CrmTier extends pulumi.ComponentResource {
         balancers: args.balancers,
         rolloutTimeout: args.rolloutTimeout ?? 90,
         app: args.app,
+        behindHttps: args.behindHttps ?? false,
       },
       { parent: this, dependsOn: args.dependsOn },
     );

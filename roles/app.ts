@@ -32,6 +32,8 @@ export interface AppRoleArgs {
   readonly installApp?: string;
   /** Another app instead of the project's CRM (crm:app). */
   readonly custom?: CustomApp;
+  /** The balancer in front terminates TLS: the CRM's cookies are Secure, and it sends HSTS. @default false */
+  readonly behindHttps?: boolean;
 }
 
 /** A user's app as its servers run it: the bundle (with its Node.js in .crm-runtime/bin) is in /opt/crm. */
@@ -89,6 +91,8 @@ export function renderAppEnv(args: AppRoleArgs): string {
     SESSION_SECRET: args.sessionSecret,
     ADMIN_PASSWORD: args.adminPassword,
     UPLOAD_DIR,
+    // Only where HTTPS is in front: a Secure cookie over plain HTTP is never sent back, and nobody could sign in.
+    ...(args.behindHttps ? { COOKIE_SECURE: "true" } : {}),
   };
   // systemd's EnvironmentFile takes double-quoted values with backslash escapes of \ " $ and `, exactly
   // as a shell does: crm-once sources the same file with bash.

@@ -161,6 +161,9 @@ export interface Platform {
   monitoring?(name: string, spec: MonitoringSpec, opts: RealizeOptions): Realized;
   /** The SSH management host (optional part 6), where the target realizes it as its own role. */
   management?(name: string, spec: ManagementSpec, opts: RealizeOptions): RealizedManagement;
-  /** Client hosts on the outside LAN, where the target has an outside of its own (vnx); clouds use the Internet. */
-  clients?(hosts: readonly HostPlan[]): Realized;
+  /**
+   * Client hosts on the outside LAN, where the target has an outside of its own (vnx); clouds use
+   * the Internet. With `trustedCa` (PEM), they trust that CA, as a user who installed it would.
+   */
+  clients?(hosts: readonly HostPlan[], trustedCa?: pulumi.Input<string>): Realized;
 }

@@ -16,7 +16,8 @@ import { firewallPairRules, firewallRoleScript } from "../../roles/firewall";
 import { managementRoleScript } from "../../roles/management";
 import { monitorRoleScript } from "../../roles/monitor";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
-import { managedFilesCheck, roleScript, shellQuote } from "../../roles/script";
+import { clientRoleScript } from "../../roles/client";
+import { managedFilesCheck, shellQuote } from "../../roles/script";
 import type { VrrpAddress, VrrpPairArgs } from "../../roles/vrrp";
 import {
   addressOn,
@@ -24,6 +25,8 @@ import {
   CONNTRACK_SYNC_PORT,
   FIREWALL_INSIDE,
   FIREWALL_OUTSIDE,
+  HTTP_PORT,
+  HTTPS_PORT,
   LANS,
   SERVICE_ADDRESS,
   VRRP_IDS,
@@ -360,6 +363,7 @@ export class VnxPlatform implements Platform {
             volume: spec.volume,
             glusterServers,
             custom: spec.app && customApp(spec.app, { databaseUrl, sessionSecret }),
+            behindHttps: spec.behindHttps,
           }),
         );
       const previous = resources.slice(-1);
@@ -433,13 +437,17 @@ export class VnxPlatform implements Platform {
     return { resources: [this.host(name, spec.host, script, opts)] };
   }
 
-  clients(hosts: readonly HostPlan[]): Realized {
-    return { resources: hosts.map((h) => this.host(this.substrate.name, h, roleScript("client"), { formerlyAtRoot: true })) };
+  clients(hosts: readonly HostPlan[], trustedCa?: pulumi.Input<string>): Realized {
+    const role = pulumi.output(trustedCa).apply((ca) => clientRoleScript(ca));
+    return { resources: hosts.map((h) => this.host(this.substrate.name, h, role, { formerlyAtRoot: true })) };
   }
 
   loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
     const members = spec.backup ? [spec.host, spec.backup] : [spec.host];
     const resources: pulumi.Resource[] = [];
+    // One certificate for the service address: both members of a pair serve it.
+    const issued = spec.tls?.issue(name, { ipAddresses: [SERVICE_ADDRESS] }, { parent: opts.parent });
+    const certificate = issued && pulumi.all([issued.certificatePem, issued.privateKeyPem]);
     members.forEach((self, i) => {
       // A pair shares the service address and the app servers' gateway; both bind them (see balancerRoleScript).
       const pair = spec.backup
@@ -448,22 +456,27 @@ export class VnxPlatform implements Platform {
             ["lan3", BALANCER_FRONT, VRRP_IDS.lbFront],
           ])
         : undefined;
-      const roleScript = pulumi.all(spec.members.map((m) => pulumi.output(m.address))).apply((addresses) =>
-        balancerRoleScript(
-          {
-            bind: `${SERVICE_ADDRESS}:80`,
-            backends: spec.members.map((m, j) => ({ name: m.name, address: addresses[j], port: spec.port })),
-            algorithm: spec.algorithm,
-            healthPath: spec.healthPath,
-            // The front address, shared with frontHa: monitoring and the tests read the holder's page there.
-            statsBind: `${BALANCER_FRONT}:${STATS_PORT}`,
-          },
-          pair,
-        ),
-      );
-      resources.push(this.host(name, self, roleScript, { ...opts, dependsOn: afterPreferred(opts, resources) }));
+      const roleScript = pulumi
+        .all([pulumi.all(spec.members.map((m) => pulumi.output(m.address))), certificate])
+        .apply(([addresses, pem]) =>
+          balancerRoleScript(
+            {
+              bind: `${SERVICE_ADDRESS}:${HTTP_PORT}`,
+              backends: spec.members.map((m, j) => ({ name: m.name, address: addresses[j], port: spec.port })),
+              algorithm: spec.algorithm,
+              healthPath: spec.healthPath,
+              // The front address, shared with frontHa: monitoring and the tests read the holder's page there.
+              statsBind: `${BALANCER_FRONT}:${STATS_PORT}`,
+              tls: pem && { bind: `${SERVICE_ADDRESS}:${HTTPS_PORT}` },
+            },
+            pair,
+            pem && { certificatePem: pem[0], privateKeyPem: pem[1] },
+          ),
+        );
+      // The script holds the certificate's key: a secret (the state keeps only its hash, see LocalCommand).
+      resources.push(this.host(name, self, pulumi.secret(roleScript), { ...opts, dependsOn: afterPreferred(opts, resources) }));
     });
-    return { resources, url: pulumi.output(`http://${SERVICE_ADDRESS}/`) };
+    return { resources, url: pulumi.output(`${spec.tls ? "https" : "http"}://${SERVICE_ADDRESS}/`) };
   }
 }
 
