@@ -14,7 +14,6 @@ import { cloudInstallApp } from "../cloud/cloudinit";
 import { entryFlows, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
-import { ownCertificateText } from "../cloud/tls";
 import {
   appCloudInit,
   brickKeeps,
@@ -130,7 +129,7 @@ export class AwsPlatform implements Platform {
       { provider: this.provider },
     );
     this.steps = [ssmAgentStep(this.aws.awsRegion)];
-    this.certificate = awsCertificatePlan(ownCertificateText() !== undefined, this.aws);
+    this.certificate = awsCertificatePlan(settings.tlsCertificate !== undefined, this.aws);
     if (this.certificate.kind === "none") pulumi.log.warn(HTTP_ONLY_WARNING);
   }
 

@@ -9,8 +9,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { FirewallPolicy } from "../../roles/firewall";
-import { SERVICE_ADDRESS } from "../../topology/plan";
-import { HTTPS_PORT, splitPemChain } from "../cloud/tls";
+import { HTTPS_PORT, SERVICE_ADDRESS } from "../../topology/plan";
+import { splitPemChain } from "../cloud/tls";
 import type { IssuedCertificate } from "../platform";
 import type { AwsSettings } from "./settings";
 

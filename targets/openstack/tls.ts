@@ -13,7 +13,7 @@
  */
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
-import { HTTPS_PORT, splitPemChain } from "../cloud/tls";
+import { splitPemChain } from "../cloud/tls";
 import type { IssuedCertificate, TlsSubject } from "../platform";
 
 /**
@@ -83,4 +83,3 @@ export function createHttpsRedirect(
   return [policy, rule];
 }
 
-export { HTTPS_PORT };

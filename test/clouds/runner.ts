@@ -101,7 +101,36 @@ function mockedState(type: string, name: string, inputs: Record<string, unknown>
     case "aws:ec2/subnet:Subnet":
       return { availabilityZone: inputs.availabilityZone };
     case "aws:lb/loadBalancer:LoadBalancer":
-      return { dnsName: `${name}.elb.example`, arn: `arn:${name}` };
+      return { dnsName: `${name}.elb.example`, arn: `arn:${name}`, zoneId: "Z32O12XQLNTSW2" };
+    case "aws:acm/certificate:Certificate":
+      return {
+        arn: `arn:aws:acm:eu-west-1:1:certificate/${name}`,
+        domainValidationOptions: inputs.domainName
+          ? [
+              {
+                domainName: inputs.domainName,
+                resourceRecordName: `_0a1b.${String(inputs.domainName)}.`,
+                resourceRecordType: "CNAME",
+                resourceRecordValue: "_2c3d.acm-validations.aws.",
+              },
+            ]
+          : [],
+      };
+    case "aws:acm/certificateValidation:CertificateValidation":
+      return { certificateArn: inputs.certificateArn };
+    case "aws:route53/record:Record":
+      return { fqdn: String(inputs.name).replace(/\.$/, "") };
+    case "openstack:keymanager/secretV1:SecretV1":
+      return { secretRef: `https://barbican.example/v1/secrets/${name}` };
+    case "openstack:keymanager/containerV1:ContainerV1":
+      return { containerRef: `https://barbican.example/v1/containers/${name}` };
+    case "pulumi-nodejs:dynamic/crm-certificate:Resource":
+      // The stack's CA and what it signs, without openssl: PEM-shaped, named after the resource.
+      return {
+        certificatePem: `-----BEGIN CERTIFICATE-----\nMOCK-${name}\n-----END CERTIFICATE-----\n`,
+        privateKeyPem: `-----BEGIN PRIVATE KEY-----\nMOCK-KEY-${name}\n-----END PRIVATE KEY-----\n`,
+        notAfter: "2027-12-31T00:00:00.000Z",
+      };
     case "aws:rds/instance:Instance":
       return {
         address: `${name}.rds.example`,
