@@ -31,6 +31,9 @@ const scenario = JSON.parse(scenarioJson) as Scenario;
 const resources: Recorded[] = [];
 const errors: string[] = [];
 const calls: { token: string; inputs: Record<string, unknown> }[] = [];
+const warnings: string[] = [];
+// With no engine, pulumi.log.warn prints "warning: [runtime] …" with console.warn: what a user would see.
+console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(" ").replace(/^warning: \[runtime\] /, ""));
 
 /** Unwraps secret signatures, recording the dotted path of every secret found. */
 function reveal(value: unknown, at: string, secrets: string[]): unknown {
@@ -208,7 +211,7 @@ async function main(): Promise<void> {
     errors.push(e instanceof Error ? e.message : String(e));
   }
   await pulumi.runtime.disconnect();
-  const result: RunResult = { resources, calls, outputs, errors };
+  const result: RunResult = { resources, calls, outputs, errors, warnings };
   fs.writeFileSync(outFile, JSON.stringify(result));
 }
 
@@ -218,11 +221,11 @@ process.on("beforeExit", () => {
   if (finished) return;
   finished = true;
   const pending = `the program never finished (${resources.length} resources registered; last: ${resources.at(-1)?.name ?? "none"})`;
-  fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, pending] }));
+  fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, pending], warnings }));
 });
 
 main()
   .then(() => (finished = true))
   .catch((e) => {
-    fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, String(e)] }));
+    fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, String(e)], warnings }));
   });
