@@ -7,13 +7,14 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { APP_PORT, hostsWithRole, PG_PORT, type HostPlan, type Role } from "../../topology/plan";
+import { APP_PORT, hostsWithRole, HTTP_PORT, HTTPS_PORT, PG_PORT, type HostPlan, type Role } from "../../topology/plan";
 import { SettingsError, type Settings } from "../../topology/settings";
 import { AppBundle, bundleObjectKey } from "../cloud/bundle";
 import { cloudInstallApp } from "../cloud/cloudinit";
 import { entryFlows, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
+import { ownCertificateDomainProblem } from "../cloud/tls";
 import {
   appCloudInit,
   brickKeeps,
@@ -68,7 +69,7 @@ export const ROLE_PLACEMENT: Readonly<Partial<Record<Role, { tier: Tier; subnet:
 export function awsSettingsProblem(settings: Settings, aws: Pick<AwsSettings, "awsDatabase" | "domain" | "awsZoneId">): string | undefined {
   if (settings.dbStandby && aws.awsDatabase === "ec2")
     return "crm:dbStandby: on aws the standby is RDS Multi-AZ: set crm:awsDatabase to rds";
-  return awsTlsProblem(aws) ?? unsupportedOnClouds(settings, "aws");
+  return awsTlsProblem(aws) ?? ownCertificateDomainProblem(settings.tlsCertificate, aws.domain) ?? unsupportedOnClouds(settings, "aws");
 }
 
 /** RDS instance class from the EC2 type the user chose for the database host (db.t3.small for t3.small). */
@@ -383,7 +384,7 @@ export class AwsPlatform implements Platform {
     // With HTTPS, port 80 only redirects: nothing reaches the app unencrypted.
     const http = new aws.lb.Listener(
       `${name}-http`,
-      { loadBalancerArn: alb.arn, port: 80, protocol: "HTTP", defaultActions: [https ? REDIRECT_TO_HTTPS : forward] },
+      { loadBalancerArn: alb.arn, port: HTTP_PORT, protocol: "HTTP", defaultActions: [https ? REDIRECT_TO_HTTPS : forward] },
       o,
     );
     const attachments = spec.members.map(
@@ -400,7 +401,7 @@ export class AwsPlatform implements Platform {
       `${name}-https`,
       {
         loadBalancerArn: alb.arn,
-        port: 443,
+        port: HTTPS_PORT,
         protocol: "HTTPS",
         sslPolicy: ALB_SSL_POLICY,
         certificateArn: certificate.arn,

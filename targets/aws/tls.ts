@@ -24,7 +24,7 @@ export const ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06";
 /** Port 80's only answer once HTTPS is served: a permanent redirect to the same URL on 443. */
 export const REDIRECT_TO_HTTPS: aws.types.input.lb.ListenerDefaultAction = {
   type: "redirect",
-  redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" },
+  redirect: { protocol: "HTTPS", port: String(HTTPS_PORT), statusCode: "HTTP_301" },
 };
 
 /** Where the ALB's certificate comes from. */
@@ -61,7 +61,7 @@ export function withoutHttps(policy: FirewallPolicy): FirewallPolicy {
 export const HTTP_ONLY_WARNING =
   "aws: neither crm:domain nor crm:tlsCertificate is set, so the service is plain HTTP: passwords and session cookies " +
   "cross the internet unencrypted, and the cookies are not Secure. Set crm:domain (an ACM certificate, validated by DNS) " +
-  "or crm:tlsCertificate and crm:tlsKey (docs/clouds.md, \"HTTPS\").";
+  'or crm:tlsCertificate and crm:tlsKey (docs/clouds.md, "HTTPS").';
 
 export interface ServiceCertificate {
   /** The certificate the HTTPS listener presents, once ACM has it issued. */

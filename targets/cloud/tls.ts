@@ -1,5 +1,5 @@
 /** What both clouds' HTTPS needs of a certificate (issue 12), pure and tested. */
-import { pemBlocks } from "../../tls/checks";
+import { coverageProblem, pemBlocks } from "../../tls/checks";
 
 /**
  * A PEM chain (the leaf first, then its issuers: how crm:tlsCertificate and the stack's CA hand
@@ -15,4 +15,14 @@ export function splitPemChain(pem: string): { leaf: string; intermediates?: stri
 /** Whether a PEM chain holds more than its leaf. */
 export function hasIntermediates(pem: string): boolean {
   return splitPemChain(pem).intermediates !== undefined;
+}
+
+/**
+ * Whether the user's certificate covers crm:domain, the name clients will use: told at preview,
+ * before anything is made (TlsSpec.issue checks again where an address is known only at deploy
+ * time, as openstack's floating IP).
+ */
+export function ownCertificateDomainProblem(certificatePem: string | undefined, domain: string | undefined): string | undefined {
+  if (certificatePem === undefined || domain === undefined) return undefined;
+  return coverageProblem(certificatePem, { dnsNames: [domain] });
 }

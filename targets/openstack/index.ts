@@ -8,14 +8,24 @@
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import { STATS_PORT } from "../../roles/balancer";
-import { addressOn, APP_PORT, hostsWithRole, HTTP_PORT, HTTPS_PORT, LANS, SERVICE_ADDRESS, type HostPlan, type Role } from "../../topology/plan";
+import {
+  addressOn,
+  APP_PORT,
+  hostsWithRole,
+  HTTP_PORT,
+  HTTPS_PORT,
+  LANS,
+  SERVICE_ADDRESS,
+  type HostPlan,
+  type Role,
+} from "../../topology/plan";
 import { SettingsError, type Settings } from "../../topology/settings";
 import { AppBundle, bundleObjectKey } from "../cloud/bundle";
 import { cloudInstallApp } from "../cloud/cloudinit";
 import { DNS_OUTBOUND, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
-import { hasIntermediates } from "../cloud/tls";
+import { hasIntermediates, ownCertificateDomainProblem } from "../cloud/tls";
 import * as userData from "../cloud/userData";
 import type {
   AppTierSpec,
@@ -54,9 +64,9 @@ export function octaviaMethod(algorithm: LoadBalancerSpec["algorithm"]): "ROUND_
   return algorithm === "roundrobin" ? "ROUND_ROBIN" : "LEAST_CONNECTIONS";
 }
 
-export function openstackSettingsProblem(settings: Settings): string | undefined {
+export function openstackSettingsProblem(settings: Settings, os: Pick<OpenStackSettings, "domain">): string | undefined {
   if (settings.dbStandby) return "crm:dbStandby: the standby database is not available on openstack yet";
-  return unsupportedOnClouds(settings, "openstack");
+  return ownCertificateDomainProblem(settings.tlsCertificate, os.domain) ?? unsupportedOnClouds(settings, "openstack");
 }
 
 /** Each port of a host answers through its own subnet's gateway (pure). */
@@ -83,7 +93,7 @@ export class OpenStackPlatform implements Platform {
     private readonly hosts: readonly HostPlan[],
   ) {
     this.os = loadOpenStackSettings();
-    const problem = openstackSettingsProblem(settings);
+    const problem = openstackSettingsProblem(settings, this.os);
     if (problem) throw new SettingsError(problem);
     this.provider = new openstack.Provider("openstack", { cloud: this.os.osCloud, region: this.os.osRegion });
     this.tiers = ["lb", "app", "db", "nas", ...(settings.management ? (["mgmt"] as const) : [])];

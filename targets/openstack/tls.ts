@@ -31,7 +31,8 @@ export function serviceSubject(address: pulumi.Input<string>, domain: string | u
  * private_key, intermediates), one secret each, the key a Pulumi secret too; its ref is what the
  * listener names. Whether the chain has intermediates must be known before the certificate is
  * (a resource cannot depend on an output's value): the caller says, from the text of the user's
- * certificate (the stack's CA signs the leaf directly); a chain that disagrees fails the update.
+ * certificate. The stack's CA signs the leaf directly, and clients hold its root: without
+ * intermediates, whatever follows the leaf is left out.
  */
 export function createTlsContainer(
   name: string,
@@ -41,17 +42,37 @@ export function createTlsContainer(
 ): { ref: pulumi.Output<string>; resources: pulumi.Resource[] } {
   const parts = certificate.certificatePem.apply((pem) => {
     const split = splitPemChain(pem);
-    if ((split.intermediates !== undefined) !== hasIntermediates)
-      throw new Error(`${name}: the service certificate ${hasIntermediates ? "lacks" : "has"} intermediates, unlike what the stack planned`);
+    if (hasIntermediates && split.intermediates === undefined)
+      throw new Error(`${name}: the service certificate has no intermediates, unlike crm:tlsCertificate when the stack was planned`);
     return split;
   });
   const secret = (kind: string, payload: pulumi.Input<string>, secretType: string) =>
-    new openstack.keymanager.SecretV1(`${name}-${kind}`, { name: `${name}-${kind}`, payload, payloadContentType: "text/plain", secretType }, opts);
+    new openstack.keymanager.SecretV1(
+      `${name}-${kind}`,
+      { name: `${name}-${kind}`, payload, payloadContentType: "text/plain", secretType },
+      opts,
+    );
   const secrets = [
-    { kind: "certificate", secret: secret("certificate", parts.apply((p) => p.leaf), "certificate") },
+    {
+      kind: "certificate",
+      secret: secret(
+        "certificate",
+        parts.apply((p) => p.leaf),
+        "certificate",
+      ),
+    },
     { kind: "private_key", secret: secret("key", pulumi.secret(certificate.privateKeyPem), "private") },
     ...(hasIntermediates
-      ? [{ kind: "intermediates", secret: secret("intermediates", parts.apply((p) => p.intermediates ?? ""), "certificate") }]
+      ? [
+          {
+            kind: "intermediates",
+            secret: secret(
+              "intermediates",
+              parts.apply((p) => p.intermediates ?? ""),
+              "certificate",
+            ),
+          },
+        ]
       : []),
   ];
   const container = new openstack.keymanager.ContainerV1(
@@ -82,4 +103,3 @@ export function createHttpsRedirect(
   );
   return [policy, rule];
 }
-

@@ -90,7 +90,24 @@ export function userCertificate(subjectAltName: string): UserCertificate {
     fs.writeFileSync(at("ext"), `subjectAltName=${subjectAltName}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
     openssl("req", "-x509", ...ec, "-keyout", at("ca.key"), "-out", at("ca.pem"), "-days", "30", "-subj", "/CN=user CA");
     openssl("req", "-new", ...ec, "-keyout", at("leaf.key"), "-out", at("leaf.csr"), "-subj", "/CN=crm");
-    openssl("x509", "-req", "-in", at("leaf.csr"), "-CA", at("ca.pem"), "-CAkey", at("ca.key"), "-set_serial", "7", "-days", "30", "-extfile", at("ext"), "-out", at("leaf.pem"));
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      at("leaf.csr"),
+      "-CA",
+      at("ca.pem"),
+      "-CAkey",
+      at("ca.key"),
+      "-set_serial",
+      "7",
+      "-days",
+      "30",
+      "-extfile",
+      at("ext"),
+      "-out",
+      at("leaf.pem"),
+    );
     const read = (f: string) => fs.readFileSync(at(f), "utf8");
     return { leaf: read("leaf.pem"), issuer: read("ca.pem"), chain: read("leaf.pem") + read("ca.pem"), key: read("leaf.key") };
   } finally {

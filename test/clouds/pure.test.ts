@@ -399,7 +399,17 @@ describe("HTTPS on the clouds (pure parts)", () => {
   });
 
   it("refuses a crm:domain that is not a DNS name, naming the setting", () => {
-    const bad = ["https://crm.example.com", "crm.example.com/", "crm", "203.0.113.10", "-crm.example.com", "crm_1.example.com", "*.example.com", "crm.example.com:443", `${"a".repeat(64)}.com`];
+    const bad = [
+      "https://crm.example.com",
+      "crm.example.com/",
+      "crm",
+      "203.0.113.10",
+      "-crm.example.com",
+      "crm_1.example.com",
+      "*.example.com",
+      "crm.example.com:443",
+      `${"a".repeat(64)}.com`,
+    ];
     for (const domain of bad) {
       assert.equal(isDnsName(domain), false, domain);
       assert.throws(() => parseAwsSettings({ ...aws, domain }), /crm:domain: must be a DNS name/, domain);
@@ -415,7 +425,11 @@ describe("HTTPS on the clouds (pure parts)", () => {
 
   it("aws: the user's certificate wins, else ACM for crm:domain, else plain HTTP", () => {
     assert.deepEqual(awsCertificatePlan(false, {}), { kind: "none" });
-    assert.deepEqual(awsCertificatePlan(false, { domain: "crm.example.com" }), { kind: "acm", domain: "crm.example.com", zoneId: undefined });
+    assert.deepEqual(awsCertificatePlan(false, { domain: "crm.example.com" }), {
+      kind: "acm",
+      domain: "crm.example.com",
+      zoneId: undefined,
+    });
     assert.deepEqual(awsCertificatePlan(true, {}), { kind: "imported", domain: undefined, zoneId: undefined });
     assert.equal(awsCertificatePlan(true, { domain: "crm.example.com", awsZoneId: "Z1" }).kind, "imported");
   });
@@ -427,7 +441,10 @@ describe("HTTPS on the clouds (pure parts)", () => {
 
   it("aws without a certificate: the entry policy loses HTTPS to the service, and nothing else", () => {
     const policy = scenarioPolicy({ management: "10.1.3.20", adminCidr: "203.0.113.0/24" });
-    const withHttps = { ...policy, forward: [...policy.forward, { description: "https", protocol: "tcp" as const, to: "10.1.2.2", port: 443 }] };
+    const withHttps = {
+      ...policy,
+      forward: [...policy.forward, { description: "https", protocol: "tcp" as const, to: "10.1.2.2", port: 443 }],
+    };
     assert.deepEqual(withoutHttps(withHttps), policy);
     assert.deepEqual(withoutHttps(policy), policy);
   });
@@ -444,7 +461,10 @@ describe("HTTPS on the clouds (pure parts)", () => {
 
   it("openstack: the stack's CA names the floating IP and the domain; the user's certificate must cover how clients arrive", () => {
     assert.deepEqual(serviceSubject("203.0.113.10", undefined, false), { ipAddresses: ["203.0.113.10"], dnsNames: [] });
-    assert.deepEqual(serviceSubject("203.0.113.10", "crm.example.com", false), { ipAddresses: ["203.0.113.10"], dnsNames: ["crm.example.com"] });
+    assert.deepEqual(serviceSubject("203.0.113.10", "crm.example.com", false), {
+      ipAddresses: ["203.0.113.10"],
+      dnsNames: ["crm.example.com"],
+    });
     assert.deepEqual(serviceSubject("203.0.113.10", "crm.example.com", true), { dnsNames: ["crm.example.com"] });
     assert.deepEqual(serviceSubject("203.0.113.10", undefined, true), { ipAddresses: ["203.0.113.10"] });
   });

@@ -33,7 +33,21 @@ const errors: string[] = [];
 const calls: { token: string; inputs: Record<string, unknown> }[] = [];
 const warnings: string[] = [];
 // With no engine, pulumi.log.warn prints "warning: [runtime] …" with console.warn: what a user would see.
-console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(" ").replace(/^warning: \[runtime\] /, ""));
+// Likewise pulumi.log.error, which reports a resource whose inputs failed (a check inside an Output): the update's failure.
+console.error = (...args: unknown[]) =>
+  void errors.push(
+    args
+      .map(String)
+      .join(" ")
+      .replace(/^error: \[runtime\] /, ""),
+  );
+console.warn = (...args: unknown[]) =>
+  void warnings.push(
+    args
+      .map(String)
+      .join(" ")
+      .replace(/^warning: \[runtime\] /, ""),
+  );
 
 /** Unwraps secret signatures, recording the dotted path of every secret found. */
 function reveal(value: unknown, at: string, secrets: string[]): unknown {
@@ -150,7 +164,11 @@ function mockedState(type: string, name: string, inputs: Record<string, unknown>
 }
 
 async function main(): Promise<void> {
-  process.on("unhandledRejection", (e) => errors.push(e instanceof Error ? e.message : String(e)));
+  // Once each: every dependent of a failed resource rejects with its message.
+  process.on("unhandledRejection", (e) => {
+    const message = e instanceof Error ? e.message : String(e);
+    if (!errors.includes(message)) errors.push(message);
+  });
   pulumi.runtime.setAllConfig(scenario.config, [...(scenario.secretKeys ?? [])]);
   await pulumi.runtime.setMocks(
     {
@@ -211,6 +229,8 @@ async function main(): Promise<void> {
     errors.push(e instanceof Error ? e.message : String(e));
   }
   await pulumi.runtime.disconnect();
+  // A registration whose inputs failed is reported as an unhandled rejection only once the microtasks run out.
+  await new Promise((resolve) => setImmediate(resolve));
   const result: RunResult = { resources, calls, outputs, errors, warnings };
   fs.writeFileSync(outFile, JSON.stringify(result));
 }

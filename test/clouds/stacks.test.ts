@@ -737,7 +737,10 @@ describe("cloud stacks under mocks", function () {
       const r = runs.aws3;
       assert.deepEqual(r.warnings, [HTTP_ONLY_WARNING]);
       assert.match(HTTP_ONLY_WARNING, /crm:domain.*crm:tlsCertificate/);
-      assert.deepEqual(ofType(r, "aws:lb/listener:Listener").map((l) => [l.name, l.inputs.port, l.inputs.protocol]), [["lb-http", 80, "HTTP"]]);
+      assert.deepEqual(
+        ofType(r, "aws:lb/listener:Listener").map((l) => [l.name, l.inputs.port, l.inputs.protocol]),
+        [["lb-http", 80, "HTTP"]],
+      );
       assert.equal((listener(r, "lb-http").inputs.defaultActions as { type: string }[])[0].type, "forward");
       assert.equal(ofType(r, "aws:acm/certificate:Certificate").length, 0);
       assert.deepEqual(worldIngress(r), [
@@ -762,9 +765,15 @@ describe("cloud stacks under mocks", function () {
       const [validation] = ofType(r, "aws:acm/certificateValidation:CertificateValidation");
       assert.deepEqual(validation.inputs.validationRecordFqdns, [`_0a1b.${DOMAIN}`]);
       const tls = listener(r, "lb-https");
-      assert.deepEqual([tls.inputs.port, tls.inputs.protocol, tls.inputs.sslPolicy], [443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"]);
+      assert.deepEqual(
+        [tls.inputs.port, tls.inputs.protocol, tls.inputs.sslPolicy],
+        [443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"],
+      );
       assert.equal(tls.inputs.certificateArn, "arn:aws:acm:eu-west-1:1:certificate/lb-cert");
-      assert.ok(tls.options.dependencies.some((u) => u.endsWith("CertificateValidation::lb-cert")), "the listener waits for the certificate to be issued");
+      assert.ok(
+        tls.options.dependencies.some((u) => u.endsWith("CertificateValidation::lb-cert")),
+        "the listener waits for the certificate to be issued",
+      );
       assert.equal((tls.inputs.defaultActions as { type: string }[])[0].type, "forward");
       assert.deepEqual(listener(r, "lb-http").inputs.defaultActions, [
         { type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } },
@@ -791,7 +800,9 @@ describe("cloud stacks under mocks", function () {
       // The record is said while `pulumi up` waits (the mocks give the certificate's outputs at once).
       assert.deepEqual(
         r.warnings.filter((w) => w.includes("_0a1b")),
-        [`aws: create this DNS record so that ACM issues the certificate for ${DOMAIN} (pulumi up waits for it): _0a1b.${DOMAIN}. CNAME _2c3d.acm-validations.aws.`],
+        [
+          `aws: create this DNS record so that ACM issues the certificate for ${DOMAIN} (pulumi up waits for it): _0a1b.${DOMAIN}. CNAME _2c3d.acm-validations.aws.`,
+        ],
       );
     });
 
@@ -849,7 +860,10 @@ describe("cloud stacks under mocks", function () {
         ["lb-http-id", "REDIRECT_TO_URL", "https://203.0.113.10/"],
       );
       const [rule] = ofType(r, "openstack:loadbalancer/l7RuleV2:L7RuleV2");
-      assert.deepEqual([rule.inputs.l7policyId, rule.inputs.type, rule.inputs.compareType, rule.inputs.value], ["lb-http-to-https-id", "PATH", "STARTS_WITH", "/"]);
+      assert.deepEqual(
+        [rule.inputs.l7policyId, rule.inputs.type, rule.inputs.compareType, rule.inputs.value],
+        ["lb-http-to-https-id", "PATH", "STARTS_WITH", "/"],
+      );
       assert.match(appEnv(r, "openstack:compute/instance:Instance"), /^COOKIE_SECURE="true"$/m);
       assert.deepEqual(r.warnings, []);
     });
@@ -864,7 +878,7 @@ describe("cloud stacks under mocks", function () {
 
     it("openstack with the user's certificate: leaf, key and its intermediates in Barbican, no CA-signed certificate", () => {
       const r = https.osOwn;
-      assert.equal(ofType(r, CERTIFICATE).length, 1, "only the root the program makes anyway");
+      assert.equal(ofType(r, CERTIFICATE).length, 0, "no CA, no certificate made: the user's, as it is");
       const secrets = ofType(r, "openstack:keymanager/secretV1:SecretV1");
       assert.deepEqual(
         secrets.map((x) => [x.name, x.inputs.payload]),
@@ -896,6 +910,9 @@ describe("cloud stacks under mocks", function () {
       const noCertificate = run(scenario(OPENSTACK_CONFIG, { "crm:tlsKey": user.key }));
       assert.match(noCertificate.errors.join("\n"), /crm:tlsCertificate: is required with crm:tlsKey/);
       assert.equal(created(noCertificate), 0);
+      const elsewhere = run(scenario(AWS_CONFIG, { ...own, "crm:domain": "other.example.com" }));
+      assert.match(elsewhere.errors.join("\n"), /crm:tlsCertificate: does not cover other\.example\.com/);
+      assert.equal(created(elsewhere), 0);
       const zoneAlone = run(scenario(AWS_CONFIG, { "crm:awsZoneId": ZONE }));
       assert.match(zoneAlone.errors.join("\n"), /crm:awsZoneId: .*crm:domain/);
       assert.equal(created(zoneAlone), 0);
