@@ -33,14 +33,6 @@ const errors: string[] = [];
 const calls: { token: string; inputs: Record<string, unknown> }[] = [];
 const warnings: string[] = [];
 // With no engine, pulumi.log.warn prints "warning: [runtime] …" with console.warn: what a user would see.
-// Likewise pulumi.log.error, which reports a resource whose inputs failed (a check inside an Output): the update's failure.
-console.error = (...args: unknown[]) =>
-  void errors.push(
-    args
-      .map(String)
-      .join(" ")
-      .replace(/^error: \[runtime\] /, ""),
-  );
 console.warn = (...args: unknown[]) =>
   void warnings.push(
     args
