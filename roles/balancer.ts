@@ -162,7 +162,8 @@ export const HAPROXY_ALIVE = "/usr/bin/systemctl is-active --quiet haproxy.servi
  */
 export function balancerRoleScript(args: HaproxyArgs, pair?: VrrpPairArgs, certificate?: ServiceCertificate): string {
   if (args.tls && !certificate) throw new Error("balancerRoleScript: HTTPS needs the service certificate");
-  const reload = "haproxy -c -q -f /etc/haproxy/haproxy.cfg && { systemctl is-active --quiet haproxy && systemctl reload haproxy || true; }";
+  const reload =
+    "haproxy -c -q -f /etc/haproxy/haproxy.cfg && { systemctl is-active --quiet haproxy && systemctl reload haproxy || true; }";
   return roleScript(
     pair ? `balancer (${pair.member})` : "balancer",
     ipForwarding(),

@@ -135,9 +135,15 @@ async function makeCertificate(inputs: ProviderInputs): Promise<CertificateOutpu
     const serial = `0x${crypto.randomBytes(16).toString("hex").replace(/^./, "7")}`;
     execFileSync(
       "openssl",
-      ["req", "-x509", "-new", "-key", file("key.pem", privateKey), ...signer, "-config", config, "-extensions", "ext"].concat(
-        ["-days", String(inputs.validityDays), "-sha256", "-set_serial", serial, "-out", out],
-      ),
+      ["req", "-x509", "-new", "-key", file("key.pem", privateKey), ...signer, "-config", config, "-extensions", "ext"].concat([
+        "-days",
+        String(inputs.validityDays),
+        "-sha256",
+        "-set_serial",
+        serial,
+        "-out",
+        out,
+      ]),
       { stdio: ["ignore", "ignore", "pipe"] },
     );
     const certificatePem = fs.readFileSync(out, "utf8");

@@ -42,12 +42,15 @@ export function ownCertificateProblems(certificatePem: string, privateKeyPem: st
   }
   const problems: string[] = [];
   const [leaf] = chain;
-  if (leaf.ca) problems.push(`${TLS_KEYS.certificate}: its first certificate is a CA's; put the server's certificate first, then its chain`);
+  if (leaf.ca)
+    problems.push(`${TLS_KEYS.certificate}: its first certificate is a CA's; put the server's certificate first, then its chain`);
   if (new Date(leaf.validTo) <= now) problems.push(`${TLS_KEYS.certificate}: expired on ${isoDate(leaf.validTo)}`);
   if (new Date(leaf.validFrom) > now) problems.push(`${TLS_KEYS.certificate}: is not valid before ${isoDate(leaf.validFrom)}`);
   for (let i = 0; i + 1 < chain.length; i++) {
     if (!chain[i].checkIssued(chain[i + 1]) || !chain[i].verify(chain[i + 1].publicKey))
-      problems.push(`${TLS_KEYS.certificate}: certificate ${i + 2} of the chain did not issue certificate ${i + 1} (leaf first, then each issuer)`);
+      problems.push(
+        `${TLS_KEYS.certificate}: certificate ${i + 2} of the chain did not issue certificate ${i + 1} (leaf first, then each issuer)`,
+      );
   }
   if (privateKeyPem !== undefined) {
     let key;
@@ -57,7 +60,8 @@ export function ownCertificateProblems(certificatePem: string, privateKeyPem: st
       // The key's text never goes into a message: it is a secret.
       return [...problems, `${TLS_KEYS.key}: is not a PEM private key (unencrypted PKCS#8, PKCS#1 or SEC1)`];
     }
-    if (!leaf.checkPrivateKey(key)) problems.push(`${TLS_KEYS.key}: does not match ${TLS_KEYS.certificate} (a key of another certificate?)`);
+    if (!leaf.checkPrivateKey(key))
+      problems.push(`${TLS_KEYS.key}: does not match ${TLS_KEYS.certificate} (a key of another certificate?)`);
   }
   return problems;
 }

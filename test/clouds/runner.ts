@@ -22,6 +22,7 @@ import { isRpcSecret, unwrapRpcSecret } from "@pulumi/pulumi/runtime/rpc";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Recorded, RecordedOptions, RunResult, Scenario } from "./model";
+import { mockCertificateState } from "../support/mockCertificates";
 
 /** A concrete custom resource for the probe (CustomResource itself is abstract). */
 class Probe extends pulumi.CustomResource {}
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const secrets: string[] = [];
         const inputs = reveal(args.inputs, "", secrets) as Record<string, unknown>;
-        const state = { ...inputs, ...mockedState(args.type, args.name, inputs) };
+        const state = { ...inputs, ...mockedState(args.type, args.name, inputs), ...mockCertificateState(args.type, args.name) };
         const id = typeof state.id === "string" ? state.id : `${args.name}-id`;
         const seen = registered.get(key(args.type, args.name));
         if (!seen) throw new Error(`no registration recorded for ${args.type} ${args.name}`);

@@ -94,7 +94,7 @@ describe("vnx stack with the optional parts", function () {
   it("the firewall opens only the web entry, the monitoring page and SSH to ges", () => {
     const targets = ["10.1.2.2", NAGIOS, "10.1.4.15", GES, "10.1.4.20"];
     const open = openTcpPorts("c1", targets);
-    assert.deepEqual(open, ["10.1.2.2:80", `${NAGIOS}:80`, `${GES}:22`]);
+    assert.deepEqual(open, ["10.1.2.2:443", "10.1.2.2:80", `${NAGIOS}:80`, `${GES}:22`]);
   });
 
   it("loses no committed write when the primary database host dies, and serves again within 30 s", async () => {

@@ -90,7 +90,8 @@ describe("vnx platform under mocks: the resource tree", function () {
   });
 
   it("makes every container, bridge, image and role visible to refresh (a probe), and records the owner", () => {
-    const local = resources.filter((r) => !isComponent(r) && !/-provision$|-bundle$|-volume$/.test(r.name));
+    // Certificates live in the state only (nothing on the machine to probe): local commands are what refresh reads.
+    const local = resources.filter((r) => r.type.includes("crm-local-command") && !/-provision$|-bundle$|-volume$/.test(r.name));
     assert.deepEqual(
       local.filter((r) => typeof r.inputs.probe !== "string").map((r) => r.name),
       [],
