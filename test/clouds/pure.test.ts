@@ -155,13 +155,14 @@ describe("cloud-init renderer", () => {
 });
 
 describe("flows from the firewall policy", () => {
-  it("turns the seed's forward rules into the load balancer's entry: TCP/80 and ICMP echo from anywhere", () => {
+  it("turns the seed's forward rules into the load balancer's entry: TCP/80, TCP/443 and ICMP echo from anywhere", () => {
     const flows = entryFlows(scenarioPolicy(), {});
     assert.deepEqual(
       flows.map((f) => [f.to, f.protocol, f.ports, "cidr" in f.from && f.from.cidr]),
       [
         ["lb", "icmp-echo", undefined, WORLD],
         ["lb", "tcp", [80, 80], WORLD],
+        ["lb", "tcp", [443, 443], WORLD],
       ],
     );
   });
@@ -169,7 +170,7 @@ describe("flows from the firewall policy", () => {
   it("maps the management host's SSH rule to the mgmt tier, from the admin CIDR only", () => {
     const policy = scenarioPolicy({ management: "10.1.3.20", adminCidr: "203.0.113.0/24" });
     const flows = entryFlows(policy, { managementAddress: "10.1.3.20" });
-    assert.deepEqual(flows[2], {
+    assert.deepEqual(flows[3], {
       description: "ssh to the management host",
       protocol: "tcp",
       ports: [22, 22],
@@ -201,9 +202,9 @@ describe("flows from the firewall policy", () => {
     ]);
   });
 
-  it("opens to the world only TCP/80 and ICMP echo, on the load balancer", () => {
+  it("opens to the world only TCP/80, TCP/443 and ICMP echo, on the load balancer", () => {
     const open = scenarioFlows(scenarioPolicy(), FLOW_OPTS).filter(isWorldOpen);
-    assert.deepEqual(open.map((f) => `${f.to} ${f.protocol} ${f.ports?.[0] ?? ""}`).sort(), ["lb icmp-echo ", "lb tcp 80"]);
+    assert.deepEqual(open.map((f) => `${f.to} ${f.protocol} ${f.ports?.[0] ?? ""}`).sort(), ["lb icmp-echo ", "lb tcp 443", "lb tcp 80"]);
   });
 });
 
@@ -245,6 +246,7 @@ describe("aws security-group rules and network ACL", () => {
       [
         ["1", 0, 0, 8, -1],
         ["6", 80, 80, undefined, undefined],
+        ["6", 443, 443, undefined, undefined],
         ["6", EPHEMERAL[0], EPHEMERAL[1], undefined, undefined],
         ["1", 0, 0, ICMP_FRAG_NEEDED.type, ICMP_FRAG_NEEDED.code],
       ],
@@ -441,12 +443,17 @@ describe("HTTPS on the clouds (pure parts)", () => {
 
   it("aws without a certificate: the entry policy loses HTTPS to the service, and nothing else", () => {
     const policy = scenarioPolicy({ management: "10.1.3.20", adminCidr: "203.0.113.0/24" });
-    const withHttps = {
-      ...policy,
-      forward: [...policy.forward, { description: "https", protocol: "tcp" as const, to: "10.1.2.2", port: 443 }],
-    };
-    assert.deepEqual(withoutHttps(withHttps), policy);
-    assert.deepEqual(withoutHttps(policy), policy);
+    const httpOnly = withoutHttps(policy);
+    assert.deepEqual(
+      httpOnly.forward.map((r) => [r.to, r.protocol, r.port]),
+      [
+        ["10.1.2.2", "icmp-echo", undefined],
+        ["10.1.2.2", "tcp", 80],
+        ["10.1.3.20", "tcp", 22],
+      ],
+    );
+    assert.deepEqual(httpOnly.input, policy.input);
+    assert.deepEqual(withoutHttps(httpOnly), httpOnly);
   });
 
   it("splits a PEM chain into the leaf and its intermediates", () => {

@@ -28,12 +28,12 @@ import { s3FetchCommand, SSM_POLICY_ARN } from "../../targets/aws/delivery";
 import { swiftFetchCommand } from "../../targets/openstack/delivery";
 import { addressOn, hostsWithRole, planScenario, SERVICE_ADDRESS } from "../../topology/plan";
 import { HTTP_ONLY_WARNING } from "../../targets/aws/tls";
+import { MOCK_KEY } from "../support/mockCertificates";
 import { AWS_CONFIG, countByType, OPENSTACK_CONFIG, run, runAsync, scenario, SECRETS, stackFileConfig, userCertificate } from "./harness";
 import type { Recorded, RunResult } from "./model";
 
-/** A service certificate's private key, as the mocked CA makes it (runner.ts): only ever in secret inputs. */
-const MOCK_KEY = "MOCK-KEY-";
-const SECRET_VALUES = [...Object.values(SECRETS), MOCK_KEY];
+/** Service certificates' private keys, as the mocks make them: only ever in secret inputs. */
+const SECRET_VALUES = [...Object.values(SECRETS), MOCK_KEY("").split("\n")[1]];
 const CERTIFICATE = "pulumi-nodejs:dynamic/crm-certificate:Resource";
 const DIGEST = "d1".repeat(32);
 /** A valid Ed25519 public key (the management host refuses malformed ones). */
