@@ -22,7 +22,7 @@ export const awsSchema = cloudCommonSchema.extend({
   /**
    * A Route 53 hosted zone (its id) that holds crm:domain: the program writes the ACM certificate's
    * validation record and the domain's alias to the ALB there. Without it, those records are the
-   * user's to make (the stack prints and outputs them; docs/clouds.md, "HTTPS").
+   * user's to make (`pulumi up` prints the validation record while it waits; docs/clouds.md, "HTTPS").
    */
   awsZoneId: z
     .string()

@@ -134,6 +134,15 @@ function mockedState(type: string, name: string, inputs: Record<string, unknown>
       return { secretRef: `https://barbican.example/v1/secrets/${name}` };
     case "openstack:keymanager/containerV1:ContainerV1":
       return { containerRef: `https://barbican.example/v1/containers/${name}` };
+    case "aws:rds/instance:Instance":
+      return {
+        address: `${name}.rds.example`,
+        masterUserSecrets: [{ secretArn: `arn:aws:secretsmanager:eu-west-1:1:secret:rds!${name}` }],
+      };
+    case "openstack:networking/floatingIp:FloatingIp":
+      return { address: "203.0.113.10" };
+    case "openstack:loadbalancer/loadBalancer:LoadBalancer":
+      return { vipPortId: `${name}-vip-port` };
     default:
       // Auto-named resources: Pulumi picks the physical name with a random suffix.
       return inputs.name === undefined ? { name: `${name}-a1b2c3d` } : {};
