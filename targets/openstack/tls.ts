@@ -7,9 +7,10 @@
  *
  * What the pinned provider (@pulumi/openstack 3.x) cannot say, Octavia's defaults decide: the
  * listener's TLS versions and ciphers (octavia.conf's default_listener_tls_versions and
- * default_listener_ciphers; TLS 1.2 and 1.3 by default since Octavia 8, Wallaby), and the redirect's
- * code (302) and target (a fixed URL, the path dropped: REDIRECT_PREFIX needs the provider's 5.x).
- * docs/clouds.md, "HTTPS", says so; HSTS comes from the app itself (COOKIE_SECURE).
+ * default_listener_ciphers, which the cloud's operator sets; recent Octavia defaults to TLS 1.2
+ * and 1.3), and the redirect's code (302) and target (a fixed URL, the path dropped:
+ * REDIRECT_PREFIX needs the provider's 5.x). docs/clouds.md, "HTTPS", says so; HSTS comes from the
+ * app itself (COOKIE_SECURE).
  */
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
