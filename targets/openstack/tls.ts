@@ -41,44 +41,30 @@ export function createTlsContainer(
   hasIntermediates: boolean,
   opts: pulumi.CustomResourceOptions,
 ): { ref: pulumi.Output<string>; resources: pulumi.Resource[] } {
-  const parts = certificate.certificatePem.apply((pem) => {
+  const chain = certificate.certificatePem.apply((pem) => {
     const split = splitPemChain(pem);
     if (hasIntermediates && split.intermediates === undefined)
       throw new Error(`${name}: the service certificate has no intermediates, unlike crm:tlsCertificate when the stack was planned`);
     return split;
   });
-  const secret = (kind: string, payload: pulumi.Input<string>, secretType: string) =>
-    new openstack.keymanager.SecretV1(
-      `${name}-${kind}`,
-      { name: `${name}-${kind}`, payload, payloadContentType: "text/plain", secretType },
+  // Octavia's names for the container's parts; each is a secret of Barbican's type for it.
+  const parts: { ref: string; payload: pulumi.Input<string>; secretType: string }[] = [
+    { ref: "certificate", payload: chain.apply((p) => p.leaf), secretType: "certificate" },
+    { ref: "private_key", payload: pulumi.secret(certificate.privateKeyPem), secretType: "private" },
+    ...(hasIntermediates ? [{ ref: "intermediates", payload: chain.apply((p) => p.intermediates ?? ""), secretType: "certificate" }] : []),
+  ];
+  const secrets = parts.map((part) => {
+    const named = `${name}-tls-${part.ref.replace("_", "-")}`;
+    const secret = new openstack.keymanager.SecretV1(
+      named,
+      { name: named, payload: part.payload, payloadContentType: "text/plain", secretType: part.secretType },
       opts,
     );
-  const secrets = [
-    {
-      kind: "certificate",
-      secret: secret(
-        "certificate",
-        parts.apply((p) => p.leaf),
-        "certificate",
-      ),
-    },
-    { kind: "private_key", secret: secret("key", pulumi.secret(certificate.privateKeyPem), "private") },
-    ...(hasIntermediates
-      ? [
-          {
-            kind: "intermediates",
-            secret: secret(
-              "intermediates",
-              parts.apply((p) => p.intermediates ?? ""),
-              "certificate",
-            ),
-          },
-        ]
-      : []),
-  ];
+    return { ref: part.ref, secret };
+  });
   const container = new openstack.keymanager.ContainerV1(
     `${name}-tls`,
-    { name: `${name}-tls`, type: "certificate", secretRefs: secrets.map((s) => ({ name: s.kind, secretRef: s.secret.secretRef })) },
+    { name: `${name}-tls`, type: "certificate", secretRefs: secrets.map((s) => ({ name: s.ref, secretRef: s.secret.secretRef })) },
     opts,
   );
   return { ref: container.containerRef, resources: [...secrets.map((s) => s.secret), container] };

@@ -832,18 +832,18 @@ describe("cloud stacks under mocks", function () {
       assert.deepEqual([certificate.inputs.ipAddresses, certificate.inputs.dnsNames], [["203.0.113.10"], []]);
       const secrets = ofType(r, "openstack:keymanager/secretV1:SecretV1");
       assert.deepEqual(secrets.map((x) => [x.name, x.inputs.secretType, x.inputs.payloadContentType]).sort(), [
-        ["lb-certificate", "certificate", "text/plain"],
-        ["lb-key", "private", "text/plain"],
+        ["lb-tls-certificate", "certificate", "text/plain"],
+        ["lb-tls-private-key", "private", "text/plain"],
       ]);
       const secret = (n: string) => named(r, "openstack:keymanager/secretV1:SecretV1", n);
-      assert.equal(secret("lb-certificate").inputs.payload, certificate.state.certificatePem);
-      assert.equal(secret("lb-key").inputs.payload, certificate.state.privateKeyPem);
-      assert.ok(secret("lb-key").secrets.includes("payload"), "the key is a secret input");
+      assert.equal(secret("lb-tls-certificate").inputs.payload, certificate.state.certificatePem);
+      assert.equal(secret("lb-tls-private-key").inputs.payload, certificate.state.privateKeyPem);
+      assert.ok(secret("lb-tls-private-key").secrets.includes("payload"), "the key is a secret input");
       const [container] = ofType(r, "openstack:keymanager/containerV1:ContainerV1");
       assert.equal(container.inputs.type, "certificate");
       assert.deepEqual(container.inputs.secretRefs, [
-        { name: "certificate", secretRef: "https://barbican.example/v1/secrets/lb-certificate" },
-        { name: "private_key", secretRef: "https://barbican.example/v1/secrets/lb-key" },
+        { name: "certificate", secretRef: "https://barbican.example/v1/secrets/lb-tls-certificate" },
+        { name: "private_key", secretRef: "https://barbican.example/v1/secrets/lb-tls-private-key" },
       ]);
       const tls = named(r, "openstack:loadbalancer/listener:Listener", "lb-https");
       assert.deepEqual(
@@ -879,11 +879,11 @@ describe("cloud stacks under mocks", function () {
       assert.equal(ofType(r, CERTIFICATE).length, 0, "no CA, no certificate made: the user's, as it is");
       const secrets = ofType(r, "openstack:keymanager/secretV1:SecretV1");
       assert.deepEqual(secrets.map((x) => [x.name, x.inputs.payload]).sort(), [
-        ["lb-certificate", user.leaf],
-        ["lb-intermediates", user.issuer],
-        ["lb-key", user.key],
+        ["lb-tls-certificate", user.leaf],
+        ["lb-tls-intermediates", user.issuer],
+        ["lb-tls-private-key", user.key],
       ]);
-      assert.ok(named(r, "openstack:keymanager/secretV1:SecretV1", "lb-key").secrets.includes("payload"));
+      assert.ok(named(r, "openstack:keymanager/secretV1:SecretV1", "lb-tls-private-key").secrets.includes("payload"));
       const [container] = ofType(r, "openstack:keymanager/containerV1:ContainerV1");
       assert.deepEqual(
         (container.inputs.secretRefs as { name: string }[]).map((x) => x.name),
