@@ -51,6 +51,12 @@ describe('rolling upgrade: the previous release against the migrated schema', ()
     const onOld = new Client(old.url);
     await onOld.login('admin', ADMIN_PASSWORD);
     assert.equal((await onOld.submit('/companies/new', '/companies', { name: 'Before Co' })).status, 303);
+    // A customer and a visit from before the upgrade (the search columns' backfill).
+    const [early] = await queryOnce<{ id: number }>(databaseUrl, "SELECT id FROM companies WHERE name = 'Before Co'");
+    assert.equal((await onOld.submit('/customers/new', '/customers', { name: 'Early Bird', company_id: String(early!.id) })).status, 303);
+    const [eb] = await queryOnce<{ id: number; admin: number }>(databaseUrl, "SELECT id, (SELECT id FROM users WHERE username = 'admin') AS admin FROM customers WHERE name = 'Early Bird'");
+    const earlyVisit = { customer_id: String(eb!.id), salesperson_id: String(eb!.admin), visit_date: '2025-06-01', notes: 'before the upgrade' };
+    assert.equal((await onOld.submit(`/visits/new?customer_id=${eb!.id}`, '/visits', earlyVisit)).status, 303);
 
     // The first server of the new release starts and applies the expand migration.
     const next = await AppProcess.startHealthy(databaseUrl, uploadDir);
@@ -82,6 +88,13 @@ describe('rolling upgrade: the previous release against the migrated schema', ()
     await onNew.login('oldadmin', 'oldadmin-password');
     assert.equal((await onNew.get('/users')).status, 200, 'an admin created by the old release is an admin');
     assert.match(await onNew.text(`/customers/${cu!.id}`), /from the old release/);
+    // Searches find what the old release wrote before the upgrade (backfilled) and
+    // after it (the triggers fill the search columns for servers that know nothing of them).
+    assert.match(await onNew.text('/visits?q=early%20bird'), /before the upgrade/);
+    assert.match(await onNew.text('/visits?q=old%20customer'), /from the old release/);
+    assert.match(await onNew.text('/customers?q=early%20bird'), /Early Bird/);
+    assert.match(await onNew.text('/customers?q=old%20customer'), /Old Customer/);
+    assert.match(await onNew.text('/customers?q=before%20co'), /Early Bird/);
     const sales = new Client(next.url);
     await sales.login('oldsales', 'oldsales-password');
     assert.equal((await sales.get('/users')).status, 403, 'a user created by the old release is a salesperson');

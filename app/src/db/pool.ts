@@ -34,3 +34,17 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
     client.release();
   }
 }
+
+/** Names of prepared statements, by their text (a server prepares each text once per connection). */
+const statementNames = new Map<string, string>();
+
+/**
+ * A query sent as a named prepared statement: PostgreSQL plans it a few times, then
+ * keeps a generic plan for the connection. Only for texts whose best plan does not
+ * depend on the values (a search pattern's does).
+ */
+export function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (!name) statementNames.set(text, (name = `crm_${statementNames.size + 1}`));
+  return { name, text, values };
+}

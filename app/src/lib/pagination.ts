@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { prepared } from '../db/pool.js';
 
 export const PAGE_SIZE = 20;
 /**
@@ -48,7 +49,7 @@ export function containsPattern(q: string): string {
 export class Filter {
   readonly params: unknown[] = [];
   private readonly clauses: string[] = [];
-  /** The search's alternatives ("notes match OR customer's name matches ..."), each indexable alone. */
+  /** The search's alternatives ("name matches OR email matches ..."). */
   private arms: string[] = [];
 
   bind(value: unknown): string {
@@ -64,8 +65,7 @@ export class Filter {
 
   /**
    * The search when `q` is not empty: a row matches when any of `arms` (each receives
-   * the pattern's placeholder) does. Kept apart from the other conditions so that a
-   * paged list can ask each arm on its own (see fetchPage).
+   * the pattern's placeholder) does.
    */
   search(q: string, ...arms: ((p: string) => string)[]): this {
     if (!q || arms.length === 0) return this;
@@ -74,48 +74,36 @@ export class Filter {
     return this;
   }
 
+  /** Whether a search is among the conditions. */
+  get searching(): boolean {
+    return this.arms.length > 0;
+  }
+
   /** All conditions, the search's arms ORed: ` WHERE ...` or ''. */
   get sql(): string {
-    return whereSql(this.arms.length ? [...this.clauses, this.arms.join(' OR ')] : this.clauses);
-  }
-
-  /** One WHERE per search arm, each with every other condition; [this.sql] without a search. */
-  get armsSql(): string[] {
-    return this.arms.length ? this.arms.map((arm) => whereSql([...this.clauses, arm])) : [this.sql];
+    const clauses = this.arms.length ? [...this.clauses, this.arms.join(' OR ')] : this.clauses;
+    return clauses.length ? ` WHERE ${clauses.map((c) => `(${c})`).join(' AND ')}` : '';
   }
 }
 
-function whereSql(clauses: string[]): string {
-  return clauses.length ? ` WHERE ${clauses.map((c) => `(${c})`).join(' AND ')}` : '';
-}
+/** Separates the parts of a search column (see src/migrations/1767484800000_search-columns.ts). */
+const SEARCH_SEPARATOR = '\x1f';
 
 /**
- * Up to this many ids of matching related rows (customers, companies, salespeople) go
- * into a search as a list; more, and the search asks a subquery instead (see nameArm).
+ * The search arm over a table's `search` column, which holds the lowered texts a search
+ * looks at (the row's own columns and the names of the rows it points at), separated by
+ * U+001F and kept current by triggers. PostgreSQL's `x ILIKE p` is `lower(x) LIKE
+ * lower(p)`, so `search LIKE lower(p)` matches exactly the rows where one of the parts
+ * would match `ILIKE p`: one cheap LIKE per row (no lowering at each comparison) and one
+ * trigram index, instead of an arm per table. Only a text that itself contains U+001F
+ * could match across two parts; then each part's own test (`parts`, each given the
+ * pattern's placeholder) is required as well.
  */
-export const ID_LIST_CAP = 1_000;
-
-/**
- * A search arm "`column` points at a row of `table` whose `name` contains q" (e.g.
- * visits of the customers named like q). The matching ids are looked up first and bound
- * as an array, so PostgreSQL plans the list knowing how many there are. As a subquery
- * its estimate is blind: expecting a few matches where there are none, it walks the
- * list's order index looking for them through all 200,000 visits. Past ID_LIST_CAP
- * matches the subquery is kept: that many match densely enough for such a walk to stop
- * soon. No match, no arm.
- */
-export async function nameArm(db: pg.Pool, f: Filter, q: string, column: string, table: string, name: string): Promise<((p: string) => string)[]> {
-  if (!q) return [];
-  // One row back, the ids as an array, or null when there are too many to list.
-  const found = await db.query<{ ids: number[] | null }>(
-    `SELECT CASE WHEN count(*) <= $2::int THEN coalesce(array_agg(id), '{}') END AS ids FROM (SELECT id FROM ${table} WHERE ${name} ILIKE $1 LIMIT $2::int + 1) m`,
-    [containsPattern(q), ID_LIST_CAP],
-  );
-  const ids = found.rows[0]?.ids ?? null;
-  if (ids === null) return [(p) => `${column} IN (SELECT id FROM ${table} WHERE ${name} ILIKE ${p})`];
-  if (ids.length === 0) return [];
-  const list = f.bind(ids);
-  return [() => `${column} = ANY (${list}::int[])`];
+export function searchColumnArm(q: string, column: string, parts: ((p: string) => string)[]): (p: string) => string {
+  return (p) => {
+    const like = `${column} LIKE lower(${p})`;
+    return q.includes(SEARCH_SEPARATOR) ? `${like} AND (${parts.map((part) => part(p)).join(' OR ')})` : like;
+  };
 }
 
 export interface ListSql {
@@ -126,7 +114,7 @@ export interface ListSql {
    * The base table alone (e.g. `visits v`), when the filter and the order only look at
    * its columns: counting and finding a page's rows then skip the joins, which only add
    * display columns to the page's 20 rows ("deferred join": page 200 no longer joins
-   * 4,000 rows it throws away). `key` is its primary key (e.g. `v.id`).
+   * 4,000 rows it throws away). `key` is its integer primary key (e.g. `v.id`).
    */
   base?: BaseTable;
 }
@@ -139,65 +127,78 @@ export interface BaseTable {
 }
 
 /**
- * The ids (`base.key`) of a page, ordered: `SELECT <key> FROM ... LIMIT $limit OFFSET $offset`.
- * A search of several arms becomes a UNION of one ordered, limited query per arm: ORed,
- * "notes match OR the customer's name matches" can use neither index and reads the
- * table row by row (all 200,000 rows when little or nothing matches); apart, each arm
- * takes its own index (a trigram index, or the visits of the matching customers).
- * Each arm needs at most offset + limit rows for the page to be among them.
- */
-function pageKeysSql(base: BaseTable, orderBy: string, filter: Filter, limit: string, offset: string): string {
-  const arms = filter.armsSql;
-  if (arms.length === 1) return `SELECT ${base.key} FROM ${base.from}${arms[0]} ORDER BY ${orderBy} LIMIT ${limit} OFFSET ${offset}`;
-  // The union keeps the base table's alias and the order's column names, so the outer
-  // ORDER BY reads as the arms' one.
-  const alias = base.from.split(' ').at(-1);
-  const columns = orderBy.replace(/\s+(ASC|DESC)\b/gi, '');
-  const armLimit = `${limit}::int + ${offset}::int`;
-  const union = arms.map((where) => `(SELECT ${columns} FROM ${base.from}${where} ORDER BY ${orderBy} LIMIT ${armLimit})`).join(' UNION ');
-  return `SELECT ${base.key} FROM (${union}) ${alias} ORDER BY ${orderBy} LIMIT ${limit} OFFSET ${offset}`;
-}
-
-/**
- * Counts the rows of `from` matching any of `wheres` (the search's arms), up to `cap`.
- * Each arm stops at `cap` too: if any arm reaches it, so does their union; if none
- * does, the union is complete and exact.
- */
-function countSql(from: string, key: string, wheres: string[], cap: string): string {
-  const matches =
-    wheres.length === 1
-      ? `SELECT 1 FROM ${from}${wheres[0]} LIMIT ${cap}`
-      : `SELECT 1 FROM (${wheres.map((where) => `(SELECT ${key} FROM ${from}${where} LIMIT ${cap})`).join(' UNION ')}) arms LIMIT ${cap}`;
-  return `SELECT count(*)::int AS total FROM (${matches}) matches`;
-}
-
-/**
  * Runs one page of a listing. Without filters the WHERE is left out, so the ORDER BY
  * can walk an index.
  */
 export async function fetchPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter, page: number): Promise<Page<T>> {
-  const n = filter.params.length;
-  const [limit, offset] = [`$${n + 1}`, `$${n + 2}`];
-  const pageSql = sql.base
-    ? `SELECT ${sql.select} FROM ${sql.from} WHERE ${sql.base.key} IN (${pageKeysSql(sql.base, sql.orderBy, filter, limit, offset)}) ORDER BY ${sql.orderBy}`
-    : `SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT ${limit} OFFSET ${offset}`;
-  const count = sql.base ? countSql(sql.base.from, sql.base.key, filter.armsSql, limit) : countSql(sql.from, '', [filter.sql], limit);
-  const [counted, rows] = await Promise.all([
-    db.query<{ total: number }>(count, [...filter.params, COUNT_CAP + 1]),
-    // One row more than a page tells whether there is a next page, even past the cap.
-    db.query<T>(pageSql, [...filter.params, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE]),
-  ]);
-  const found = counted.rows[0]?.total ?? 0;
+  // One row more than a page tells whether there is a next page, even past the cap.
+  const [limit, offset] = [PAGE_SIZE + 1, (page - 1) * PAGE_SIZE];
+  const { found, rows } = sql.base ? await basePage<T>(db, sql, sql.base, filter, limit, offset) : await joinedPage<T>(db, sql, filter, limit, offset);
   const total = Math.min(found, COUNT_CAP);
   return {
-    items: rows.rows.slice(0, PAGE_SIZE),
+    items: rows.slice(0, PAGE_SIZE),
     page,
     pageSize: PAGE_SIZE,
     total,
     totalCapped: found > COUNT_CAP,
     pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
-    hasNext: rows.rows.length > PAGE_SIZE,
+    hasNext: rows.length > PAGE_SIZE,
   };
+}
+
+interface Found<T> {
+  /** Matches, counted up to COUNT_CAP + 1. */
+  found: number;
+  rows: T[];
+}
+
+/** Counts (up to COUNT_CAP + 1) and pages a listing whose filter needs its joins. */
+async function joinedPage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, filter: Filter, limit: number, offset: number): Promise<Found<T>> {
+  const n = filter.params.length;
+  const [counted, rows] = await Promise.all([
+    db.query<{ total: number }>(`SELECT count(*)::int AS total FROM (SELECT 1 FROM ${sql.from}${filter.sql} LIMIT $${n + 1}) matches`, [...filter.params, COUNT_CAP + 1]),
+    db.query<T>(`SELECT ${sql.select} FROM ${sql.from}${filter.sql} ORDER BY ${sql.orderBy} LIMIT $${n + 1} OFFSET $${n + 2}`, [...filter.params, limit, offset]),
+  ]);
+  return { found: counted.rows[0]?.total ?? 0, rows: rows.rows };
+}
+
+/**
+ * Counts and pages a listing filtered on its base table alone. The page's keys come
+ * first, then its rows, joined by key: a prepared statement, its plan kept (planning
+ * the join cost more CPU than running it). Without a search, the count (up to
+ * COUNT_CAP + 1) and the page's keys (walking the list's index) are asked at once.
+ * A search first gathers up to COUNT_CAP + 1 matches in whatever order is cheapest (a
+ * trigram index for a rare word, the table or an index for a frequent one) and counts
+ * them: when there are no more than COUNT_CAP, they are all of them, and the page's
+ * keys are sorted out of them (one scan for both); past the cap, the keys are asked in
+ * the list's order.
+ */
+async function basePage<T extends pg.QueryResultRow>(db: pg.Pool, sql: ListSql, base: BaseTable, filter: Filter, limit: number, offset: number): Promise<Found<T>> {
+  const n = filter.params.length;
+  const pageOf = (from: string, first: number) => `SELECT ${base.key} AS key FROM ${from} ORDER BY ${sql.orderBy} LIMIT $${first} OFFSET $${first + 1}`;
+  const pageKeys = async () => (await db.query<{ key: number }>(pageOf(`${base.from}${filter.sql}`, n + 1), [...filter.params, limit, offset])).rows.map((r) => r.key);
+  const countSql = `SELECT count(*)::int AS total FROM (SELECT 1 FROM ${base.from}${filter.sql} LIMIT $${n + 1}) matches`;
+  let found: number;
+  let keys: number[];
+  if (!filter.searching) {
+    const [counted, page] = await Promise.all([db.query<{ total: number }>(countSql, [...filter.params, COUNT_CAP + 1]), pageKeys()]);
+    [found, keys] = [counted.rows[0]?.total ?? 0, page];
+  } else {
+    // The order's columns and the key, named as in the base table, so that the list's
+    // ORDER BY reads the same over the matches.
+    const alias = base.from.split(' ').at(-1);
+    const columns = [...new Set([...sql.orderBy.split(',').map((c) => c.trim().replace(/\s+(ASC|DESC)$/i, '')), base.key])].join(', ');
+    const counted = await db.query<{ total: number; keys: number[] | null }>(
+      `WITH matches AS MATERIALIZED (SELECT ${columns} FROM ${base.from}${filter.sql} LIMIT $${n + 1}::int + 1)
+       SELECT total, CASE WHEN total <= $${n + 1} THEN ARRAY(${pageOf(`matches ${alias}`, n + 2)}) END AS keys FROM (SELECT count(*)::int AS total FROM matches) m`,
+      [...filter.params, COUNT_CAP, limit, offset],
+    );
+    found = counted.rows[0]?.total ?? 0;
+    keys = counted.rows[0]?.keys ?? (await pageKeys());
+  }
+  if (keys.length === 0) return { found, rows: [] };
+  const rows = await db.query<T>(prepared(`SELECT ${sql.select} FROM ${sql.from} WHERE ${base.key} = ANY ($1::int[]) ORDER BY ${sql.orderBy}`, [keys]));
+  return { found, rows: rows.rows };
 }
 
 /** Every row of a listing (up to EXPORT_LIMIT), for CSV export. */

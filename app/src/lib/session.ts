@@ -3,6 +3,7 @@ import session, { type SessionData } from 'express-session';
 import type { Request, RequestHandler } from 'express';
 import type pg from 'pg';
 import { ACTIVE_USER_JOIN, USER_COLUMNS, type User } from '../models/users.js';
+import { prepared } from '../db/pool.js';
 
 export const SESSION_COOKIE = 'crm.sid';
 
@@ -40,7 +41,7 @@ class UserSessionStore extends PgStore {
   override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
     const sql = `SELECT s.sess, ${USER_COLUMNS} FROM session s ${ACTIVE_USER_JOIN}
       WHERE s.sid = $1 AND s.expire >= now()`;
-    this.pool.query<{ sess: SessionData } & Record<keyof User, unknown>>(sql, [sid]).then(
+    this.pool.query<{ sess: SessionData } & Record<keyof User, unknown>>(prepared(sql, [sid])).then(
       ({ rows: [row] }) => {
         if (!row) return callback(null, null);
         if (this.users.size >= MAX_PENDING_USERS) this.users.clear();

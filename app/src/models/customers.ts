@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { queryId, type ArchivableQuery, type RawQuery } from '../lib/listQuery.js';
-import { fetchAll, fetchPage, Filter, nameArm, type ListSql, type Page } from '../lib/pagination.js';
+import { fetchAll, fetchPage, Filter, searchColumnArm, type ListSql, type Page } from '../lib/pagination.js';
 import { email, id, optionalText, phone, text } from './fields.js';
 
 export const customerSchema = z.object({
@@ -31,14 +31,21 @@ export function parseCustomerQuery(query: RawQuery, base: ArchivableQuery): Cust
 const COLUMNS = 'c.id, c.company_id, co.name AS company_name, c.name, c.email, c.phone, c.address, c.photo, c.archived_at IS NOT NULL AS archived';
 const FROM = 'customers c JOIN companies co ON co.id = c.company_id';
 
-async function customerFilter(db: pg.Pool, list: CustomerQuery): Promise<Filter> {
+/**
+ * A customer matches a search by name, e-mail or company name, all three in
+ * customers.search (see searchColumnArm).
+ */
+const customerSearch = (q: string) =>
+  searchColumnArm(q, 'c.search', [
+    (p) => `c.name ILIKE ${p}`,
+    (p) => `c.email ILIKE ${p}`,
+    (p) => `EXISTS (SELECT FROM companies sco WHERE sco.id = c.company_id AND sco.name ILIKE ${p})`,
+  ]);
+
+function customerFilter(list: CustomerQuery): Filter {
   const f = new Filter().where(list.archived ? 'c.archived_at IS NOT NULL' : 'c.archived_at IS NULL');
   if (list.companyId) f.where((p) => `c.company_id = ${p}`, list.companyId);
-  // Each arm can use an index (two trigram indexes; customers_company_idx for the
-  // customers of the companies whose names match), and lists ask them one by one (see
-  // fetchPage).
-  const companies = await nameArm(db, f, list.q, 'c.company_id', 'companies', 'name');
-  return f.search(list.q, (p) => `c.name ILIKE ${p}`, (p) => `c.email ILIKE ${p}`, ...companies);
+  return f.search(list.q, customerSearch(list.q));
 }
 
 function customerSql(_list: CustomerQuery): ListSql {
@@ -47,11 +54,11 @@ function customerSql(_list: CustomerQuery): ListSql {
 }
 
 export async function listCustomers(db: pg.Pool, list: CustomerQuery): Promise<Page<Customer>> {
-  return fetchPage<Customer>(db, customerSql(list), await customerFilter(db, list), list.page);
+  return fetchPage<Customer>(db, customerSql(list), customerFilter(list), list.page);
 }
 
 export async function exportCustomers(db: pg.Pool, list: CustomerQuery): Promise<Customer[]> {
-  return fetchAll<Customer>(db, customerSql(list), await customerFilter(db, list));
+  return fetchAll<Customer>(db, customerSql(list), customerFilter(list));
 }
 
 export async function getCustomer(db: pg.Pool, customerId: number): Promise<Customer | undefined> {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { inTransaction } from '../db/pool.js';
+import { inTransaction, prepared } from '../db/pool.js';
 import { hashPassword, verifyPassword } from '../lib/passwords.js';
 import { fetchAll, fetchPage, Filter, type ListQuery, type Page } from '../lib/pagination.js';
 import { text } from './fields.js';
@@ -68,7 +68,7 @@ export function exportUsers(db: pg.Pool, list: ListQuery): Promise<User[]> {
 /** Active users, for "salesperson" choices. */
 export async function userOptions(db: pg.Pool): Promise<{ id: number; name: string }[]> {
   return (
-    await db.query<{ id: number; name: string }>('SELECT id, display_name AS name FROM users WHERE disabled_at IS NULL ORDER BY display_name')
+    await db.query<{ id: number; name: string }>(prepared('SELECT id, display_name AS name FROM users WHERE disabled_at IS NULL ORDER BY display_name', []))
   ).rows;
 }
 
