@@ -41,7 +41,6 @@ const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAcHBwcHBwcHBwcHBwcHBwcHBwc
 
 const COMPONENTS = {
   "crm:app:CrmTier": 1,
-  "crm:tls:CertificateAuthority": 1,
   "crm:db:PgServer": 1,
   "crm:net:Firewall": 1,
   "crm:net:LoadBalancer": 1,
