@@ -41,13 +41,11 @@ const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAcHBwcHBwcHBwcHBwcHBwcHBwc
 
 const COMPONENTS = {
   "crm:app:CrmTier": 1,
+  "crm:tls:CertificateAuthority": 1,
   "crm:db:PgServer": 1,
   "crm:net:Firewall": 1,
   "crm:net:LoadBalancer": 1,
   "crm:storage:GlusterCluster": 1,
-  // HTTPS (issue 12): the stack's CA, whatever the target.
-  "crm:tls:CertificateAuthority": 1,
-  "pulumi-nodejs:dynamic/crm-certificate:Resource": 1,
 };
 
 /** The exact resource set of the aws stack with n app servers (EC2 database, one NAT gateway). */
@@ -78,7 +76,7 @@ function awsExpected(n: number): Record<string, number> {
     "aws:s3/bucketObjectv2:BucketObjectv2": 1,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 12,
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 9,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 8,
     ...COMPONENTS,
     "crm:aws:Network": 1,
     "pulumi-nodejs:dynamic/crm-app-bundle:Resource": 1,
@@ -347,15 +345,14 @@ describe("cloud stacks under mocks", function () {
   describe("aws", () => {
     const ingress = (r: RunResult) => ofType(r, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
 
-    it("opens only TCP/80, TCP/443 and ICMP echo to the world, on the load balancer's group", () => {
+    it("opens only TCP/80 and ICMP echo to the world, on the load balancer's group", () => {
       for (const r of [runs.aws3, runs.aws4]) {
         const world = ingress(r).filter((x) => x.inputs.cidrIpv4 === WORLD);
         assert.deepEqual(world.map((x) => [x.inputs.securityGroupId, x.inputs.ipProtocol, x.inputs.fromPort]).sort(), [
           ["net-lb-id", "icmp", 8],
-          ["net-lb-id", "tcp", 443],
           ["net-lb-id", "tcp", 80],
         ]);
-        assert.equal(ingress(r).filter((x) => x.inputs.cidrIpv4 !== undefined).length, 3, "everything inside is by group");
+        assert.equal(ingress(r).filter((x) => x.inputs.cidrIpv4 !== undefined).length, 2, "everything inside is by group");
       }
     });
 
@@ -374,7 +371,7 @@ describe("cloud stacks under mocks", function () {
       ]);
     });
 
-    it("mirrors the firewall in the public subnets' ACL: TCP/80, TCP/443, ICMP echo, replies on ephemeral ports and path-MTU ICMP only", () => {
+    it("mirrors the firewall in the public subnets' ACL: TCP/80, ICMP echo, replies on ephemeral ports and path-MTU ICMP only", () => {
       const [acl] = ofType(runs.aws3, "aws:ec2/networkAcl:NetworkAcl");
       const entries = acl.inputs.ingress as {
         protocol: string;
@@ -390,7 +387,6 @@ describe("cloud stacks under mocks", function () {
       assert.deepEqual(world, [
         ["1", 0, 0, 8, -1],
         ["6", 80, 80, null, null],
-        ["6", 443, 443, null, null],
         // Stateless ACL: the mirror of `ct state established` (NAT and management replies); nothing listens there.
         ["6", 1024, 65535, null, null],
         // Fragmentation needed: without it a large reply through the ALB or NAT stalls.
