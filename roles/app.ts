@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AppEnvSource, AppSettings } from "../topology/settings";
 import { renderGlusterMountUnit } from "./nas";
+import { dbProxyStep, type DbProxyArgs } from "./patroni";
 import { enableNow, roleScript, shellQuote, systemdUnit, writeFile } from "./script";
 
 export const APP_USER_ID = 990;
@@ -33,6 +34,8 @@ export interface AppRoleArgs {
   readonly installApp?: string;
   /** Another app instead of the project's CRM (crm:app). */
   readonly custom?: CustomApp;
+  /** A replicated database: DATABASE_URL points at a local HAProxy that follows Patroni's leader. @default none */
+  readonly databaseProxy?: DbProxyArgs;
 }
 
 /** A user's app as its servers run it: the bundle (with its Node.js in .crm-runtime/bin) is in /opt/crm. */
@@ -166,6 +169,8 @@ mkdir -p ${UPLOADS_MOUNT}`,
     enableNow("crm-uploads.service"),
     `crm_retry 120 "the uploads volume" mountpoint -q ${UPLOADS_MOUNT}
 install -d -o crm -g crm -m 0750 ${UPLOAD_DIR}`,
+    // The endpoint first: the app's migrations at start connect through it.
+    args.databaseProxy ? dbProxyStep(args.databaseProxy) : "",
     writeFile("/etc/crm/crm.env", renderAppEnv(args), { mode: "0600", onChange: "CRM_RESTART=1" }),
     ...(args.custom ? customAppFiles(args.custom, args.databaseUrl) : []),
     writeFile("/etc/systemd/system/crm.service", renderAppUnit(args.custom), { onChange: "systemctl daemon-reload; CRM_RESTART=1" }),

@@ -7,6 +7,7 @@
  * Every file here is rendered by a pure function; the role scripts only place them and start the
  * services. Which node leads is decided by Patroni at run time, never by these files.
  */
+import { createHmac } from "node:crypto";
 import { PG_PORT } from "../topology/plan";
 import {
   ARCHIVE_TIMEOUT_SECONDS,
@@ -71,6 +72,20 @@ export interface DbSecrets {
   /** The app's own user. */
   readonly app: string;
 }
+
+/**
+ * The cluster's own passwords, derived from the app's: no secret more to configure, they change with
+ * it, and the derivation is one-way, so none reveals another. Every target that runs the pair uses this.
+ */
+export function deriveDbSecrets(appPassword: string): DbSecrets {
+  const derive = (purpose: string) => createHmac("sha256", appPassword).update(`crm-infra ${purpose}`).digest("base64url");
+  return { superuser: derive("superuser"), replication: derive("replication"), restApi: derive("patroni rest api"), app: appPassword };
+}
+
+/** Debian packages the database pair needs beyond the base image (the vnx target installs them per host). */
+export const PATRONI_PACKAGES = ["patroni", "etcd-server", "etcd-client", "pgbackrest"] as const;
+/** The etcd witness needs the server only. */
+export const WITNESS_PACKAGES = ["etcd-server"] as const;
 
 export interface PatroniNodeArgs {
   /** This node's member name (bbdd, bbdd2). */

@@ -27,6 +27,21 @@ export interface DatabaseSpec {
   readonly passwordEncryption: PasswordEncryption;
   /** App servers allowed to connect. */
   readonly clients: readonly HostPlan[];
+  /** With a standby: the third member of the cluster's etcd, a host that exists anyway (docs/database.md). */
+  readonly witness?: HostPlan;
+  /** Backups: the storage hosts that serve their repository volume, and how many full backups to keep. */
+  readonly backup?: DatabaseBackupSpec;
+}
+
+export interface DatabaseBackupSpec {
+  readonly storage: readonly HostPlan[];
+  readonly retentionFull: number;
+}
+
+/** A database node that the app servers' local proxy asks which one leads. */
+export interface DatabaseNode {
+  readonly name: string;
+  readonly address: string;
 }
 
 export interface StorageSpec {
@@ -47,6 +62,8 @@ export interface AppTierSpec {
   readonly adminPassword: pulumi.Output<string>;
   readonly volume: string;
   readonly storageAddresses: pulumi.Input<readonly string[]>;
+  /** The database nodes each server's local proxy follows, when DATABASE_URL points at that proxy. */
+  readonly databaseProxy?: readonly DatabaseNode[];
   /** The load balancers in front of the servers (two with crm:frontHa): a rollout takes each server out of every one while it restarts. */
   readonly balancers: readonly HostPlan[];
   /** Seconds a server may take to become healthy on a new release before the rollout stops and rolls it back. */
@@ -94,7 +111,10 @@ export interface Realized {
   readonly resources: readonly pulumi.Resource[];
 }
 export interface RealizedDatabase extends Realized {
+  /** Where the app connects: the server, or (a replicated pair) a proxy on each app server. */
   readonly address: pulumi.Output<string>;
+  /** With a proxy on each app server: the nodes it follows. */
+  readonly proxy?: readonly DatabaseNode[];
 }
 export interface RealizedStorage extends Realized {
   readonly addresses: pulumi.Output<string[]>;

@@ -21,7 +21,7 @@ import {
 } from "../../roles/backup";
 import { glusterFormationScript, glusterVolumeOptions } from "../../roles/nas";
 import { ROLE_FILES } from "../support/patronicluster";
-import { pgBinDir } from "../support/pgcluster";
+import { pgBinDir } from "../support/postgres";
 import { freePort, hasCommand, run, tempDir, type Result } from "../support/shell";
 
 const layout: DbHostLayout = {

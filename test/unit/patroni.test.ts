@@ -22,7 +22,7 @@ import {
   type PatroniNodeArgs,
 } from "../../roles/patroni";
 import { parseEnvFile } from "../support/patronicluster";
-import { pgBinDir } from "../support/pgcluster";
+import { pgBinDir } from "../support/postgres";
 import { hasCommand, run, tempDir } from "../support/shell";
 
 const MEMBERS: EtcdMember[] = [

@@ -14,7 +14,7 @@ import { roleScript } from "../../roles/script";
 import { renderNagiosObjects, type MonitorArgs } from "../../roles/monitor";
 import { nagiosCommandLine } from "../support/nagios";
 import { LocalPatroniCluster, ROLE_FILES, waitFor } from "../support/patronicluster";
-import { pgBinDir } from "../support/pgcluster";
+import { pgBinDir } from "../support/postgres";
 import { hasCommand, run, tempDir } from "../support/shell";
 
 const SECRETS = { superuser: `su'pw "x" $HOME`, replication: `r3pl:'pw' \\ $(id)`, restApi: "rest-pw-123", app: `app'pw "x"` };

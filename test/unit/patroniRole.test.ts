@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { etcdWitnessRoleScript, patroniNodeRoleScript, type EtcdMember, type PatroniNodeArgs } from "../../roles/patroni";
-import { pgBinDir } from "../support/pgcluster";
+import { pgBinDir } from "../support/postgres";
 import { hasCommand, run, tempDir } from "../support/shell";
 
 const MEMBERS: EtcdMember[] = [
