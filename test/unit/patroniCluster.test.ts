@@ -2,6 +2,11 @@
  * The Patroni pair for real on this machine: three etcd members, two Patroni nodes and the app
  * servers' HAProxy on 127.0.0.1, every file rendered by roles/patroni.ts and roles/backup.ts, the
  * role's own steps and the operator programs run as the hosts run them.
+ *
+ * A leader whose Patroni hangs (SIGSTOP) is not tested here: this machine's Patroni 3.0.2 may let
+ * the resumed stale leader take the lock back (patroni/patroni#2689, fixed in 3.0.3), so the test
+ * could only be flaky here; the hosts run Debian 13's Patroni 4.0, and test/e2e/database.test.ts
+ * fails the leader over on them.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -9,7 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { firstBackupStep } from "../../roles/backup";
 import { ensureAppDatabaseStep } from "../../roles/db";
-import { PATRONI_TIMING, ensureClusterPasswordsStep } from "../../roles/patroni";
+import { ensureClusterPasswordsStep } from "../../roles/patroni";
 import { roleScript } from "../../roles/script";
 import { renderNagiosObjects, type MonitorArgs } from "../../roles/monitor";
 import { nagiosCommandLine } from "../support/nagios";
@@ -31,10 +36,6 @@ describe("Patroni pair on loopback: etcd quorum, synchronous standby, failover, 
   const isSyncStandby = (name: string): boolean => {
     const m = cluster.members()[name];
     return m?.role === "Sync Standby" && ["streaming", "running"].includes(m.state);
-  };
-  const patroniBefore303 = (): boolean => {
-    const [major, minor, patch] = (/(\d+)\.(\d+)\.(\d+)/.exec(run("patroni", ["--version"]).stdout) ?? []).slice(1).map(Number);
-    return major < 3 || (major === 3 && (minor < 0 || (minor === 0 && patch < 3)));
   };
   // A failure shows what Patroni said: the end of each node's log, and the members as etcd sees them.
   afterEach(function () {
@@ -169,68 +170,9 @@ describe("Patroni pair on loopback: etcd quorum, synchronous standby, failover, 
     assert.ok(Date.now() - t0 < 5000, "a commit without the standby does not wait for it");
     const restart = Date.now();
     cluster.restartHost(first);
-    await waitFor("the old leader to stream again as synchronous standby", 90, () => {
-      const m = cluster.members()[first];
-      return m?.role === "Sync Standby" && ["streaming", "running"].includes(m.state);
-    });
+    await waitFor("the old leader to stream again as synchronous standby", 90, () => isSyncStandby(first));
     timings.rejoinAsSyncStandbyMs = Date.now() - restart;
     await waitFor("row -2 on the rejoined node", 20, () => cluster.sql(first, "select count(*) from t where id = -2", "crm") === "1");
-  });
-
-  it("fails over from a leader whose Patroni hangs, and the stale primary acknowledges no write meanwhile", async () => {
-    const stale = second;
-    const patroni = cluster.node(stale).child!.pid!;
-    process.kill(patroni, "SIGSTOP");
-    const hung = Date.now();
-    try {
-      await waitFor("the standby to lead", 60, () => cluster.leader() === first);
-      timings.hungPatroniToNewLeaderMs = Date.now() - hung;
-      // The proxy sends the app to the new leader as soon as its next check sees it.
-      await waitFor("a write through the proxy", 10, () => cluster.appSql("insert into t values (-4)").status === 0);
-      timings.hungPatroniToWritableThroughProxyMs = Date.now() - hung;
-      // Straight to the stale primary's PostgreSQL (still running): its commit waits for a synchronous standby that left.
-      const n = cluster.node(stale);
-      const direct = run(
-        "timeout",
-        ["5", "runuser", "-u", "postgres", "--", path.join(pgBin!, "psql"), "-X", "-At", "-d", "crm", "-c", "insert into t values (-5)"],
-        { env: { ...process.env, PGHOST: n.layout.socketDir, PGPORT: String(n.layout.port) } },
-      );
-      assert.equal(direct.status, 124, `the write on the stale primary must hang, not succeed: ${direct.stdout}${direct.stderr}`);
-    } finally {
-      process.kill(patroni, "SIGCONT");
-    }
-    const resumed = Date.now();
-    const promoted = first;
-    // The resumed Patroni must find the lock taken and follow. Patroni before 3.0.3 (Debian 12 has
-    // 3.0.2) may instead overwrite the new leader's key from its stale session (fixed upstream in
-    // patroni/patroni#2689; Debian 13 has 4.0): then the promoted node's acknowledged writes are lost.
-    await new Promise((r) => setTimeout(r, (PATRONI_TIMING.loop_wait + 1) * 1000));
-    const { value: leader } = await waitFor("one leader after the resume", 30, () => cluster.leader());
-    if (leader === stale) {
-      assert.ok(patroniBefore303(), "a resumed stale leader took the lock back from the new leader");
-      timings.patroni302StaleLeaderRetookLock = 1;
-      // The node it demoted cannot start on the old timeline; the operator's remedy is a re-clone.
-      const reinit = cluster.patronictl("reinit", "crm", promoted, "--force", "--wait");
-      assert.equal(reinit.status, 0, reinit.stdout + reinit.stderr);
-      await waitFor("the re-cloned node to be synchronous standby", 90, () => isSyncStandby(promoted));
-      timings.staleLeaderRejoinMs = Date.now() - resumed;
-      [first, second] = [promoted, stale];
-      return;
-    }
-    await waitFor("the stale primary to come back as synchronous standby", 90, () => isSyncStandby(stale));
-    timings.staleLeaderRejoinMs = Date.now() - resumed;
-    assert.equal(
-      cluster.sql(promoted, "select count(*) from t where id = -5", "crm"),
-      "0",
-      "the unacknowledged write is not on the leader",
-    );
-    await waitFor(
-      "the rewound node to match the leader",
-      20,
-      () => cluster.sql(stale, "select count(*) from t where id in (-4, -5)", "crm") === "1",
-    );
-    // From here on `second` names the leader again.
-    [first, second] = [stale, first];
   });
 
   it("refuses a restore time outside the backup window, with a clear error, and changes nothing", () => {
