@@ -42,6 +42,7 @@ const db = new PgServer("bbdd", {
   passwordEncryption: settings.app?.md5Passwords ? "md5" : "scram-sha-256",
   witness: standby ? one("nas") : undefined,
   backup: standby ? { storage: hostsWithRole(hosts, "nas"), retentionFull: settings.backupRetention } : undefined,
+  monitor: settings.monitoring && standby ? one("monitor") : undefined,
   dependsOn: standby ? storage.ready : undefined,
 });
 const tier = new CrmTier("crm", {
@@ -78,6 +79,8 @@ const monitoring = settings.monitoring
       virtualAddresses: virtualAddresses(settings),
       adminPassword: secrets.adminPassword,
       app: { port: tier.port, healthPath: tier.healthPath },
+      // The pair that Patroni runs (a managed standby, RDS, is the cloud's to watch).
+      database: db.proxy ? "patroni" : undefined,
       dependsOn: [lb],
     })
   : undefined;

@@ -23,6 +23,8 @@ export interface PgServerArgs {
   readonly witness?: HostPlan;
   /** Backups to the storage hosts. @default none */
   readonly backup?: DatabaseBackupSpec;
+  /** The Nagios host, when there is one: NRPE on the database hosts answers it. @default none */
+  readonly monitor?: HostPlan;
   /** Resources the database waits for (the storage hosts that hold its backups and witness). */
   readonly dependsOn?: pulumi.Resource[];
 }
@@ -61,6 +63,7 @@ export class PgServer extends pulumi.ComponentResource {
         passwordEncryption: args.passwordEncryption ?? "scram-sha-256",
         witness: args.standby ? args.witness : undefined,
         backup: args.backup,
+        monitor: args.monitor,
       },
       { parent: this, dependsOn: args.dependsOn },
     );

@@ -74,6 +74,9 @@ export interface BackupMonitoring {
 }
 
 export const BACKUP_STATUS = "/var/lib/crm-infra/db-backup.status";
+/** Debian packages of the backup-age check: NRPE on the database hosts, its client on the Nagios host. */
+export const NRPE_PACKAGE = "nagios-nrpe-server";
+export const NRPE_PLUGIN_PACKAGE = "nagios-nrpe-plugin";
 export const BACKUP_AGE_PLUGIN = "/usr/local/lib/nagios/plugins/check_crm_backup_age";
 /** The NRPE command Nagios asks for (see roles/monitor.ts). */
 export const BACKUP_AGE_NRPE_COMMAND = "crm_backup_age";

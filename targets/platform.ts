@@ -27,10 +27,12 @@ export interface DatabaseSpec {
   readonly passwordEncryption: PasswordEncryption;
   /** App servers allowed to connect. */
   readonly clients: readonly HostPlan[];
-  /** With a standby: the third member of the cluster's etcd, a host that exists anyway (docs/database.md). */
+  /** With a standby that the target runs itself (vnx: Patroni): etcd's third member, a host that exists anyway (docs/database.md). A managed standby (RDS) needs none. */
   readonly witness?: HostPlan;
   /** Backups: the storage hosts that serve their repository volume, and how many full backups to keep. */
   readonly backup?: DatabaseBackupSpec;
+  /** The Nagios host (crm:monitoring): the only one that may ask the database hosts for their backups' age. */
+  readonly monitor?: HostPlan;
 }
 
 export interface DatabaseBackupSpec {
@@ -98,6 +100,8 @@ export interface MonitoringSpec {
   readonly appPort: number;
   readonly healthPath?: string;
   readonly adminPassword: pulumi.Output<string>;
+  /** What runs on the db hosts (roles/monitor.ts MonitorArgs.database). @default a TCP check of PostgreSQL */
+  readonly database?: "single" | "patroni";
 }
 
 export interface ManagementSpec {

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { appRoleScript, customAppEnv, type AppEnvValues, type CustomApp } from "../../roles/app";
 import { APP_BACKEND, balancerRoleScript, STATS_PORT } from "../../roles/balancer";
 import { dbRoleScript } from "../../roles/db";
-import { repoVolumeArgs } from "../../roles/backup";
+import { NRPE_PACKAGE, NRPE_PLUGIN_PACKAGE, repoVolumeArgs } from "../../roles/backup";
 import {
   DB_PROXY_ADDRESS,
   deriveDbSecrets,
@@ -329,6 +329,7 @@ export class VnxPlatform implements Platform {
       { parent: opts.parent, dependsOn: opts.dependsOn },
     );
     const secrets = pulumi.secret(spec.password).apply(deriveDbSecrets);
+    const packages = [...PATRONI_PACKAGES, ...(spec.monitor ? [NRPE_PACKAGE] : [])];
     const resources = nodes.map((self) => {
       const role = secrets.apply((s) =>
         patroniNodeRoleScript(
@@ -341,7 +342,11 @@ export class VnxPlatform implements Platform {
             database: spec.database,
             user: spec.user,
             secrets: s,
-            backup: { retentionFull: backup.retentionFull, repoServers: storageServers },
+            backup: {
+              retentionFull: backup.retentionFull,
+              repoServers: storageServers,
+              monitoring: spec.monitor && { listen: lan4(self), nagios: lan4(spec.monitor) },
+            },
           },
           { self: self.name, members: etcd },
         ),
@@ -349,7 +354,7 @@ export class VnxPlatform implements Platform {
       // Both nodes at once: etcd needs two members to serve, and Patroni bootstraps one and clones the other.
       return this.host(name, self, role, {
         ...opts,
-        provision: { command: this.packages(self, PATRONI_PACKAGES), triggers: [...PATRONI_PACKAGES] },
+        provision: { command: this.packages(self, packages), triggers: packages },
         dependsOn: [...(opts.dependsOn ?? []), witnessRole, repository],
       });
     });
@@ -477,9 +482,14 @@ export class VnxPlatform implements Platform {
         haproxyStats: balancer ? `${BALANCER_FRONT}:${STATS_PORT}` : undefined,
         adminPassword,
         listen,
+        database: spec.database,
       }),
     );
-    return { resources: [this.host(name, spec.host, pulumi.secret(roleScript), opts)] };
+    // check_nrpe (the database hosts' backup age) is not in the base image: installed here only when needed.
+    const provision = spec.database
+      ? { command: this.packages(spec.host, [NRPE_PLUGIN_PACKAGE]), triggers: [NRPE_PLUGIN_PACKAGE] }
+      : undefined;
+    return { resources: [this.host(name, spec.host, pulumi.secret(roleScript), { ...opts, provision })] };
   }
 
   management(name: string, spec: ManagementSpec, opts: RealizeOptions): Realized {

@@ -3,7 +3,9 @@
  * on nas1, the app servers' local HAProxy following the leader, pgBackRest on the storage hosts
  * (docs/database.md). The leader's container is killed (`lxc-stop -k`) under a constant write load
  * through the app's endpoint, three times: no acknowledged write is lost and writes resume within
- * 15 s; the killed node comes back as a replica on its own; `pulumi up` afterwards changes nothing
+ * 15 s; the killed node comes back as a replica on its own; a leader cut off from the other members
+ * by nftables stops taking writes before the standby takes any (a write to each node every 100 ms,
+ * the timeline recorded); `pulumi up` afterwards changes nothing
  * and does not fail back; a dropped table is restored to the time before the drop and served by the
  * CRM. Needs root; takes about 15 minutes.
  */
@@ -19,6 +21,8 @@ const PATRONI_PORT = 8008;
 /** The app's endpoint on every app server: HAProxy following Patroni's leader (DATABASE_URL). */
 const APP_ENDPOINT = "host=127.0.0.1 port=5432 dbname=crm user=crm connect_timeout=2";
 const WRITER = "s1";
+/** etcd's third member (nas1). */
+const WITNESS = "10.1.4.21";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const running = (host: string) => run("lxc-info", ["-n", `crm-${host}`, "-sH"]).stdout.trim() === "RUNNING";
@@ -118,6 +122,49 @@ done`;
   };
 }
 
+/**
+ * From the app server, straight to each node (not through the proxy): every 100 ms a write to each,
+ * a new connection each time, killed after 1 s (a commit waiting for a synchronous standby that
+ * is gone is never acknowledged). Returns each acknowledged write's node and time.
+ */
+function probeEachNode(seconds: number) {
+  const loop = (node: Node) => `end=$((SECONDS + ${seconds})); n=0
+while ((SECONDS < end && n < 3000)) && [ ! -e /tmp/crm-probe.stop ]; do
+  n=$((n + 1))
+  out=$(timeout -s KILL 1 psql 'host=${NODES[node]} port=5432 dbname=crm user=crm connect_timeout=1' -qXAt -c "insert into e2e_probe (node, n) values ('${node}', $n) returning n" 2>/dev/null || true)
+  [ "$out" = "$n" ] && echo "${node} $EPOCHREALTIME"
+  sleep 0.1
+done`;
+  inContainer(WRITER, "rm -f /tmp/crm-probe.stop");
+  const created = appSql("create table if not exists e2e_probe (node text, n int, at timestamptz default clock_timestamp())");
+  assert.equal(created.status, 0, created.stderr);
+  const loops = (Object.keys(NODES) as Node[]).map((node) =>
+    runAsync("lxc-attach", [
+      "-n",
+      `crm-${WRITER}`,
+      "--clear-env",
+      "--set-var",
+      `PGPASSWORD=${VALID_SECRETS["crm:dbPassword"]}`,
+      "--",
+      "bash",
+      "-c",
+      loop(node),
+    ]),
+  );
+  return {
+    async stop(): Promise<{ node: Node; at: number }[]> {
+      inContainer(WRITER, "touch /tmp/crm-probe.stop");
+      const outputs = await Promise.all(loops);
+      return outputs
+        .flatMap((r) => r.stdout.split("\n").filter(Boolean))
+        .map((l) => {
+          const [node, at] = l.split(" ");
+          return { node: node as Node, at: Number(at) };
+        });
+    },
+  };
+}
+
 /** The cluster is healthy: one leader, the other node its synchronous standby, streaming. */
 async function waitForSyncStandby(what: string, seconds: number): Promise<number> {
   return waitFor(what, seconds, () => {
@@ -200,6 +247,54 @@ describe("vnx stack with the database pair (Patroni, etcd, pgBackRest)", functio
       figures.push(`run ${attempt}: Patroni's log on ${victim} mentions pg_rewind ${rewound} times`);
     });
   }
+
+  it("a leader partitioned from the other members stops taking writes, the standby is promoted, never two writable at once", async () => {
+    await waitForSyncStandby("a synchronous standby before the partition", 180);
+    const isolated = leader();
+    const promoted = other(isolated);
+    const probes = probeEachNode(120);
+    await sleep(3000);
+    const cutAt = Date.now() / 1000;
+    // Inside the leader's container: nothing to or from the other database node and nas1 (etcd's
+    // majority); the app servers and this machine still reach it.
+    const cut = inContainer(
+      isolated,
+      `nft -f - <<'NFT'
+table inet crm_e2e_partition {
+  chain in { type filter hook input priority -10; policy accept; ip saddr { ${NODES[promoted]}, ${WITNESS} } drop; }
+  chain out { type filter hook output priority -10; policy accept; ip daddr { ${NODES[promoted]}, ${WITNESS} } drop; }
+}
+NFT`,
+    );
+    assert.equal(cut.status, 0, cut.stderr);
+    try {
+      await waitFor(`${promoted} promoted`, 40, () => patroniStatus(promoted, "/primary") === "200");
+      await sleep(8000);
+    } finally {
+      inContainer(isolated, "nft delete table inet crm_e2e_partition");
+    }
+    const healedAt = Date.now() / 1000;
+    const acks = await probes.stop();
+    const lastOld = Math.max(...acks.filter((a) => a.node === isolated && a.at < healedAt).map((a) => a.at));
+    const afterCut = acks.filter((a) => a.at >= cutAt && a.at < healedAt);
+    const firstNew = Math.min(...afterCut.filter((a) => a.node === promoted).map((a) => a.at));
+    // A timeline, one line per second from the cut: writes acknowledged by each node.
+    const timeline: string[] = [];
+    for (let t = Math.floor(cutAt) - 2; t < healedAt; t++) {
+      const count = (node: Node) => acks.filter((a) => a.node === node && a.at >= t && a.at < t + 1).length;
+      timeline.push(`${(t - cutAt).toFixed(0).padStart(4)} s  ${isolated} ${count(isolated)}  ${promoted} ${count(promoted)}`);
+    }
+    figures.push(
+      `partition: ${isolated}'s last acknowledged write ${(lastOld - cutAt).toFixed(2)} s after the cut, ` +
+        `${promoted}'s first ${(firstNew - cutAt).toFixed(2)} s after it; timeline (acknowledged writes per second, probe every 100 ms):\n          ${timeline.join("\n          ")}`,
+    );
+    assert.ok(Number.isFinite(firstNew), `${promoted} took writes after the cut`);
+    assert.ok(lastOld < firstNew, `${isolated} acknowledged a write at ${lastOld} after ${promoted} took one at ${firstNew}`);
+    assert.ok(lastOld - cutAt <= 10, `${isolated} stopped taking writes within Patroni's ttl (10 s)`);
+    // Healed, the old leader follows the new one on its own.
+    await waitFor(`${isolated} back as the synchronous standby`, 180, () => patroniStatus(isolated, "/sync") === "200");
+    assert.deepEqual(leaders(), [promoted]);
+  });
 
   it("pulumi up after the failovers changes nothing and does not fail back", async () => {
     await waitForSyncStandby("a healthy pair", 120);
