@@ -102,8 +102,10 @@ describe("vnx platform under mocks: the resource tree", function () {
     for (const node of ["bbdd", "bbdd-bbdd2"])
       assert.match(
         String(byName(`${node}-provision`).inputs.create),
-        /packages\.sh' crm-bbdd2? crm-base-\w+ patroni etcd-server etcd-client pgbackrest$/,
+        /packages\.sh' crm-bbdd2? crm-base-\w+ patroni etcd-server etcd-client pgbackrest nagios-nrpe-server$/,
       );
+    // Nagios asks the pair for its backups' age through NRPE: its client on the Nagios host only.
+    assert.match(String(byName("nagios-provision").inputs.create), /packages\.sh' crm-nagios crm-base-\w+ nagios-nrpe-plugin$/);
     assert.match(
       String(byName("bbdd-nas1-role").inputs.create),
       /packages\.sh' crm-nas1 crm-base-\w+ etcd-server <\/dev\/null && lxc-attach -n crm-nas1 /,
