@@ -12,7 +12,6 @@ import { run, runAsync } from "../support/shell";
 
 const ONCE = path.resolve(__dirname, "../../roles/files/crm-once");
 
-
 describe("crm-once: the app's once-only commands", function () {
   this.timeout(120_000);
   let dir: string;
