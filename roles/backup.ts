@@ -21,7 +21,11 @@ export const STANZA = "crm";
 export const REPO_MOUNT = "/var/lib/pgbackrest";
 /** The repository volume on the storage hosts, and its brick directory there. */
 export const REPO_VOLUME = "pgbackrest";
-export const REPO_BRICK = "/srv/gluster/pgbackrest";
+/**
+ * Beside the uploads brick (/nas): glusterd makes a brick's directory when the volume is created,
+ * but not its parents (a brick under /srv/gluster failed with "No such file or directory" on LXC).
+ */
+export const REPO_BRICK = "/pgbackrest";
 export const PGBACKREST_CONF = "/etc/pgbackrest/pgbackrest.conf";
 /** The header the operator programs read: where PostgreSQL lives and how it is run on this host. */
 export const DB_ENV = "/etc/crm/db.env";

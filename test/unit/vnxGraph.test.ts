@@ -112,7 +112,7 @@ describe("vnx platform under mocks: the resource tree", function () {
     );
     assert.match(
       String(byName("bbdd-backup-volume").inputs.stdin),
-      /gluster volume create .*pgbackrest.* replica 3 10\.1\.4\.21:\/srv\/gluster\/pgbackrest /,
+      /gluster volume create .*pgbackrest.* replica 3 10\.1\.4\.21:\/pgbackrest /,
     );
     // The storage hosts first (the witness and the repository live there), then the pair, then the app.
     for (const node of ["bbdd-role", "bbdd-bbdd2-role"]) {
