@@ -354,6 +354,8 @@ export class VnxPlatform implements Platform {
       // Both nodes at once: etcd needs two members to serve, and Patroni bootstraps one and clones the other.
       return this.host(name, self, role, {
         ...opts,
+        // The backup repository is a Gluster volume, mounted over FUSE.
+        fuse: true,
         provision: { command: this.packages(self, packages), triggers: packages },
         dependsOn: [...(opts.dependsOn ?? []), witnessRole, repository],
       });
