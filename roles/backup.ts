@@ -193,7 +193,9 @@ export function backupSetupSteps(layout: DbHostLayout, args: BackupArgs): string
         writeFile("/etc/systemd/system/crm-pgbackrest-repo.service", renderRepoMountUnit(args.repoServers), {
           onChange: "systemctl daemon-reload",
         }),
-        enableNow("crm-pgbackrest-repo.service"),
+        // Started without waiting (the unit retries for ever): the role gives up after 120 s with a message.
+        `systemctl enable --quiet crm-pgbackrest-repo.service
+systemctl start --no-block crm-pgbackrest-repo.service`,
         `crm_retry 120 "the backup repository volume" mountpoint -q ${REPO_MOUNT}`,
       ]
     : [];
