@@ -134,6 +134,8 @@ interface HostOptions {
   /** Shell run on the machine after the container exists and before the role (e.g. copying the app in). */
   readonly provision?: { readonly command: string; readonly triggers: unknown[] };
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** What the role alone waits for (the provisioning step goes ahead meanwhile). */
+  readonly roleDependsOn?: pulumi.Input<pulumi.Resource>[];
   /** The resources were at the stack's root before (clients). */
   readonly formerlyAtRoot?: boolean;
 }
@@ -239,7 +241,11 @@ export class VnxPlatform implements Platform {
         triggers: [container.id],
         rerunOnChange: true,
       },
-      { parent, dependsOn: [...before, ...(opts.dependsOn ?? [])], aliases: formerly(`${host.name}-role`, `${prefix}-role`, atRoot) },
+      {
+        parent,
+        dependsOn: [...before, ...(opts.dependsOn ?? []), ...(opts.roleDependsOn ?? [])],
+        aliases: formerly(`${host.name}-role`, `${prefix}-role`, atRoot),
+      },
     );
   }
 
@@ -357,7 +363,9 @@ export class VnxPlatform implements Platform {
         // The backup repository is a Gluster volume, mounted over FUSE.
         fuse: true,
         provision: { command: this.packages(self, packages), triggers: packages },
-        dependsOn: [...(opts.dependsOn ?? []), witnessRole, repository],
+        // The packages download while the storage hosts form their volumes.
+        dependsOn: [],
+        roleDependsOn: [...(opts.dependsOn ?? []), witnessRole, repository],
       });
     });
     return {
