@@ -82,8 +82,12 @@ export function deriveDbSecrets(appPassword: string): DbSecrets {
   return { superuser: derive("superuser"), replication: derive("replication"), restApi: derive("patroni rest api"), app: appPassword };
 }
 
-/** Debian packages the database pair needs beyond the base image (the vnx target installs them per host). */
-export const PATRONI_PACKAGES = ["patroni", "etcd-server", "etcd-client", "pgbackrest"] as const;
+/**
+ * Debian packages the database pair needs beyond the base image (the vnx target installs them per
+ * host). python3-etcd by name: Patroni's etcd3 client imports it, yet Debian 13's patroni lets
+ * python3-consul (which it needs anyway) satisfy that dependency, so it would not come along.
+ */
+export const PATRONI_PACKAGES = ["patroni", "python3-etcd", "etcd-server", "etcd-client", "pgbackrest"] as const;
 /** The etcd witness needs the server only. */
 export const WITNESS_PACKAGES = ["etcd-server"] as const;
 

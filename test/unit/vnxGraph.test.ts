@@ -102,7 +102,7 @@ describe("vnx platform under mocks: the resource tree", function () {
     for (const node of ["bbdd", "bbdd-bbdd2"])
       assert.match(
         String(byName(`${node}-provision`).inputs.create),
-        /packages\.sh' crm-bbdd2? crm-base-\w+ patroni etcd-server etcd-client pgbackrest nagios-nrpe-server$/,
+        /packages\.sh' crm-bbdd2? crm-base-\w+ patroni python3-etcd etcd-server etcd-client pgbackrest nagios-nrpe-server$/,
       );
     // Nagios asks the pair for its backups' age through NRPE: its client on the Nagios host only.
     assert.match(String(byName("nagios-provision").inputs.create), /packages\.sh' crm-nagios crm-base-\w+ nagios-nrpe-plugin$/);
