@@ -50,10 +50,7 @@ describe("backups: rendered configuration", () => {
     const args = repoVolumeArgs(["10.1.4.21", "10.1.4.22", "10.1.4.23"], ["10.1.4.31", "10.1.4.32"]);
     assert.equal(glusterVolumeOptions(args)["auth.allow"], "10.1.4.21,10.1.4.22,10.1.4.23,10.1.4.31,10.1.4.32");
     const script = glusterFormationScript(args);
-    assert.match(
-      script,
-      /gluster volume create '\\''pgbackrest'\\'' replica 3 10\.1\.4\.21:\/srv\/gluster\/pgbackrest 10\.1\.4\.22:\/srv\/gluster\/pgbackrest /,
-    );
+    assert.match(script, /gluster volume create '\\''pgbackrest'\\'' replica 3 10\.1\.4\.21:\/pgbackrest 10\.1\.4\.22:\/pgbackrest /);
   });
 
   it("refuses a retention below one full backup, or not a whole number", () => {

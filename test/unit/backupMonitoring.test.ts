@@ -74,7 +74,8 @@ describe("Nagios on the database", () => {
 describe("the backup-age plugin", () => {
   const dir = tempDir("backup-age");
   const status = path.join(dir, "status");
-  const now = Math.floor(Date.now() / 1000);
+  // Read when each test runs, not when the file loads: the suite may reach it minutes later.
+  const nowSeconds = () => Math.floor(Date.now() / 1000);
 
   function check(newest: string | undefined, ...args: string[]): { status: number; out: string } {
     if (newest === undefined) fs.rmSync(status, { force: true });
@@ -84,6 +85,7 @@ describe("the backup-age plugin", () => {
   }
 
   it("is OK for a fresh backup, WARNING after a missed night, CRITICAL after two or with none", () => {
+    const now = nowSeconds();
     const ok = check(String(now - 3 * 3600));
     assert.equal(ok.status, 0, ok.out);
     assert.match(ok.out, /^OK: newest backup ended .* UTC, 3 h ago\|age=108\d\ds;93600;180000;0$/);
@@ -97,6 +99,7 @@ describe("the backup-age plugin", () => {
   });
 
   it("is UNKNOWN when the status is missing, stale, unreadable, or the thresholds make no sense", () => {
+    const now = nowSeconds();
     assert.equal(check(undefined).status, 3);
     assert.equal(check("yesterday").status, 3);
     assert.equal(check(String(now), "-w", "5", "-c", "2").status, 3);
@@ -119,7 +122,7 @@ describe("the backup-age plugin", () => {
     fs.chmodSync(plugin, 0o755);
     const statusFile = "/var/lib/crm-infra/db-backup.status";
     const conf = renderNrpeConf({ listen: "127.0.0.1", nagios: "127.0.0.1" }, plugin).replace(statusFile, path.join(nrpeDir, "status"));
-    fs.writeFileSync(path.join(nrpeDir, "status"), `${now - 3600}\n`);
+    fs.writeFileSync(path.join(nrpeDir, "status"), `${nowSeconds() - 3600}\n`);
     fs.chmodSync(path.join(nrpeDir, "status"), 0o644);
     const port = await freePort();
     // Debian's main nrpe.cfg settings that matter, then our file, as the include_dir would read it.
