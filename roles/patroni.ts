@@ -41,10 +41,22 @@ export const DB_PROXY_CONFIG = "/etc/haproxy/haproxy.cfg";
 
 /**
  * Patroni's clock. The leader renews its lock every loop_wait; when it stops (host lost), the lock
- * expires after ttl and the synchronous standby takes over: a failover within ttl + loop_wait,
- * about 12 s, under the 15 s target. Patroni requires loop_wait + 2 × retry_timeout ≤ ttl.
+ * expires after ttl and the synchronous standby takes over. Measured on LXC with ttl 10 / loop_wait
+ * 2: 21 s from the kill to the promotion when the lost host also held etcd's leadership, because
+ * etcd gives every lease its full ttl again when a new etcd leader is elected, and Patroni then asks
+ * the dead member's REST API for its state (a fixed 2 s timeout) before promoting. Hence a shorter
+ * ttl and a faster etcd election (ETCD_TIMING): election + ttl + loop_wait + 2 s + the proxy's check
+ * ≈ 1 + 8 + 1 + 2 + 1 = 13 s, under the 15 s target. Patroni requires loop_wait + 2 × retry_timeout ≤ ttl.
  */
-export const PATRONI_TIMING = { ttl: 10, loop_wait: 2, retry_timeout: 4 } as const;
+export const PATRONI_TIMING = { ttl: 8, loop_wait: 1, retry_timeout: 3 } as const;
+/** Patroni's fixed timeout when it asks the other members' REST API before promoting itself. */
+export const PATRONI_MEMBER_CHECK_SECONDS = 2;
+/**
+ * etcd's raft clock on LAN4 (one bridge, sub-millisecond): heartbeats every 100 ms and a new leader
+ * after 500 ms of silence (etcd's defaults are 100 and 1000), since a new etcd leader restarts
+ * Patroni's lock ttl.
+ */
+export const ETCD_TIMING = { heartbeatMs: 100, electionMs: 500 } as const;
 
 export interface EtcdMember {
   /** The member's name: the host's name in the plan (bbdd, bbdd2, nas1). */
@@ -169,6 +181,8 @@ export function renderEtcdEnv(args: EtcdArgs): string {
     // Read only when the data directory is empty: a member that restarts rejoins with what it has.
     ETCD_INITIAL_CLUSTER_STATE: "new",
     ETCD_INITIAL_CLUSTER_TOKEN: `${PATRONI_SCOPE}-db-etcd`,
+    ETCD_HEARTBEAT_INTERVAL: String(ETCD_TIMING.heartbeatMs),
+    ETCD_ELECTION_TIMEOUT: String(ETCD_TIMING.electionMs),
   };
   const lines = Object.entries(settings).map(([k, v]) => `${k}=${v}`);
   return `# crm-infra (generated): this host's member of the database cluster's etcd (any two of three keep quorum)\n${lines.join("\n")}\n`;

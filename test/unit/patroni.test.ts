@@ -9,6 +9,8 @@ import * as net from "node:net";
 import * as path from "node:path";
 import {
   PATRONI_CONFIG,
+  ETCD_TIMING,
+  PATRONI_MEMBER_CHECK_SECONDS,
   PATRONI_TIMING,
   etcdWitnessRoleScript,
   patroniConfig,
@@ -59,6 +61,8 @@ describe("etcd for the database cluster", () => {
       ETCD_INITIAL_CLUSTER: "bbdd=http://10.1.4.31:2380,bbdd2=http://10.1.4.32:2380,nas1=http://10.1.4.21:2380",
       ETCD_INITIAL_CLUSTER_STATE: "new",
       ETCD_INITIAL_CLUSTER_TOKEN: "crm-db-etcd",
+      ETCD_HEARTBEAT_INTERVAL: "100",
+      ETCD_ELECTION_TIMEOUT: "500",
     });
   });
 
@@ -83,14 +87,16 @@ describe("etcd for the database cluster", () => {
 });
 
 describe("Patroni configuration", () => {
-  it("runs synchronous replication, not strict, with a clock that fails over within about 12 s", () => {
+  it("runs synchronous replication, not strict, with a clock that fails over within about 13 s", () => {
     const config = patroniConfig(BBDD) as { bootstrap: { dcs: Record<string, unknown> } };
     const dcs = config.bootstrap.dcs;
     assert.equal(dcs.synchronous_mode, true);
     assert.equal(dcs.synchronous_mode_strict, false);
     const { ttl, loop_wait, retry_timeout } = PATRONI_TIMING;
     assert.ok(loop_wait + 2 * retry_timeout <= ttl, "Patroni's own rule for its timers");
-    assert.ok(ttl + loop_wait <= 15, "the failover target is 15 s");
+    // A new etcd leader restarts the lock's ttl; Patroni asks the dead member before promoting; the proxy checks every second.
+    const worst = ETCD_TIMING.electionMs / 1000 + ttl + loop_wait + PATRONI_MEMBER_CHECK_SECONDS + 1;
+    assert.ok(worst <= 15, `the failover target is 15 s (worst case ${worst} s)`);
   });
 
   it("lets replication and rewind in from the pair only, and the app from its servers only", () => {
