@@ -14,6 +14,7 @@ import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS } from "../support/pulumi";
 import { inContainer, leftovers, machineState, stateDifference, waitFor } from "../support/scenario";
 import { run, runAsync } from "../support/shell";
+import { PATRONI_TIMING } from "../../roles/patroni";
 
 const NODES = { bbdd: "10.1.4.31", bbdd2: "10.1.4.32" } as const;
 type Node = keyof typeof NODES;
@@ -309,7 +310,7 @@ NFT`,
     );
     assert.ok(Number.isFinite(firstNew), `${promoted} took writes after the cut`);
     assert.ok(lastOld < firstNew, `${isolated} acknowledged a write at ${lastOld} after ${promoted} took one at ${firstNew}`);
-    assert.ok(lastOld - cutAt <= 10, `${isolated} stopped taking writes within Patroni's ttl (10 s)`);
+    assert.ok(lastOld - cutAt <= PATRONI_TIMING.ttl, `${isolated} stopped taking writes within Patroni's ttl (${PATRONI_TIMING.ttl} s)`);
     // Healed, the old leader follows the new one on its own.
     await waitFor(`${isolated} back as the synchronous standby`, 180, () => patroniStatus(isolated, "/sync") === "200");
     assert.deepEqual(leaders(), [promoted]);
