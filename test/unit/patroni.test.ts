@@ -9,8 +9,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import {
   PATRONI_CONFIG,
-  ETCD_TIMING,
-  PATRONI_MEMBER_CHECK_SECONDS,
+  PATRONI_MIN_TTL,
   PATRONI_TIMING,
   etcdWitnessRoleScript,
   patroniConfig,
@@ -87,16 +86,17 @@ describe("etcd for the database cluster", () => {
 });
 
 describe("Patroni configuration", () => {
-  it("runs synchronous replication, not strict, with a clock that fails over within about 13 s", () => {
+  it("runs synchronous replication, not strict, with a clock Patroni 4.0 keeps as written", () => {
     const config = patroniConfig(BBDD) as { bootstrap: { dcs: Record<string, unknown> } };
     const dcs = config.bootstrap.dcs;
     assert.equal(dcs.synchronous_mode, true);
     assert.equal(dcs.synchronous_mode_strict, false);
     const { ttl, loop_wait, retry_timeout } = PATRONI_TIMING;
+    assert.equal(dcs.ttl, ttl);
+    // Patroni 4.0 silently raises ttl to 20, loop_wait to 1 and retry_timeout to 3: a smaller value
+    // here would be a clock that is not the one running (an 8 s ttl was, and measured 22 s on LXC).
+    assert.ok(ttl >= PATRONI_MIN_TTL && loop_wait >= 1 && retry_timeout >= 3, "values Patroni 4.0 does not adjust");
     assert.ok(loop_wait + 2 * retry_timeout <= ttl, "Patroni's own rule for its timers");
-    // A new etcd leader restarts the lock's ttl; Patroni asks the dead member before promoting; the proxy checks every second.
-    const worst = ETCD_TIMING.electionMs / 1000 + ttl + loop_wait + PATRONI_MEMBER_CHECK_SECONDS + 1;
-    assert.ok(worst <= 15, `the failover target is 15 s (worst case ${worst} s)`);
   });
 
   it("lets replication and rewind in from the pair only, and the app from its servers only", () => {
