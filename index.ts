@@ -32,21 +32,28 @@ const policy = scenarioPolicy({
   firewallInside: fw2 ? [addressOn(fw, "lan2"), addressOn(fw2, "lan2"), FIREWALL_INSIDE] : undefined,
 });
 const firewall = new Firewall("fw", { platform, host: fw, backup: fw2, policy });
+const storage = new GlusterCluster("nas", { platform, hosts: hostsWithRole(hosts, "nas"), clients: servers });
+const standby = hostsWithRole(hosts, "db")[1];
+// The pair's backups and its third etcd member live on the storage hosts, which must be up first.
 const db = new PgServer("bbdd", {
   platform,
   host: one("db"),
-  standby: hostsWithRole(hosts, "db")[1],
+  standby,
   clients: servers,
   password: secrets.dbPassword,
   passwordEncryption: settings.app?.md5Passwords ? "md5" : "scram-sha-256",
+  witness: standby ? one("nas") : undefined,
+  backup: standby ? { storage: hostsWithRole(hosts, "nas"), retentionFull: settings.backupRetention } : undefined,
+  monitor: settings.monitoring && standby ? one("monitor") : undefined,
+  dependsOn: standby ? storage.ready : undefined,
 });
 // HTTPS always (issue 12): with the stack's own CA, or the user's certificate (crm:tlsCertificate).
 const tls = new CertificateAuthority("tls", { own: ownCertificate });
-const storage = new GlusterCluster("nas", { platform, hosts: hostsWithRole(hosts, "nas"), clients: servers });
 const tier = new CrmTier("crm", {
   platform,
   servers,
   databaseUrl: db.databaseUrl,
+  databaseProxy: db.proxy,
   sessionSecret: secrets.sessionSecret,
   adminPassword: secrets.adminPassword,
   storage,
@@ -78,6 +85,8 @@ const monitoring = settings.monitoring
       virtualAddresses: virtualAddresses(settings),
       adminPassword: secrets.adminPassword,
       app: { port: tier.port, healthPath: tier.healthPath },
+      // The pair that Patroni runs (a managed standby, RDS, is the cloud's to watch).
+      database: db.proxy ? "patroni" : undefined,
       dependsOn: [lb],
     })
   : undefined;

@@ -27,6 +27,23 @@ export interface DatabaseSpec {
   readonly passwordEncryption: PasswordEncryption;
   /** App servers allowed to connect. */
   readonly clients: readonly HostPlan[];
+  /** With a standby that the target runs itself (vnx: Patroni): etcd's third member, a host that exists anyway (docs/database.md). A managed standby (RDS) needs none. */
+  readonly witness?: HostPlan;
+  /** Backups: the storage hosts that serve their repository volume, and how many full backups to keep. */
+  readonly backup?: DatabaseBackupSpec;
+  /** The Nagios host (crm:monitoring): the only one that may ask the database hosts for their backups' age. */
+  readonly monitor?: HostPlan;
+}
+
+export interface DatabaseBackupSpec {
+  readonly storage: readonly HostPlan[];
+  readonly retentionFull: number;
+}
+
+/** A database node that the app servers' local proxy asks which one leads. */
+export interface DatabaseNode {
+  readonly name: string;
+  readonly address: string;
 }
 
 export interface StorageSpec {
@@ -47,6 +64,8 @@ export interface AppTierSpec {
   readonly adminPassword: pulumi.Output<string>;
   readonly volume: string;
   readonly storageAddresses: pulumi.Input<readonly string[]>;
+  /** The database nodes each server's local proxy follows, when DATABASE_URL points at that proxy. */
+  readonly databaseProxy?: readonly DatabaseNode[];
   /** The load balancers in front of the servers (two with crm:frontHa): a rollout takes each server out of every one while it restarts. */
   readonly balancers: readonly HostPlan[];
   /** Seconds a server may take to become healthy on a new release before the rollout stops and rolls it back. */
@@ -116,6 +135,8 @@ export interface MonitoringSpec {
   readonly appPort: number;
   readonly healthPath?: string;
   readonly adminPassword: pulumi.Output<string>;
+  /** What runs on the db hosts (roles/monitor.ts MonitorArgs.database). @default a TCP check of PostgreSQL */
+  readonly database?: "single" | "patroni";
 }
 
 export interface ManagementSpec {
@@ -129,7 +150,10 @@ export interface Realized {
   readonly resources: readonly pulumi.Resource[];
 }
 export interface RealizedDatabase extends Realized {
+  /** Where the app connects: the server, or (a replicated pair) a proxy on each app server. */
   readonly address: pulumi.Output<string>;
+  /** With a proxy on each app server: the nodes it follows. */
+  readonly proxy?: readonly DatabaseNode[];
 }
 export interface RealizedStorage extends Realized {
   readonly addresses: pulumi.Output<string[]>;

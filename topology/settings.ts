@@ -100,6 +100,8 @@ const settingsSchema = z
     rolloutTimeout: integerLike
       .pipe(z.number().min(10, "must be at least 10 (seconds)").max(900, "must be at most 900 (seconds)"))
       .default(90),
+    /** Full database backups pgBackRest keeps (older ones, and the WAL only they need, are expired). */
+    backupRetention: integerLike.pipe(z.number().min(1, "must be at least 1 (full backups to keep)").max(9999)).default(2),
     adminCidr: cidr.default("10.1.1.0/24"),
     /** OpenSSH public keys allowed on the management host (RSA ≥ 3072 bits or Ed25519). */
     managementKeys: z.array(z.string()).default([]),
@@ -208,6 +210,7 @@ export const SETTING_KEYS = [
   "frontHa",
   "balance",
   "rolloutTimeout",
+  "backupRetention",
   "adminCidr",
   "tlsCertificate",
 ] as const;
