@@ -26,12 +26,12 @@ const ARGS: MonitorArgs = {
   database: "patroni",
 };
 
-/** Service description → check command, for the db host group. */
+/** Service description → check command, for both database hosts (the role's checks name each member). */
 function dbServices(cfg: string): Map<string, string> {
   const services = [...cfg.matchAll(/define service \{\n([^}]*)\}/g)].map((m) => m[1]);
   return new Map(
     services
-      .filter((body) => /hostgroup_name\s+crm-db$/m.test(body))
+      .filter((body) => /host_name\s+bbdd,bbdd2$/m.test(body))
       .map((body) => [/service_description\s+(.*)$/m.exec(body)![1], /check_command\s+(.*)$/m.exec(body)![1]]),
   );
 }
