@@ -212,7 +212,7 @@ describe("vnx stack with the database pair (Patroni, etcd, pgBackRest)", functio
     );
     const created = appSql("create table if not exists e2e_writes (run int, n int, primary key (run, n)); select 1");
     assert.equal(created.status, 0, created.stderr);
-    assert.equal(inContainer("c1", "curl -s -o /dev/null -w '%{http_code}' http://10.1.2.2/healthz").stdout, "200");
+    assert.equal(inContainer("c1", "curl -s -o /dev/null -w '%{http_code}' https://10.1.2.2/healthz").stdout, "200");
   });
 
   for (const attempt of [1, 2, 3]) {
@@ -381,9 +381,9 @@ NFT`,
       "bash",
       "-c",
       `set -euo pipefail; jar=$(mktemp)
-token=$(curl -fsS -b "$jar" -c "$jar" http://10.1.2.2/login | sed -n 's/.*name="_csrf" value="\\([^"]*\\)".*/\\1/p' | head -1)
-curl -fsS -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$token" --data-urlencode username=admin --data-urlencode "password=$ADMIN_PASSWORD" http://10.1.2.2/login
-curl -fsS -b "$jar" "http://10.1.2.2/companies?q=${tag}"`,
+token=$(curl -fsS -b "$jar" -c "$jar" https://10.1.2.2/login | sed -n 's/.*name="_csrf" value="\\([^"]*\\)".*/\\1/p' | head -1)
+curl -fsS -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$token" --data-urlencode username=admin --data-urlencode "password=$ADMIN_PASSWORD" https://10.1.2.2/login
+curl -fsS -b "$jar" "https://10.1.2.2/companies?q=${tag}"`,
     ]);
     assert.equal(page.status, 0, page.stderr);
     for (const name of names) assert.ok(page.stdout.includes(name), `the companies page lists ${name}`);
