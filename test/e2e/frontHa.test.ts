@@ -7,6 +7,7 @@
  * taking the addresses back; `pulumi up --refresh` starts what was killed. Needs root.
  */
 import assert from "node:assert/strict";
+import { STATS_PORT } from "../../roles/balancer";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { clientStream, get, inContainer, leftovers, machineState, stateDifference, waitFor, type StreamResult } from "../support/scenario";
 import { run, runAsync } from "../support/shell";
@@ -129,7 +130,7 @@ describe("vnx stack with a redundant front (crm:frontHa)", function () {
 
   it("each balancer shows its own HAProxy at its own address, where Nagios checks it, the backup's too", async () => {
     const statsFrom = (address: string) =>
-      inContainer("s1", `curl -s -o /dev/null -m 5 -w '%{http_code}' http://${address}:8404/`).stdout.trim();
+      inContainer("s1", `curl -s -o /dev/null -m 5 -w '%{http_code}' http://${address}:${STATS_PORT}/`).stdout.trim();
     assert.equal(statsFrom("10.1.3.2"), "200", "lb");
     assert.equal(statsFrom("10.1.3.3"), "200", "lb2");
     // Nagios would see the backup's HAProxy stop, though the pair goes on serving.
