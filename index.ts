@@ -3,6 +3,7 @@
  * a replica-3 GlusterFS volume — on the stack's target (vnx, openstack or aws).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { CertificateAuthority } from "./components/CertificateAuthority";
 import { CrmTier } from "./components/CrmTier";
 import { Firewall, scenarioPolicy } from "./components/Firewall";
 import { GlusterCluster } from "./components/GlusterCluster";
@@ -10,11 +11,12 @@ import { LoadBalancer } from "./components/LoadBalancer";
 import { ManagementHost } from "./components/ManagementHost";
 import { Monitoring } from "./components/Monitoring";
 import { PgServer } from "./components/PgServer";
-import { selectPlatform } from "./targets";
+import { checkOwnCertificateCovers, knownServiceSubject, selectPlatform } from "./targets";
 import { addressOn, FIREWALL_INSIDE, planScenario, hostsWithRole, virtualAddresses, type HostPlan } from "./topology/plan";
 import { loadSettings } from "./topology/settings";
 
-const { settings, secrets } = loadSettings();
+const { settings, secrets, ownCertificate } = loadSettings();
+checkOwnCertificateCovers(ownCertificate, knownServiceSubject(settings));
 const hosts = planScenario(settings);
 const one = (role: HostPlan["role"]): HostPlan => hostsWithRole(hosts, role)[0];
 const servers = hostsWithRole(hosts, "app");
@@ -30,25 +32,35 @@ const policy = scenarioPolicy({
   firewallInside: fw2 ? [addressOn(fw, "lan2"), addressOn(fw2, "lan2"), FIREWALL_INSIDE] : undefined,
 });
 const firewall = new Firewall("fw", { platform, host: fw, backup: fw2, policy });
+const storage = new GlusterCluster("nas", { platform, hosts: hostsWithRole(hosts, "nas"), clients: servers });
+const standby = hostsWithRole(hosts, "db")[1];
+// The pair's backups and its third etcd member live on the storage hosts, which must be up first.
 const db = new PgServer("bbdd", {
   platform,
   host: one("db"),
-  standby: hostsWithRole(hosts, "db")[1],
+  standby,
   clients: servers,
   password: secrets.dbPassword,
   passwordEncryption: settings.app?.md5Passwords ? "md5" : "scram-sha-256",
+  witness: standby ? one("nas") : undefined,
+  backup: standby ? { storage: hostsWithRole(hosts, "nas"), retentionFull: settings.backupRetention } : undefined,
+  monitor: settings.monitoring && standby ? one("monitor") : undefined,
+  dependsOn: standby ? storage.ready : undefined,
 });
-const storage = new GlusterCluster("nas", { platform, hosts: hostsWithRole(hosts, "nas"), clients: servers });
+// HTTPS always (issue 12): with the stack's own CA, or the user's certificate (crm:tlsCertificate).
+const tls = new CertificateAuthority("tls", { own: ownCertificate });
 const tier = new CrmTier("crm", {
   platform,
   servers,
   databaseUrl: db.databaseUrl,
+  databaseProxy: db.proxy,
   sessionSecret: secrets.sessionSecret,
   adminPassword: secrets.adminPassword,
   storage,
   balancers: hostsWithRole(hosts, "balancer"),
   rolloutTimeout: settings.rolloutTimeout,
   app: settings.app,
+  behindHttps: true,
   dependsOn: [...db.ready, ...storage.ready],
 });
 const lb = new LoadBalancer("lb", {
@@ -60,6 +72,7 @@ const lb = new LoadBalancer("lb", {
   healthPath: tier.healthPath,
   algorithm: settings.balance,
   entry: firewall.policy.forward,
+  tls,
   dependsOn: tier.ready,
 });
 
@@ -72,6 +85,8 @@ const monitoring = settings.monitoring
       virtualAddresses: virtualAddresses(settings),
       adminPassword: secrets.adminPassword,
       app: { port: tier.port, healthPath: tier.healthPath },
+      // The pair that Patroni runs (a managed standby, RDS, is the cloud's to watch).
+      database: db.proxy ? "patroni" : undefined,
       dependsOn: [lb],
     })
   : undefined;
@@ -80,7 +95,7 @@ const management =
   settings.management && platform.management
     ? new ManagementHost("ges", { platform, host: one("management"), authorizedKeys: settings.managementKeys, managed: insideHosts })
     : undefined;
-platform.clients?.(hostsWithRole(hosts, "client"));
+platform.clients?.(hostsWithRole(hosts, "client"), tls.caCertificatePem);
 
 export const url = lb.url;
 export const target = settings.target;
@@ -98,3 +113,5 @@ export const storageAddresses = storage.addresses;
 export const monitoringUrl = monitoring?.url;
 export const managementSsh = management?.ssh;
 export const databaseUrl = pulumi.secret(db.databaseUrl);
+/** The CA that clients trust for the service's certificate (PEM); `scripts/vnx up` writes it to .pulumi-state/<stack>-ca.pem. */
+export const caCertificate = tls.caCertificatePem;

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { HEALTH_PATH } from "../roles/app";
 import { APP_PORT, type HostPlan } from "../topology/plan";
 import type { AppSettings } from "../topology/settings";
-import type { AppMember, Platform } from "../targets/platform";
+import type { AppMember, DatabaseNode, Platform } from "../targets/platform";
 
 export interface CrmTierArgs {
   readonly platform: Platform;
@@ -10,6 +10,8 @@ export interface CrmTierArgs {
   readonly servers: readonly HostPlan[];
   /** Secret: DATABASE_URL. */
   readonly databaseUrl: pulumi.Output<string>;
+  /** The database nodes a local proxy on each server follows, when DATABASE_URL points at it. @default none */
+  readonly databaseProxy?: readonly DatabaseNode[];
   readonly sessionSecret: pulumi.Output<string>;
   readonly adminPassword: pulumi.Output<string>;
   /** The uploads volume and the servers that serve it. */
@@ -20,6 +22,8 @@ export interface CrmTierArgs {
   readonly balancers: readonly HostPlan[];
   /** Seconds a server may take to become healthy on a new release. @default 90 */
   readonly rolloutTimeout?: number;
+  /** The load balancer terminates TLS: the CRM marks its cookies Secure and sends HSTS. @default false */
+  readonly behindHttps?: boolean;
   /** Resources (database, storage) the servers must wait for. */
   readonly dependsOn?: pulumi.Resource[];
 }
@@ -48,9 +52,11 @@ export class CrmTier extends pulumi.ComponentResource {
         adminPassword: args.adminPassword,
         volume: args.storage.volume,
         storageAddresses: args.storage.addresses,
+        databaseProxy: args.databaseProxy,
         balancers: args.balancers,
         rolloutTimeout: args.rolloutTimeout ?? 90,
         app: args.app,
+        behindHttps: args.behindHttps ?? false,
       },
       { parent: this, dependsOn: args.dependsOn },
     );

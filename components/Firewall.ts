@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ruleProblem, type AllowRule, type FirewallPolicy } from "../roles/firewall";
-import { FIREWALL_INSIDE, FIREWALL_OUTSIDE, LANS, SERVICE_ADDRESS, type HostPlan } from "../topology/plan";
+import { FIREWALL_INSIDE, FIREWALL_OUTSIDE, HTTP_PORT, HTTPS_PORT, LANS, SERVICE_ADDRESS, type HostPlan } from "../topology/plan";
 import type { Platform } from "../targets/platform";
 
 export interface FirewallArgs {
@@ -11,8 +11,8 @@ export interface FirewallArgs {
   /** A second firewall sharing the gateway addresses and the connections' state (crm:frontHa). @default none */
   readonly backup?: HostPlan;
   /**
-   * What is let through. @default {@link scenarioPolicy} with no optional parts: ICMP echo and
-   * TCP/80 to the load balancer, and ping of the firewall from LAN1; nothing else.
+   * What is let through. @default {@link scenarioPolicy} with no optional parts: ICMP echo,
+   * TCP/80 and TCP/443 to the load balancer, and ping of the firewall from LAN1; nothing else.
    */
   readonly policy?: FirewallPolicy;
 }
@@ -27,12 +27,17 @@ export interface OptionalEntries {
   readonly firewallInside?: readonly string[];
 }
 
-/** The seed's policy: only ping and web to the load balancer; plus the optional parts' entries. */
+/**
+ * The seed's policy: only ping and web to the load balancer; plus the optional parts' entries.
+ * Web is HTTPS (443) and HTTP (80), which the balancer only redirects to HTTPS: a user who types
+ * the bare address still arrives.
+ */
 export function scenarioPolicy(optional: OptionalEntries = {}): FirewallPolicy {
   const from = optional.adminCidr;
   const forward: AllowRule[] = [
     { description: "ping the service", protocol: "icmp-echo", to: SERVICE_ADDRESS },
-    { description: "web to the load balancer", protocol: "tcp", to: SERVICE_ADDRESS, port: 80 },
+    { description: "web to the load balancer", protocol: "tcp", to: SERVICE_ADDRESS, port: HTTP_PORT },
+    { description: "web over TLS to the load balancer", protocol: "tcp", to: SERVICE_ADDRESS, port: HTTPS_PORT },
   ];
   if (optional.monitoring) forward.push({ description: "monitoring page", protocol: "tcp", to: optional.monitoring, port: 80, from });
   if (optional.management)

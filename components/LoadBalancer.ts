@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AllowRule } from "../roles/firewall";
 import type { HostPlan } from "../topology/plan";
-import type { AppMember, Platform } from "../targets/platform";
+import type { AppMember, Platform, TlsSpec } from "../targets/platform";
 
 export interface LoadBalancerArgs {
   readonly platform: Platform;
@@ -17,6 +17,8 @@ export interface LoadBalancerArgs {
   readonly algorithm?: "roundrobin" | "leastconn";
   /** Entry rules of the public side (the firewall's forward rules). */
   readonly entry: readonly AllowRule[];
+  /** HTTPS with certificates from this CA (or the user's own), HTTP redirected to it. @default none: HTTP only */
+  readonly tls?: TlsSpec;
   readonly dependsOn?: pulumi.Resource[];
 }
 
@@ -37,6 +39,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
         algorithm: args.algorithm ?? "roundrobin",
         healthPath: args.healthPath,
         entry: args.entry,
+        tls: args.tls,
       },
       { parent: this, dependsOn: args.dependsOn },
     );

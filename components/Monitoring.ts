@@ -14,6 +14,8 @@ export interface MonitoringArgs {
   readonly adminPassword: pulumi.Input<string>;
   /** The app servers' port and health path (none: a TCP check), as the app tier has them. */
   readonly app: { readonly port: number; readonly healthPath?: string };
+  /** The database pair (Patroni): its leader, replication lag and backups' age are watched too. @default PostgreSQL by TCP */
+  readonly database?: "single" | "patroni";
   readonly dependsOn?: pulumi.Resource[];
 }
 
@@ -36,6 +38,7 @@ export class Monitoring extends pulumi.ComponentResource {
         appPort: args.app.port,
         healthPath: args.app.healthPath,
         adminPassword: pulumi.secret(args.adminPassword),
+        database: args.database,
       },
       { parent: this, dependsOn: args.dependsOn },
     );

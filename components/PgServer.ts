@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { PasswordEncryption } from "../roles/db";
 import { PG_PORT, type HostPlan } from "../topology/plan";
-import type { Platform } from "../targets/platform";
+import type { DatabaseBackupSpec, DatabaseNode, Platform } from "../targets/platform";
 
 export interface PgServerArgs {
   readonly platform: Platform;
@@ -19,6 +19,14 @@ export interface PgServerArgs {
   readonly password: pulumi.Input<string>;
   /** md5 for an app whose driver has no SCRAM. @default "scram-sha-256" */
   readonly passwordEncryption?: PasswordEncryption;
+  /** With a standby: the third etcd member's host. */
+  readonly witness?: HostPlan;
+  /** Backups to the storage hosts. @default none */
+  readonly backup?: DatabaseBackupSpec;
+  /** The Nagios host, when there is one: NRPE on the database hosts answers it. @default none */
+  readonly monitor?: HostPlan;
+  /** Resources the database waits for (the storage hosts that hold its backups and witness). */
+  readonly dependsOn?: pulumi.Resource[];
 }
 
 /** A postgres:// URL; the password is percent-encoded so any character is safe in it. */
@@ -32,12 +40,16 @@ export class PgServer extends pulumi.ComponentResource {
   /** Secret: the URL the app servers use (DATABASE_URL). */
   public readonly databaseUrl: pulumi.Output<string>;
   public readonly ready: pulumi.Resource[];
+  /** With a replicated pair: the nodes each app server's local proxy follows (DATABASE_URL points at the proxy). */
+  public readonly proxy?: readonly DatabaseNode[];
 
   constructor(name: string, args: PgServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("crm:db:PgServer", name, {}, opts);
     const database = args.database ?? "crm";
     const user = args.user ?? "crm";
     if (args.clients.length === 0) throw new pulumi.ResourceError("PgServer needs at least one client host", this);
+    if (args.standby && !args.witness)
+      throw new pulumi.ResourceError("PgServer: a standby needs a witness host (etcd's third member)", this);
     const password = pulumi.secret(args.password);
     const realized = args.platform.database(
       name,
@@ -49,10 +61,14 @@ export class PgServer extends pulumi.ComponentResource {
         user,
         password,
         passwordEncryption: args.passwordEncryption ?? "scram-sha-256",
+        witness: args.standby ? args.witness : undefined,
+        backup: args.backup,
+        monitor: args.monitor,
       },
-      { parent: this },
+      { parent: this, dependsOn: args.dependsOn },
     );
     this.address = realized.address;
+    this.proxy = realized.proxy;
     this.ready = [...realized.resources];
     this.databaseUrl = pulumi.secret(
       pulumi.all([realized.address, password]).apply(([host, pw]) => postgresUrl({ user, password: pw, host, database })),

@@ -6,6 +6,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AppEnvSource, AppSettings } from "../topology/settings";
+import { renderGlusterMountUnit } from "./nas";
+import { dbProxyStep, type DbProxyArgs } from "./patroni";
 import { enableNow, roleScript, shellQuote, systemdUnit, writeFile } from "./script";
 
 export const APP_USER_ID = 990;
@@ -32,6 +34,10 @@ export interface AppRoleArgs {
   readonly installApp?: string;
   /** Another app instead of the project's CRM (crm:app). */
   readonly custom?: CustomApp;
+  /** The balancer in front terminates TLS: the CRM's cookies are Secure, and it sends HSTS. @default false */
+  readonly behindHttps?: boolean;
+  /** A replicated database: DATABASE_URL points at a local HAProxy that follows Patroni's leader. @default none */
+  readonly databaseProxy?: DbProxyArgs;
 }
 
 /** A user's app as its servers run it: the bundle (with its Node.js in .crm-runtime/bin) is in /opt/crm. */
@@ -89,6 +95,8 @@ export function renderAppEnv(args: AppRoleArgs): string {
     SESSION_SECRET: args.sessionSecret,
     ADMIN_PASSWORD: args.adminPassword,
     UPLOAD_DIR,
+    // Only where HTTPS is in front: a Secure cookie over plain HTTP is never sent back, and nobody could sign in.
+    ...(args.behindHttps ? { COOKIE_SECURE: "true" } : {}),
   };
   // systemd's EnvironmentFile takes double-quoted values with backslash escapes of \ " $ and `, exactly
   // as a shell does: crm-once sources the same file with bash.
@@ -143,23 +151,13 @@ export function renderAppUnit(custom?: CustomApp): string {
  * Mounts the uploads volume and keeps trying until it succeeds, so a server that boots before the
  * storage hosts still gets its mount (a plain mount unit gives up at once). The app's health check
  * fails while UPLOAD_DIR is missing, which keeps the server out of the load balancer meanwhile.
- * A try made while the volume is still being created can leave a dead FUSE mount behind ("Transport
- * endpoint is not connected": not a mount point, yet mount refuses it): it is lazily unmounted before
- * the next try. Found by the cloud rehearsal, where app servers boot with the bricks.
  */
 export function renderUploadsUnit(args: Pick<AppRoleArgs, "volume" | "glusterServers">): string {
-  const [primary, ...backups] = args.glusterServers;
-  const options = `backup-volfile-servers=${backups.join(":")}`;
-  return systemdUnit({
-    Unit: { Description: "crm: mount the uploads volume", After: "network-online.target", Wants: "network-online.target" },
-    Service: {
-      Type: "oneshot",
-      RemainAfterExit: "yes",
-      ExecStart: `/bin/sh -c 'until mountpoint -q ${UPLOADS_MOUNT} || { umount -l ${UPLOADS_MOUNT} 2>/dev/null; mount -t glusterfs -o ${options} ${primary}:/${args.volume} ${UPLOADS_MOUNT}; }; do sleep 2; done'`,
-      ExecStop: `/bin/umount -l ${UPLOADS_MOUNT}`,
-      TimeoutStartSec: "infinity",
-    },
-    Install: { WantedBy: "multi-user.target" },
+  return renderGlusterMountUnit({
+    description: "mount the uploads volume",
+    mountpoint: UPLOADS_MOUNT,
+    volume: args.volume,
+    servers: args.glusterServers,
   });
 }
 
@@ -175,6 +173,8 @@ mkdir -p ${UPLOADS_MOUNT}`,
     enableNow("crm-uploads.service"),
     `crm_retry 120 "the uploads volume" mountpoint -q ${UPLOADS_MOUNT}
 install -d -o crm -g crm -m 0750 ${UPLOAD_DIR}`,
+    // The endpoint first: the app's migrations at start connect through it.
+    args.databaseProxy ? dbProxyStep(args.databaseProxy) : "",
     writeFile("/etc/crm/crm.env", renderAppEnv(args), { mode: "0600", onChange: "CRM_RESTART=1" }),
     ...(args.custom ? customAppFiles(args.custom, args.databaseUrl) : []),
     writeFile("/etc/systemd/system/crm.service", renderAppUnit(args.custom), { onChange: "systemctl daemon-reload; CRM_RESTART=1" }),

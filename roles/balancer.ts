@@ -5,6 +5,34 @@ import { vrrpPairSteps, type VrrpPairArgs } from "./vrrp";
 /** HAProxy's backend of the app servers (its servers are named after the hosts: s1, s2 …). */
 export const APP_BACKEND = "crm_app";
 
+/** Where the balancer keeps its service certificate: the chain, then the key (HAProxy's crt format). Root-only. */
+export const CERTIFICATE_PATH = "/etc/haproxy/certs/crm.pem";
+
+/**
+ * TLS as HAProxy offers it to clients: TLS 1.2 and 1.3 only, and for 1.2 only forward-secret
+ * AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305), Mozilla's "intermediate" list without its
+ * DHE entries (slow, and no client that has TLS 1.2 lacks ECDHE). No session tickets: their key
+ * would outlive the forward secrecy the suites give.
+ */
+export const TLS_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+] as const;
+export const TLS13_SUITES = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"] as const;
+/** One year of HSTS: browsers then go to HTTPS without asking HTTP first (they ignore it for a bare IP address). */
+export const HSTS_MAX_AGE = 31_536_000;
+
+export interface HaproxyTls {
+  /** Address:port of the HTTPS listener, e.g. 10.1.2.2:443; HTTP (`bind`) then only redirects here. */
+  readonly bind: string;
+  /** The HTTPS port clients reach, when it is not 443 (a port the docker target publishes): redirects name it. @default 443 */
+  readonly publicPort?: number;
+}
+
 /** Port of HAProxy's read-only statistics page on the balancer's front side (for monitoring). */
 export const STATS_PORT = 8404;
 
@@ -23,7 +51,34 @@ export interface HaproxyArgs {
   readonly healthPath?: string;
   /** Where the read-only statistics page listens (for monitoring), e.g. 10.1.3.1:8404. */
   readonly statsBind?: string;
+  /** HTTPS, terminated here with the certificate at {@link CERTIFICATE_PATH}. @default none: HTTP only */
+  readonly tls?: HaproxyTls;
 }
+
+/**
+ * The service's frontend rules for HTTPS: plain HTTP is answered by a permanent redirect (the
+ * path and query kept); over TLS the app is told the client's scheme (X-Forwarded-Proto, which
+ * the app trusts from the balancer's network), HSTS is sent, and a cookie set without `Secure`
+ * gets it (defense in depth: a user's app may not know it sits behind HTTPS).
+ */
+function tlsFrontend(tls: HaproxyTls): string {
+  const port = tls.publicPort ?? 443;
+  const redirect =
+    port === 443
+      ? "http-request redirect scheme https code 301 unless { ssl_fc }"
+      : `http-request redirect location https://%[req.hdr(host),field(1,:)]:${port}%[capture.req.uri] code 301 unless { ssl_fc }`;
+  return `  bind ${tls.bind} ssl crt ${CERTIFICATE_PATH} alpn h2,http/1.1
+  ${redirect}
+  http-request set-header X-Forwarded-Proto https
+  http-response set-header Strict-Transport-Security "max-age=${HSTS_MAX_AGE}"
+  http-response replace-header Set-Cookie '^((?:(?!;[ ]*[Ss][Ee][Cc][Uu][Rr][Ee](?:;|$)).)*)$' '\\1; Secure'
+`;
+}
+
+const TLS_GLOBAL = (ciphers: string) => `  ssl-default-bind-ciphers ${ciphers}
+  ssl-default-bind-ciphersuites ${TLS13_SUITES.join(":")}
+  ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets
+`;
 
 /**
  * haproxy.cfg. Timings follow the design's reliability targets: checks every 1 s and a dead
@@ -51,7 +106,7 @@ global
   maxconn 4096
   stats socket /run/haproxy/admin.sock mode 660 level admin
   stats timeout 30s
-
+${args.tls ? TLS_GLOBAL(TLS_CIPHERS.join(":")) : ""}
 defaults
   mode http
   log global
@@ -73,7 +128,7 @@ defaults
 
 frontend crm
   bind ${args.bind}
-  default_backend ${APP_BACKEND}
+${args.tls ? tlsFrontend(args.tls) : ""}  default_backend ${APP_BACKEND}
 
 backend ${APP_BACKEND}
   balance ${args.algorithm}
@@ -86,6 +141,18 @@ ${servers}
 ${stats}`;
 }
 
+/** A service certificate as PEM: the chain (leaf first) and its private key (a secret). */
+export interface ServiceCertificate {
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
+}
+
+/** HAProxy's crt file: the chain, then the key, each ending in a newline. */
+export function certificateFile(c: ServiceCertificate): string {
+  const line = (pem: string) => (pem.endsWith("\n") ? pem : `${pem}\n`);
+  return line(c.certificatePem) + line(c.privateKeyPem);
+}
+
 /** keepalived's check on a balancer of a pair: the addresses stay only where HAProxy runs. */
 export const HAPROXY_ALIVE = "/usr/bin/systemctl is-active --quiet haproxy.service";
 
@@ -93,14 +160,17 @@ export const HAPROXY_ALIVE = "/usr/bin/systemctl is-active --quiet haproxy.servi
  * The lb host. As a member of a pair (crm:frontHa), HAProxy binds the shared addresses on both
  * members while only one holds them (ip_nonlocal_bind), so a takeover needs no HAProxy reload.
  */
-export function balancerRoleScript(args: HaproxyArgs, pair?: VrrpPairArgs): string {
+export function balancerRoleScript(args: HaproxyArgs, pair?: VrrpPairArgs, certificate?: ServiceCertificate): string {
+  if (args.tls && !certificate) throw new Error("balancerRoleScript: HTTPS needs the service certificate");
+  const reload =
+    "haproxy -c -q -f /etc/haproxy/haproxy.cfg && { systemctl is-active --quiet haproxy && systemctl reload haproxy || true; }";
   return roleScript(
     pair ? `balancer (${pair.member})` : "balancer",
     ipForwarding(),
     ...(pair ? [sysctlAtBoot("nonlocal-bind", { "net.ipv4.ip_nonlocal_bind": "1" })] : []),
-    writeFile("/etc/haproxy/haproxy.cfg", renderHaproxyConfig(args), {
-      onChange: "haproxy -c -q -f /etc/haproxy/haproxy.cfg && { systemctl is-active --quiet haproxy && systemctl reload haproxy || true; }",
-    }),
+    // Before the configuration that names it; a renewed certificate is taken by a reload.
+    ...(args.tls && certificate ? [writeFile(CERTIFICATE_PATH, certificateFile(certificate), { mode: "0600", onChange: reload })] : []),
+    writeFile("/etc/haproxy/haproxy.cfg", renderHaproxyConfig(args), { onChange: reload }),
     enableNow("haproxy.service"),
     ...(pair ? [vrrpPairSteps({ ...pair, check: pair.check ?? HAPROXY_ALIVE }, "haproxy.service")] : []),
   );

@@ -45,9 +45,13 @@ ALTER DATABASE :"db" OWNER TO :"user";
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;`;
 
 export function dbRoleScript(args: DbArgs): string {
+  return roleScript("db", ...dbSteps(args));
+}
+
+/** The single server's steps; `$PG_ETC` (the cluster's configuration directory) is set for the steps that follow. */
+export function dbSteps(args: DbArgs): string[] {
   // Debian names the cluster directory after the major version; find it rather than hard-code it.
-  return roleScript(
-    "db",
+  return [
     `PG_MAJOR=$(ls /etc/postgresql | sort -n | tail -1)
 PG_ETC=/etc/postgresql/$PG_MAJOR/main`,
     enableNow("postgresql.service"),
@@ -57,7 +61,7 @@ PG_ETC=/etc/postgresql/$PG_MAJOR/main`,
       onChange: 'chown postgres:postgres "$PG_ETC/pg_hba.conf"; systemctl reload postgresql',
     }),
     ensureAppDatabaseStep(args),
-  );
+  ];
 }
 
 /** Waits for the local PostgreSQL, then creates or updates the app's role (with its password) and database. */

@@ -9,6 +9,8 @@
  * not on the command names monitoring-plugins happens to ship in /etc/nagios-plugins/config.
  */
 import { PG_PORT, type Role } from "../topology/plan";
+import { BACKUP_AGE_NRPE_COMMAND } from "./backup";
+import { PATRONI_REST_PORT } from "./patroni";
 import { enableNow, roleScript, shellQuote, sysctlAtBoot, writeFile } from "./script";
 
 export interface MonitoredHost {
@@ -35,6 +37,12 @@ export interface MonitorArgs {
   readonly adminPassword: string;
   /** The monitoring host's front-LAN address; Apache listens there on port 80, nowhere else. */
   readonly listen: string;
+  /**
+   * What runs on the db hosts: `patroni` (the pair) adds Patroni's health, leader and replication
+   * lag; both kinds add the age of the newest backup (NRPE on the db hosts, roles/backup.ts).
+   * @default a TCP check of PostgreSQL only
+   */
+  readonly database?: "single" | "patroni";
 }
 
 export const NAGIOS_CONF = "/etc/nagios4/conf.d/crm.cfg";
@@ -94,6 +102,19 @@ function roleChecks(args: MonitorArgs): ServiceCheck[] {
     { role: "db", description: "PostgreSQL", command: `crm-check-tcp!${PG_PORT}` },
     { role: "nas", description: "glusterd", command: `crm-check-tcp!${GLUSTERD_PORT}` },
   ];
+  if (args.database) {
+    checks.push({ role: "db", description: "Backup age", command: `crm-check-nrpe!${BACKUP_AGE_NRPE_COMMAND}` });
+  }
+  if (args.database === "patroni") {
+    checks.push(
+      // 200 while Patroni runs PostgreSQL on this node, as leader or replica.
+      { role: "db", description: "Patroni", command: `crm-check-http!${PATRONI_REST_PORT}!/health` },
+      // The cluster as this node sees it has a leader (the other node's view is checked on that node).
+      { role: "db", description: "Patroni leader", command: `crm-check-patroni-leader!${PATRONI_REST_PORT}` },
+      // 200 on the leader; on a replica only while it replays within 16 MB of the leader.
+      { role: "db", description: "Replication lag", command: `crm-check-http!${PATRONI_REST_PORT}!/read-only?lag=16MB` },
+    );
+  }
   if (args.haproxyStatsPort)
     checks.push({ role: "balancer", description: "HAProxy stats", command: `crm-check-http!${args.haproxyStatsPort}!/` });
   return checks;
@@ -116,6 +137,12 @@ export function renderNagiosObjects(args: MonitorArgs): string {
     // -e 200: anything but a 200 (a 503 from an unhealthy app, a redirect) is CRITICAL.
     define("command", { command_name: "crm-check-http", command_line: "$USER1$/check_http -H $HOSTADDRESS$ -p $ARG1$ -u $ARG2$ -e 200" }),
     define("command", { command_name: "crm-check-tcp", command_line: "$USER1$/check_tcp -H $HOSTADDRESS$ -p $ARG1$" }),
+    define("command", {
+      command_name: "crm-check-patroni-leader",
+      command_line: `$USER1$/check_http -H $HOSTADDRESS$ -p $ARG1$ -u /cluster -e 200 -r '"role": *"leader"'`,
+    }),
+    // check_nrpe is in nagios-nrpe-plugin; NRPE's TLS needs no certificates between Debian's 4.x.
+    define("command", { command_name: "crm-check-nrpe", command_line: "$USER1$/check_nrpe -H $HOSTADDRESS$ -c $ARG1$" }),
   ];
   // Checked every minute; no e-mail notifications (the hosts have no mail transport), the UI is the alert.
   const templates = [

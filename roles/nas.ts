@@ -1,5 +1,5 @@
 /** The storage hosts: a GlusterFS replica-3 volume for the CRM's uploads. */
-import { enableNow, roleScript, shellQuote } from "./script";
+import { enableNow, roleScript, shellQuote, systemdUnit } from "./script";
 
 export interface GlusterVolumeArgs {
   readonly volume: string;
@@ -55,4 +55,34 @@ export function glusterFormationScript(args: GlusterVolumeArgs): string {
     options,
     `gluster volume info ${vol} | grep -q '^Status: Started' || gluster volume start ${vol}`,
   );
+}
+
+/**
+ * A client's mount of a volume that keeps trying until it succeeds, so a host that boots before the
+ * storage hosts still gets its mount (a plain mount unit gives up at once). The other servers are
+ * backup volfile servers: any one of the three storage hosts is enough to mount.
+ * A try made while the volume is still being created can leave a dead FUSE mount behind ("Transport
+ * endpoint is not connected": not a mount point, yet mount refuses it): it is lazily unmounted before
+ * the next try. Found by the cloud rehearsal, where app servers boot with the bricks.
+ */
+export function renderGlusterMountUnit(args: {
+  description: string;
+  mountpoint: string;
+  volume: string;
+  servers: readonly string[];
+}): string {
+  const [primary, ...backups] = args.servers;
+  if (!primary) throw new Error(`${args.description}: no storage host to mount from`);
+  const options = `backup-volfile-servers=${backups.join(":")}`;
+  return systemdUnit({
+    Unit: { Description: `crm: ${args.description}`, After: "network-online.target", Wants: "network-online.target" },
+    Service: {
+      Type: "oneshot",
+      RemainAfterExit: "yes",
+      ExecStart: `/bin/sh -c 'until mountpoint -q ${args.mountpoint} || { umount -l ${args.mountpoint} 2>/dev/null; mount -t glusterfs -o ${options} ${primary}:/${args.volume} ${args.mountpoint}; }; do sleep 2; done'`,
+      ExecStop: `/bin/umount -l ${args.mountpoint}`,
+      TimeoutStartSec: "infinity",
+    },
+    Install: { WantedBy: "multi-user.target" },
+  });
 }

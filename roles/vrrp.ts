@@ -1,7 +1,6 @@
 /**
  * The front pairs of crm:frontHa: fw/fw2 and lb/lb2 each share their addresses by VRRP
- * (keepalived). The same pattern as the database pair (roles/dbReplication.ts): unicast adverts
- * between the two members' own addresses, both members BACKUP with `nopreempt`, so that a member
+ * (keepalived): unicast adverts between the two members' own addresses, both members BACKUP with `nopreempt`, so that a member
  * coming back never takes the addresses back (a move is an interruption: it happens once, when
  * the holder dies, and not again when it returns).
  *

@@ -3,8 +3,11 @@
 #   cold up (base image and app bundle built from nothing), destroy, warm up (image cached),
 #   no-op up, refresh of the healthy stack, repair of a lost app server (`up --refresh` after
 #   lxc-destroy of crm-s2), rollout of a new app release to 3 servers, scale-out to 4 servers,
-#   scale-in to 3, scale-out to 10, rollout of a release to 10 servers, destroy.
-#   scripts/bench-vnx.sh [--skip-cold] [--short]    --short: warm up, no-op up and destroy only
+#   scale-in to 3, scale-out to 10, rollout of a release to 10 servers, destroy; and requests per
+#   second from client c1 through the firewall and the load balancer to the app servers (GET
+#   /login), over HTTPS (kept-alive, and a full TLS handshake per request) and over HTTP.
+#   scripts/bench-vnx.sh [--skip-cold] [--short] [--rps]
+#     --short: warm up, no-op up and destroy only; --rps: warm up, requests per second, destroy
 # Prints one line per step and a table at the end. Needs root and no other scenario running.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -12,11 +15,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CRM_LOG_TAG=bench
 cd "$CRM_ROOT"
 [[ $(id -u) == 0 ]] || crm_die "run as root: the vnx stack creates containers"
-cold=true short=false
+cold=true short=false rps_only=false
 for arg in "$@"; do
   case "$arg" in
     --skip-cold) cold=false ;;
     --short) cold=false short=true ;;
+    --rps) cold=false rps_only=true ;;
     *) crm_die "unknown option $arg" ;;
   esac
 done
@@ -58,6 +62,30 @@ table() {
   for i in "${!names[@]}"; do printf '| %s | %s |\n' "${names[$i]}" "${secs[$i]}"; done
 }
 up() { pulumi up "${config[@]}" --yes --skip-preview "$@"; }
+# rps: requests per second from c1 (outside the firewall), by scripts/rps.mjs run in c1's network
+# namespace (the image has no load generator): 8 clients for 20 s each way.
+declare -a rps_names=() rps_values=()
+rps() {
+  local pid ca=$dir/ca.pem name url flags line
+  pulumi stack output --stack "$stack" caCertificate >"$ca"
+  pid=$(lxc-info -n crm-c1 -p -H)
+  while IFS='|' read -r name url flags; do
+    # shellcheck disable=SC2086 # flags: zero or more words
+    line=$(nsenter -t "$pid" -n -- "$(command -v node)" scripts/rps.mjs "$url" 20 8 --ca "$ca" $flags)
+    crm_log "$name: $line"
+    rps_names+=("$name") rps_values+=("$(sed -n 's/.*"rps":\([0-9]*\).*/\1/p' <<<"$line")")
+  done <<'RUNS'
+HTTPS, kept-alive connections (200 from the app)|https://10.1.2.2/login|
+HTTPS, a new connection and full TLS handshake per request (200 from the app)|https://10.1.2.2/login|--new-connections
+HTTP, kept-alive connections (301 to HTTPS from the balancer)|http://10.1.2.2/login|
+HTTP, a new connection per request (301 to HTTPS from the balancer)|http://10.1.2.2/login|--new-connections
+RUNS
+}
+rps_table() {
+  ((${#rps_names[@]} > 0)) || return 0
+  printf '\n| from c1, GET /login, 8 clients, 20 s | requests per second |\n|---|---:|\n'
+  for i in "${!rps_names[@]}"; do printf '| %s | %s |\n' "${rps_names[$i]}" "${rps_values[$i]}"; done
+}
 servers() { pulumi config set "${config[@]}" crm:servers "$1"; }
 
 pulumi destroy "${config[@]}" --yes --skip-preview >/dev/null
@@ -71,10 +99,19 @@ if $cold; then
   step "destroy" pulumi destroy "${config[@]}" --yes --skip-preview
 fi
 step "warm up (image cached)" up
+if $rps_only; then
+  rps
+  step "destroy" pulumi destroy "${config[@]}" --yes --skip-preview
+  table
+  rps_table
+  exit 0
+fi
 step "no-op up" up
+rps
 if $short; then
   step "destroy" pulumi destroy "${config[@]}" --yes --skip-preview
   table
+  rps_table
   exit 0
 fi
 step "refresh (healthy stack)" pulumi refresh "${config[@]}" --yes --skip-preview
@@ -100,3 +137,4 @@ step "rollout of a new release to 10 servers" up
 step "destroy" pulumi destroy "${config[@]}" --yes --skip-preview
 
 table
+rps_table

@@ -20,7 +20,10 @@ CRM_VNX_PACKAGES=(lxc lxc-templates debootstrap distro-info rsync iproute2 iptab
 # The tests, beyond the vnx stack: the real tools that check rendered configurations.
 # docker.io: the suite runs the vnx stack once with a real Docker engine (scripts/with-docker.sh).
 # dpkg-dev: dpkg-scanpackages indexes the cloud rehearsal's local package repository (test/rehearsal/image.sh).
-CRM_TEST_PACKAGES=(shellcheck haproxy nagios4 monitoring-plugins-basic openssh-server postgresql keepalived docker.io dpkg-dev)
+# sslscan: the end-to-end test scans the service's TLS from a client's network (nsenter, so the image keeps its recipe).
+# patroni, etcd-server, pgbackrest and NRPE: the database roles' tests run the real programs.
+CRM_TEST_PACKAGES=(shellcheck haproxy nagios4 monitoring-plugins-basic openssh-server postgresql keepalived docker.io dpkg-dev
+  sslscan patroni etcd-server etcd-client pgbackrest nagios-nrpe-server nagios-nrpe-plugin)
 
 # crm_apt PKG...: installs the Debian packages that are missing; a no-op when all are present.
 # One apt at a time: scripts that run in parallel (Pulumi runs resources at once) queue on a lock

@@ -72,6 +72,9 @@ export const VRRP_IDS = { fwOutside: 11, fwInside: 12, lbService: 22, lbFront: 2
 /** conntrackd's synchronization between the firewalls (UDP, on LAN2). */
 export const CONNTRACK_SYNC_PORT = 3780;
 export const APP_PORT = 3000;
+/** The service's ports: HTTP only redirects to HTTPS, which the load balancer terminates (issue 12). */
+export const HTTP_PORT = 80;
+export const HTTPS_PORT = 443;
 /** PostgreSQL's port, on every database host and on the replicated pair's floating address. */
 export const PG_PORT = 5432;
 export const NAS_ADDRESSES = ["10.1.4.21", "10.1.4.22", "10.1.4.23"] as const;

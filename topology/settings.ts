@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { validatePublicKey } from "../roles/management";
+import { ownCertificateProblems, TLS_KEYS } from "../tls/checks";
 import { maxServers } from "./plan";
 
 export const CONFIG_NAMESPACE = "crm";
@@ -99,11 +100,15 @@ const settingsSchema = z
     rolloutTimeout: integerLike
       .pipe(z.number().min(10, "must be at least 10 (seconds)").max(900, "must be at most 900 (seconds)"))
       .default(90),
+    /** Full database backups pgBackRest keeps (older ones, and the WAL only they need, are expired). */
+    backupRetention: integerLike.pipe(z.number().min(1, "must be at least 1 (full backups to keep)").max(9999)).default(2),
     adminCidr: cidr.default("10.1.1.0/24"),
     /** OpenSSH public keys allowed on the management host (RSA ≥ 3072 bits or Ed25519). */
     managementKeys: z.array(z.string()).default([]),
     /** Another Node.js app instead of the project's own CRM (see README, "Your own app"). */
     app: appSchema.optional(),
+    /** The user's own service certificate (PEM, leaf first, then its chain) instead of one from the stack's CA; its key is crm:tlsKey. */
+    tlsCertificate: z.string().optional(),
   })
   .superRefine((s, ctx) => {
     const max = maxServers(s);
@@ -125,6 +130,10 @@ const settingsSchema = z
       const problem = validatePublicKey(key);
       if (problem) ctx.addIssue({ code: "custom", path: ["managementKeys", i], message: problem });
     });
+    // What can be told without the key (a secret, checked in loadSettings): the format, the dates, the chain.
+    if (s.tlsCertificate !== undefined)
+      for (const problem of ownCertificateProblems(s.tlsCertificate, undefined, new Date()))
+        ctx.addIssue({ code: "custom", path: ["tlsCertificate"], message: problem.replace(`${TLS_KEYS.certificate}: `, "") });
   });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -150,6 +159,29 @@ function describeExpected(issue: z.core.$ZodIssue): string {
   if (issue.code === "invalid_value") return `must be one of ${issue.values.map(String).join(", ")}`;
   if (issue.input === undefined) return "is required";
   return issue.message;
+}
+
+/** The user's own service certificate (crm:tlsCertificate) and its key (crm:tlsKey, a secret), checked to match. */
+export interface OwnCertificate {
+  readonly certificatePem: string;
+  readonly privateKeyPem: pulumi.Output<string>;
+}
+
+/** crm:tlsCertificate and crm:tlsKey come together or not at all; the message when they do not. */
+export function tlsPairProblem(hasCertificate: boolean, hasKey: boolean): string | undefined {
+  if (hasCertificate && !hasKey) return `${TLS_KEYS.key}: is required with ${TLS_KEYS.certificate} (its private key, set with --secret)`;
+  if (hasKey && !hasCertificate) return `${TLS_KEYS.certificate}: is required with ${TLS_KEYS.key} (the certificate of that key)`;
+  return undefined;
+}
+
+/**
+ * Checks the key against the certificate inside its Output, so that the key never reaches a message;
+ * returns it when it matches.
+ */
+export function checkOwnKey(certificatePem: string, privateKeyPem: string, now = new Date()): string {
+  const problems = ownCertificateProblems(certificatePem, privateKeyPem, now);
+  if (problems.length > 0) throw new SettingsError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  return privateKeyPem;
 }
 
 /** The secret settings, which stay Outputs from config to the host that needs them. */
@@ -178,12 +210,14 @@ export const SETTING_KEYS = [
   "frontHa",
   "balance",
   "rolloutTimeout",
+  "backupRetention",
   "adminCidr",
+  "tlsCertificate",
 ] as const;
 export const OBJECT_KEYS = ["managementKeys", "app"] as const;
 
 /** Reads and validates the stack's settings and secrets from Pulumi config. */
-export function loadSettings(): { settings: Settings; secrets: Secrets } {
+export function loadSettings(): { settings: Settings; secrets: Secrets; ownCertificate?: OwnCertificate } {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const raw: Record<string, unknown> = {};
   for (const key of SETTING_KEYS) {
@@ -195,8 +229,19 @@ export function loadSettings(): { settings: Settings; secrets: Secrets } {
     if (value !== undefined) raw[key] = value;
   }
   const secret = (key: keyof Secrets) => config.requireSecret(key).apply((v) => checkSecretLength(key, v));
+  const settings = parseSettings(raw);
+  // Read at once, not as an Output: a key that does not match its certificate must stop `up` before
+  // anything is created (an Output's check runs while the engine already creates). It goes on only as a secret.
+  const tlsKey = config.get("tlsKey");
+  const pairProblem = tlsPairProblem(settings.tlsCertificate !== undefined, tlsKey !== undefined);
+  if (pairProblem) throw new SettingsError(`invalid configuration:\n  ${pairProblem}`);
+  const certificatePem = settings.tlsCertificate;
   return {
-    settings: parseSettings(raw),
+    settings,
     secrets: { dbPassword: secret("dbPassword"), sessionSecret: secret("sessionSecret"), adminPassword: secret("adminPassword") },
+    ownCertificate:
+      certificatePem !== undefined && tlsKey !== undefined
+        ? { certificatePem, privateKeyPem: pulumi.secret(checkOwnKey(certificatePem, tlsKey)) }
+        : undefined,
   };
 }

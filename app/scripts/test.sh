@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ensure_debian_packages postgresql chromium
+ensure_debian_packages postgresql chromium haproxy libnss3-tools
 ensure_node_modules
 build_app
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ADMIN_PASSWORD, APP_DIR, AppProcess, tempDir } from './support/app.js';
@@ -8,6 +10,45 @@ import { createSalesTeam } from './support/fixtures.js';
 import { solidPng } from './support/images.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const PROJECT = path.resolve(APP_DIR, '..');
+
+interface Front {
+  ca: string;
+  config: string;
+  http: number;
+  https: number;
+}
+
+/**
+ * HAProxy on loopback in front of the app, as the stack's balancer is (issue 12): its haproxy.cfg
+ * and its certificate (for 127.0.0.1, from a CA made for the run) come from the project's own code
+ * (test/support/httpsFront.ts), so the browser meets the same TLS, redirect and headers as users.
+ */
+async function httpsFront(backend: string): Promise<{ front: Front; haproxy: ChildProcess }> {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/support/httpsFront.ts', backend, tempDir('https-front')], {
+    cwd: PROJECT,
+    encoding: 'utf8',
+  });
+  const front = JSON.parse(out) as Front;
+  const haproxy = spawn('haproxy', ['-db', '-f', front.config], { stdio: 'ignore' });
+  const listening = () =>
+    new Promise<boolean>((resolve) => {
+      const socket = net.connect(front.https, '127.0.0.1', () => resolve(socket.end() !== undefined));
+      socket.on('error', () => resolve(false));
+    });
+  for (let i = 0; i < 100 && !(await listening()); i++) await new Promise((r) => setTimeout(r, 100));
+  return { front, haproxy };
+}
+
+/** A home whose NSS database trusts `ca` for TLS servers: where Chromium on Linux looks for added authorities. */
+function homeTrusting(ca: string): string {
+  const home = tempDir('chromium-home');
+  const db = `sql:${path.join(home, '.pki/nssdb')}`;
+  mkdirSync(path.join(home, '.pki/nssdb'), { recursive: true });
+  execFileSync('certutil', ['-N', '-d', db, '--empty-password']);
+  execFileSync('certutil', ['-A', '-d', db, '-t', 'C,,', '-n', 'crm-infra test CA', '-i', ca]);
+  return home;
+}
 // Kept after the run for a person to look at (git-ignored).
 const SCREENSHOTS = process.env.SCREENSHOT_DIR ?? path.join(APP_DIR, 'test-artifacts');
 mkdirSync(SCREENSHOTS, { recursive: true });
@@ -17,13 +58,21 @@ describe('in a browser', function () {
   let context: BrowserContext;
   let page: Page;
   let databaseUrl: string;
+  let haproxy: ChildProcess | undefined;
+  let front: Front;
+  /** Where the browser goes: HTTPS through the front. The fixtures talk to the app directly (app.url). */
+  let site: string;
 
   before(async () => {
     databaseUrl = await createDatabase('browser');
     app = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
+    ({ front, haproxy } = await httpsFront(new URL(app.url).host));
+    site = `https://127.0.0.1:${front.https}`;
     context = await chromium.launchPersistentContext(tempDir('chromium-profile'), {
       executablePath: CHROMIUM,
       headless: true,
+      // The CA is trusted the way a user adds one, not by ignoring certificate errors.
+      env: { ...process.env, HOME: homeTrusting(front.ca) },
       args: [
         '--headless',
         '--no-sandbox',
@@ -40,13 +89,27 @@ describe('in a browser', function () {
   });
   after(async () => {
     await context?.close();
+    haproxy?.kill();
     await app?.stop();
   });
 
   const rowWith = (text: string) => page.locator('table.list tbody tr', { hasText: text });
 
+  it('reaches the CRM over HTTPS: plain HTTP is redirected, the certificate chains to the trusted CA, cookies are Secure', async () => {
+    const response = await page.goto(`http://127.0.0.1:${front.http}/login`);
+    assert.equal(page.url(), `${site}/login`);
+    assert.equal(response?.status(), 200);
+    const tls = await response!.securityDetails();
+    assert.match(tls?.protocol ?? '', /^TLS 1\.[23]$/);
+    assert.equal(tls?.issuer, 'crm-infra browser-test CA');
+    assert.match((await response!.allHeaders())['strict-transport-security'] ?? '', /max-age=\d+/);
+    const cookies = await context.cookies(site);
+    assert.ok(cookies.length > 0 && cookies.every((c) => c.secure), JSON.stringify(cookies));
+    assert.ok(readFileSync(front.ca, 'utf8').startsWith('-----BEGIN CERTIFICATE-----'));
+  });
+
   it('signs in, records a company, a customer with a photo and a visit, and finds them again', async () => {
-    await page.goto(`${app.url}/customers`);
+    await page.goto(`${site}/customers`);
     assert.match(page.url(), /\/login\?next=/, 'signed-out users are sent to the sign-in page');
     await page.getByLabel('Username').fill('admin');
     await page.getByLabel('Password').fill(ADMIN_PASSWORD);
@@ -62,7 +125,7 @@ describe('in a browser', function () {
 
     const photoFile = path.join(tempDir('photo'), 'grace.png');
     writeFileSync(photoFile, solidPng(120, 120, [36, 86, 199]));
-    await page.goto(`${app.url}/customers/new`);
+    await page.goto(`${site}/customers/new`);
     await page.getByLabel('Name').fill('Grace Hopper');
     await page.getByLabel('Company').selectOption({ label: 'Globex Corporation' });
     await page.getByLabel('Email').fill('grace@globex.example');
@@ -82,22 +145,22 @@ describe('in a browser', function () {
     await rowWith('renewal of the support contract').waitFor();
     assert.match(await rowWith('renewal').innerText(), /Done/);
 
-    await page.goto(`${app.url}/customers`);
+    await page.goto(`${site}/customers`);
     await page.getByRole('searchbox').fill('grace');
     await page.getByRole('button', { name: 'Search' }).click();
     await rowWith('Grace Hopper').waitFor();
     assert.match(await page.locator('.pager').innerText(), /1 found/);
 
-    await page.goto(`${app.url}/visits?q=renewal`);
+    await page.goto(`${site}/visits?q=renewal`);
     assert.match(await rowWith('Grace Hopper').innerText(), /2025-05-20/);
-    await page.goto(`${app.url}/companies?q=globex`);
+    await page.goto(`${site}/companies?q=globex`);
     assert.match(await rowWith('Globex Corporation').innerText(), /1/);
-    await page.goto(`${app.url}/customers?q=nobody-by-this-name`);
+    await page.goto(`${site}/customers?q=nobody-by-this-name`);
     await page.getByText('No customers found.').waitFor();
   });
 
   it('shows a form error next to the field instead of saving bad input', async () => {
-    await page.goto(`${app.url}/customers/new`);
+    await page.goto(`${site}/customers/new`);
     await page.getByLabel('Name').fill('Bad Email');
     await page.getByLabel('Company').selectOption({ label: 'Globex Corporation' });
     await page.getByLabel('Email').evaluate((el: HTMLInputElement) => (el.type = 'text'));
@@ -108,16 +171,16 @@ describe('in a browser', function () {
   });
 
   it('fits a 390 px phone screen without sideways scrolling', async () => {
-    await page.goto(`${app.url}/customers?q=grace`);
+    await page.goto(`${site}/customers?q=grace`);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'crm-customers-desktop.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     for (const url of ['/customers', '/visits', '/companies', '/tokens', '/customers/new']) {
-      await page.goto(`${app.url}${url}`);
+      await page.goto(`${site}${url}`);
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       assert.ok(width <= 390, `${url} is ${width} px wide`);
     }
     await page.screenshot({ path: path.join(SCREENSHOTS, 'crm-form-phone.png'), fullPage: true });
-    const customer = await page.goto(`${app.url}/customers?q=grace`);
+    const customer = await page.goto(`${site}/customers?q=grace`);
     assert.equal(customer?.status(), 200);
     await rowWith('Grace Hopper').getByRole('link', { name: 'Grace Hopper' }).click();
     await page.screenshot({ path: path.join(SCREENSHOTS, 'crm-customer-phone.png'), fullPage: true });
@@ -138,7 +201,7 @@ describe('in a browser', function () {
     const bobsVisit = await visit(bobId, day(2), 'Bob follows up on pricing');
 
     await context.clearCookies();
-    await page.goto(`${app.url}/`);
+    await page.goto(`${site}/`);
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill('alice-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -157,12 +220,12 @@ describe('in a browser', function () {
     await page.waitForURL(/\/visits\?/);
     assert.equal(await page.locator('table.list tbody tr').count(), 1, 'the done visit left the pending list');
     await shot('3-marked-done');
-    await page.goto(`${app.url}/`);
+    await page.goto(`${site}/`);
     assert.equal(await page.locator('#pending-count').innerText(), '1');
 
     const photoFile = path.join(tempDir('photo'), 'peter.png');
     writeFileSync(photoFile, solidPng(90, 90, [200, 120, 30]));
-    await page.goto(`${app.url}/customers/${customer!.id}`);
+    await page.goto(`${site}/customers/${customer!.id}`);
     await page.getByRole('link', { name: 'Edit' }).first().click();
     await page.locator('input[type=file]').setInputFiles(photoFile);
     await page.getByRole('button', { name: 'Save' }).click();
@@ -171,7 +234,7 @@ describe('in a browser', function () {
     assert.equal(await rowWith('Bob follows up').getByRole('link', { name: 'Edit' }).count(), 0, "no Edit link on Bob's visit");
     await shot('4-customer-photo');
 
-    const forbidden = await page.goto(`${app.url}/visits/${bobsVisit}/edit`);
+    const forbidden = await page.goto(`${site}/visits/${bobsVisit}/edit`);
     assert.equal(forbidden?.status(), 403);
     await page.getByText('You are not allowed to do this.').waitFor();
     await shot('5-not-allowed');

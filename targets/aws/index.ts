@@ -7,13 +7,14 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { APP_PORT, hostsWithRole, PG_PORT, type HostPlan, type Role } from "../../topology/plan";
+import { APP_PORT, hostsWithRole, HTTP_PORT, HTTPS_PORT, PG_PORT, type HostPlan, type Role } from "../../topology/plan";
 import { SettingsError, type Settings } from "../../topology/settings";
 import { AppBundle, bundleObjectKey } from "../cloud/bundle";
 import { cloudInstallApp } from "../cloud/cloudinit";
 import { entryFlows, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
+import { ownCertificateDomainProblem } from "../cloud/tls";
 import {
   appCloudInit,
   brickKeeps,
@@ -44,6 +45,17 @@ import { createAwsHost, createInstanceProfile, type AwsHost, type AwsHostArgs } 
 import { AwsNetwork, fixedAddress, tierCidr, ZONES, type SubnetTier } from "./network";
 import { createPublicNacl, createRules } from "./security";
 import { loadAwsSettings, type AwsSettings } from "./settings";
+import {
+  ALB_SSL_POLICY,
+  awsCertificatePlan,
+  awsTlsProblem,
+  createDomainAlias,
+  createServiceCertificate,
+  HTTP_ONLY_WARNING,
+  REDIRECT_TO_HTTPS,
+  withoutHttps,
+  type AwsCertificatePlan,
+} from "./tls";
 
 /** Where each role of the plan lives on aws: its security group and its subnet tier. */
 export const ROLE_PLACEMENT: Readonly<Partial<Record<Role, { tier: Tier; subnet: SubnetTier }>>> = {
@@ -54,10 +66,10 @@ export const ROLE_PLACEMENT: Readonly<Partial<Record<Role, { tier: Tier; subnet:
 };
 
 /** The problem with the settings for aws, or undefined (pure, tested). */
-export function awsSettingsProblem(settings: Settings, aws: Pick<AwsSettings, "awsDatabase">): string | undefined {
+export function awsSettingsProblem(settings: Settings, aws: Pick<AwsSettings, "awsDatabase" | "domain" | "awsZoneId">): string | undefined {
   if (settings.dbStandby && aws.awsDatabase === "ec2")
     return "crm:dbStandby: on aws the standby is RDS Multi-AZ: set crm:awsDatabase to rds";
-  return unsupportedOnClouds(settings, "aws");
+  return awsTlsProblem(aws) ?? ownCertificateDomainProblem(settings.tlsCertificate, aws.domain) ?? unsupportedOnClouds(settings, "aws");
 }
 
 /** RDS instance class from the EC2 type the user chose for the database host (db.t3.small for t3.small). */
@@ -95,6 +107,11 @@ export class AwsPlatform implements Platform {
   private readonly steps: readonly string[];
   /** Set by database() with crm:awsDatabase rds: appTier() gives the app its own user there. */
   private rdsDatabase?: RdsDatabase;
+  /**
+   * Where the ALB's certificate comes from, decided here because three elements follow it: the
+   * entry rules (443 only with HTTPS), the app's cookies (Secure only with HTTPS) and the listeners.
+   */
+  private readonly certificate: AwsCertificatePlan;
 
   constructor(
     settings: Settings,
@@ -113,6 +130,8 @@ export class AwsPlatform implements Platform {
       { provider: this.provider },
     );
     this.steps = [ssmAgentStep(this.aws.awsRegion)];
+    this.certificate = awsCertificatePlan(settings.tlsCertificate !== undefined, this.aws);
+    if (this.certificate.kind === "none") pulumi.log.warn(HTTP_ONLY_WARNING);
   }
 
   private place(host: HostPlan): { tier: Tier; subnetTier: SubnetTier; zone: number } {
@@ -167,11 +186,13 @@ export class AwsPlatform implements Platform {
     const management = hostsWithRole(this.hosts, "management")[0];
     const flowOptions = { appPort: APP_PORT, managementAddress: management?.nics[0].address, hasManagement: management !== undefined };
     const outbound = { tiers: ["app", "db", "nas", "mgmt"] as const, allowed: WEB_OUTBOUND };
-    const rules = securityGroupRules(scenarioFlows(spec.policy, flowOptions), this.tiers, outbound);
+    // Without a certificate nothing listens on 443: the groups and the ACL do not open it either.
+    const policy = this.certificate.kind === "none" ? withoutHttps(spec.policy) : spec.policy;
+    const rules = securityGroupRules(scenarioFlows(policy, flowOptions), this.tiers, outbound);
     return {
       resources: [
         ...createRules(name, this.network.groups, rules, o),
-        createPublicNacl(name, this.network.vpc.id, this.network.subnetIds("public"), entryFlows(spec.policy, flowOptions), o),
+        createPublicNacl(name, this.network.vpc.id, this.network.subnetIds("public"), entryFlows(policy, flowOptions), o),
       ],
     };
   }
@@ -282,6 +303,8 @@ export class AwsPlatform implements Platform {
 
   appTier(name: string, spec: AppTierSpec, opts: RealizeOptions): RealizedAppTier {
     const o = this.opts(opts);
+    // Secure cookies over plain HTTP would never come back: the ALB terminates TLS only with a certificate.
+    const tier: AppTierSpec = { ...spec, behindHttps: spec.behindHttps === true && this.certificate.kind !== "none" };
     const bucket = new aws.s3.Bucket(`${name}-bundle`, { forceDestroy: true, tags: { Name: `${name}-bundle` } }, o);
     const privateBucket = new aws.s3.BucketPublicAccessBlock(
       `${name}-bundle`,
@@ -308,7 +331,7 @@ export class AwsPlatform implements Platform {
       this.host(
         `${name}-${server.name}`,
         server,
-        { cloudInit: appCloudInit(server, spec, installApp, rds.steps), secret: true, profile, onUserDataChange: "replace", fixed: false },
+        { cloudInit: appCloudInit(server, tier, installApp, rds.steps), secret: true, profile, onUserDataChange: "replace", fixed: false },
         { ...opts, dependsOn: [...(opts.dependsOn ?? []), object] },
       ),
     );
@@ -356,9 +379,12 @@ export class AwsPlatform implements Platform {
       },
       o,
     );
-    const listener = new aws.lb.Listener(
+    const https = this.certificate.kind === "none" || !spec.tls ? undefined : this.certificate;
+    const forward: aws.types.input.lb.ListenerDefaultAction = { type: "forward", targetGroupArn: targets.arn };
+    // With HTTPS, port 80 only redirects: nothing reaches the app unencrypted.
+    const http = new aws.lb.Listener(
       `${name}-http`,
-      { loadBalancerArn: alb.arn, port: 80, protocol: "HTTP", defaultActions: [{ type: "forward", targetGroupArn: targets.arn }] },
+      { loadBalancerArn: alb.arn, port: HTTP_PORT, protocol: "HTTP", defaultActions: [https ? REDIRECT_TO_HTTPS : forward] },
       o,
     );
     const attachments = spec.members.map(
@@ -369,7 +395,25 @@ export class AwsPlatform implements Platform {
           { ...o, dependsOn: opts.dependsOn },
         ),
     );
-    return { resources: [alb, targets, listener, ...attachments], url: pulumi.interpolate`http://${alb.dnsName}/` };
+    if (!https) return { resources: [alb, targets, http, ...attachments], url: pulumi.interpolate`http://${alb.dnsName}/` };
+    const certificate = createServiceCertificate(name, https, spec.tls?.own, o);
+    const listener = new aws.lb.Listener(
+      `${name}-https`,
+      {
+        loadBalancerArn: alb.arn,
+        port: HTTPS_PORT,
+        protocol: "HTTPS",
+        sslPolicy: ALB_SSL_POLICY,
+        certificateArn: certificate.arn,
+        defaultActions: [forward],
+      },
+      o,
+    );
+    const alias = createDomainAlias(name, https, alb, o);
+    return {
+      resources: [alb, targets, http, listener, ...certificate.resources, ...(alias ? [alias] : []), ...attachments],
+      url: https.domain ? pulumi.output(`https://${https.domain}/`) : pulumi.interpolate`https://${alb.dnsName}/`,
+    };
   }
 
   /** The management host: a bastion in a public subnet with an Elastic IP, SSH from crm:adminCidr with crm:managementKeys. */

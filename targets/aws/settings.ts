@@ -19,6 +19,15 @@ export const awsSchema = cloudCommonSchema.extend({
   awsDatabase: z.enum(AWS_DATABASES).default("ec2"),
   awsNatPerZone: optionalBoolean(false),
   awsVolumeSize: gibibytes(20),
+  /**
+   * A Route 53 hosted zone (its id) that holds crm:domain: the program writes the ACM certificate's
+   * validation record and the domain's alias to the ALB there. Without it, those records are the
+   * user's to make (`pulumi up` prints the validation record while it waits; docs/clouds.md, "HTTPS").
+   */
+  awsZoneId: z
+    .string()
+    .regex(/^Z[A-Z0-9]{1,32}$/, "must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ")
+    .optional(),
 });
 export type AwsSettings = z.infer<typeof awsSchema>;
 export const AWS_KEYS = [
@@ -31,6 +40,7 @@ export const AWS_KEYS = [
   "awsDatabase",
   "awsNatPerZone",
   "awsVolumeSize",
+  "awsZoneId",
 ] as const;
 
 export function parseAwsSettings(raw: Readonly<Record<string, unknown>>): AwsSettings {

@@ -42,12 +42,36 @@ export const gibibytes = (fallback: number) =>
     .pipe(z.number().int().min(1, "must be at least 1 GiB").max(16384))
     .default(fallback);
 
-/** Settings both clouds need: who may administer. The app and Node.js come with the stack (bundle.ts). */
+/**
+ * A fully qualified DNS name a certificate can be issued for: letters, digits and hyphens in
+ * labels of 1 to 63 characters (no leading or trailing hyphen), at least two labels, a top-level
+ * label that is not all digits (so that an IP address is refused), 253 characters at most. No
+ * wildcard: the service has one name. A trailing dot is not accepted (ACM and browsers use none).
+ */
+export function isDnsName(value: string): boolean {
+  if (value.length > 253) return false;
+  const labels = value.split(".");
+  const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+  return labels.length >= 2 && labels.every((l) => label.test(l)) && !/^\d+$/.test(labels[labels.length - 1]);
+}
+
+/** Settings both clouds need: who may administer, and the service's name. The app and Node.js come with the stack (bundle.ts). */
 export const cloudCommonSchema = z.object({
   // Required on clouds, although topology/settings.ts defaults it: that default is vnx's LAN1.
   adminCidr: required.refine(isIpv4Cidr, "must be an IPv4 CIDR such as 203.0.113.0/24"),
+  /**
+   * The name clients reach the service by (its DNS record is the user's, or Route 53's with
+   * crm:awsZoneId): the service certificate names it, and the stack's URL uses it. On aws it is
+   * what turns HTTPS on without a certificate of the user's (an ACM certificate, DNS-validated).
+   */
+  domain: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine(isDnsName, "must be a DNS name such as crm.example.com (letters, digits, hyphens and dots; no scheme, port or path)")
+    .optional(),
 });
-export const CLOUD_COMMON_KEYS = ["adminCidr"] as const;
+export const CLOUD_COMMON_KEYS = ["adminCidr", "domain"] as const;
 
 /** Options the clouds do not realize (yet), refused with the key that asks for them. */
 export function unsupportedOnClouds(settings: Settings, target: string): string | undefined {

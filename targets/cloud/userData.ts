@@ -14,7 +14,7 @@ import { managementRoleScript, type ManagedHost } from "../../roles/management";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
 import type { HostPlan } from "../../topology/plan";
 import type { CloudHostArgs } from "./cloudinit";
-import type { AppTierSpec, DatabaseSpec, LoadBalancerSpec, ManagementSpec, StorageSpec } from "../platform";
+import type { AppTierSpec, DatabaseSpec, IssuedCertificate, LoadBalancerSpec, ManagementSpec, StorageSpec } from "../platform";
 
 /** What a host's user data is rendered from, before its data volume (if any) is known. */
 export type CloudInitInput = Omit<CloudHostArgs, "volume">;
@@ -92,28 +92,40 @@ export function appCloudInit(
         volume: spec.volume,
         glusterServers,
         installApp: install,
+        behindHttps: spec.behindHttps,
       }),
     }));
 }
 
-/** The HAProxy host (openstack without Octavia): the vnx balancer's role script, same arguments. */
+/**
+ * The HAProxy host (openstack without Octavia): the vnx balancer's role script, same arguments;
+ * with a certificate, HTTPS on `tls.bind` and `bind` only redirecting (the user data then holds
+ * the certificate's key: the caller makes it secret).
+ */
 export function balancerCloudInit(
   spec: LoadBalancerSpec,
   bind: string,
   statsBind: string,
   steps: readonly string[],
+  tls?: { readonly bind: string; readonly certificate: IssuedCertificate },
 ): pulumi.Output<CloudInitInput> {
-  return pulumi.all(spec.members.map((m) => pulumi.output(m.address))).apply((addresses) => ({
+  const pem = tls && pulumi.all([tls.certificate.certificatePem, tls.certificate.privateKeyPem]);
+  return pulumi.all([pulumi.all(spec.members.map((m) => pulumi.output(m.address))), pem]).apply(([addresses, certificate]) => ({
     hostname: spec.host.name,
     role: "balancer" as const,
     steps,
-    roleScript: balancerRoleScript({
-      bind,
-      backends: spec.members.map((m, i) => ({ name: m.name, address: addresses[i], port: spec.port })),
-      algorithm: spec.algorithm,
-      healthPath: spec.healthPath,
-      statsBind,
-    }),
+    roleScript: balancerRoleScript(
+      {
+        bind,
+        backends: spec.members.map((m, i) => ({ name: m.name, address: addresses[i], port: spec.port })),
+        algorithm: spec.algorithm,
+        healthPath: spec.healthPath,
+        statsBind,
+        tls: tls && { bind: tls.bind },
+      },
+      undefined,
+      certificate && { certificatePem: certificate[0], privateKeyPem: certificate[1] },
+    ),
   }));
 }
 

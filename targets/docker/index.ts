@@ -212,7 +212,7 @@ export class DockerPlatform implements port.Platform {
   database(name: string, spec: port.DatabaseSpec, opts: port.RealizeOptions): port.RealizedDatabase {
     if (spec.standby)
       throw new pulumi.ResourceError(
-        "crm:dbStandby: the docker target does not realize the standby yet: the replication password's derivation lives in the vnx target (it belongs in roles/dbReplication.ts), and keepalived's floating address is untested on Docker networks",
+        "crm:dbStandby: the docker target does not realize the standby yet: Patroni, etcd and pgBackRest are installed per host on vnx (the hosts' image here lacks them), and the pair has been tested on LXC only",
         opts.parent,
       );
     const listen = this.moved(addressOn(spec.host, "lan4"));

@@ -8,13 +8,24 @@
 import * as openstack from "@pulumi/openstack";
 import * as pulumi from "@pulumi/pulumi";
 import { STATS_PORT } from "../../roles/balancer";
-import { addressOn, APP_PORT, hostsWithRole, LANS, SERVICE_ADDRESS, type HostPlan, type Role } from "../../topology/plan";
+import {
+  addressOn,
+  APP_PORT,
+  hostsWithRole,
+  HTTP_PORT,
+  HTTPS_PORT,
+  LANS,
+  SERVICE_ADDRESS,
+  type HostPlan,
+  type Role,
+} from "../../topology/plan";
 import { SettingsError, type Settings } from "../../topology/settings";
 import { AppBundle, bundleObjectKey } from "../cloud/bundle";
 import { cloudInstallApp } from "../cloud/cloudinit";
 import { DNS_OUTBOUND, forTier, scenarioFlows, WEB_OUTBOUND, type Tier } from "../cloud/flows";
 import { securityGroupRules } from "../cloud/rules";
 import { unsupportedOnClouds } from "../cloud/settings";
+import { hasIntermediates, ownCertificateDomainProblem } from "../cloud/tls";
 import * as userData from "../cloud/userData";
 import type {
   AppTierSpec,
@@ -31,12 +42,14 @@ import type {
   RealizedManagement,
   RealizedStorage,
   StorageSpec,
+  TlsSpec,
 } from "../platform";
 import { objectStoreUrl, policyRoutingStep, swiftFetchCommand, type PortRoute } from "./delivery";
 import { createOpenStackHost, createPorts, type OpenStackHostArgs, type ServerImage } from "./host";
 import { OpenStackNetwork, subnetLayout, type CloudLan } from "./network";
 import { createRules, octaviaPeers } from "./security";
 import { loadOpenStackSettings, type OpenStackSettings } from "./settings";
+import { createHttpsRedirect, createTlsContainer, serviceSubject } from "./tls";
 
 export const ROLE_TIER: Readonly<Partial<Record<Role, Tier>>> = { balancer: "lb", app: "app", db: "db", nas: "nas", management: "mgmt" };
 
@@ -51,9 +64,9 @@ export function octaviaMethod(algorithm: LoadBalancerSpec["algorithm"]): "ROUND_
   return algorithm === "roundrobin" ? "ROUND_ROBIN" : "LEAST_CONNECTIONS";
 }
 
-export function openstackSettingsProblem(settings: Settings): string | undefined {
+export function openstackSettingsProblem(settings: Settings, os: Pick<OpenStackSettings, "domain">): string | undefined {
   if (settings.dbStandby) return "crm:dbStandby: the standby database is not available on openstack yet";
-  return unsupportedOnClouds(settings, "openstack");
+  return ownCertificateDomainProblem(settings.tlsCertificate, os.domain) ?? unsupportedOnClouds(settings, "openstack");
 }
 
 /** Each port of a host answers through its own subnet's gateway (pure). */
@@ -70,6 +83,8 @@ export class OpenStackPlatform implements Platform {
   private readonly provider: openstack.Provider;
   private readonly network: OpenStackNetwork;
   private readonly image: ServerImage;
+  /** The user's certificate comes with intermediates (decides the Barbican container's secrets before the certificate is known). */
+  private readonly ownHasIntermediates: boolean;
   private readonly tiers: Tier[];
 
   constructor(
@@ -78,7 +93,7 @@ export class OpenStackPlatform implements Platform {
     private readonly hosts: readonly HostPlan[],
   ) {
     this.os = loadOpenStackSettings();
-    const problem = openstackSettingsProblem(settings);
+    const problem = openstackSettingsProblem(settings, this.os);
     if (problem) throw new SettingsError(problem);
     this.provider = new openstack.Provider("openstack", { cloud: this.os.osCloud, region: this.os.osRegion });
     this.tiers = ["lb", "app", "db", "nas", ...(settings.management ? (["mgmt"] as const) : [])];
@@ -87,6 +102,7 @@ export class OpenStackPlatform implements Platform {
       { externalNetwork: this.os.osExternalNetwork, tiers: this.tiers },
       { provider: this.provider },
     );
+    this.ownHasIntermediates = settings.tlsCertificate !== undefined && hasIntermediates(settings.tlsCertificate);
     this.image = {
       imageName: this.os.osImage,
       flavorName: this.os.osFlavor,
@@ -111,9 +127,11 @@ export class OpenStackPlatform implements Platform {
     host: HostPlan,
     args: Pick<OpenStackHostArgs, "cloudInit" | "secret" | "keeps" | "onUserDataChange" | "serverGroup">,
     opts: RealizeOptions,
+    /** Its ports, when the caller needed them first (an entry server's floating IP). @default made here */
+    made?: openstack.networking.Port[],
   ): { ports: openstack.networking.Port[]; resources: pulumi.Resource[] } {
     const o = this.opts(opts);
-    const ports = createPorts(name, this.network, host, this.group(host).id, o);
+    const ports = made ?? createPorts(name, this.network, host, this.group(host).id, o);
     const { resources } = createOpenStackHost(
       name,
       this.network,
@@ -232,15 +250,18 @@ export class OpenStackPlatform implements Platform {
       { vipSubnetId: subnets.lan2.id, vipAddress: SERVICE_ADDRESS, securityGroupIds: [forTier(this.network.groups, "lb").id] },
       { ...o, dependsOn: opts.dependsOn },
     );
+    const ip = this.floatingIp(`${name}-ip`, lb.vipPortId, opts);
     // Client idle timeout 60 s, below the app's keep-alive (65 s), as with HAProxy on vnx.
-    const listener = new openstack.loadbalancer.Listener(
+    const http = new openstack.loadbalancer.Listener(
       `${name}-http`,
-      { loadbalancerId: lb.id, protocol: "HTTP", protocolPort: 80, timeoutClientData: 60000 },
+      { loadbalancerId: lb.id, protocol: "HTTP", protocolPort: HTTP_PORT, timeoutClientData: 60000 },
       o,
     );
+    const https = spec.tls ? this.octaviaHttps(name, spec.tls, lb, ip, o) : undefined;
     const pool = new openstack.loadbalancer.Pool(
       `${name}-app`,
-      { listenerId: listener.id, protocol: "HTTP", lbMethod: octaviaMethod(spec.algorithm) },
+      // With HTTPS the app is reached through 443 only; port 80 just redirects.
+      { listenerId: (https?.listener ?? http).id, protocol: "HTTP", lbMethod: octaviaMethod(spec.algorithm) },
       o,
     );
     const monitor = new openstack.loadbalancer.Monitor(
@@ -266,41 +287,97 @@ export class OpenStackPlatform implements Platform {
           o,
         ),
     );
-    const ip = this.floatingIp(`${name}-ip`, lb.vipPortId, opts);
-    return { resources: [lb, listener, pool, monitor, ...members, ip], url: pulumi.interpolate`http://${ip.address}/` };
+    const url = this.serviceUrl(https !== undefined, ip);
+    const redirect = https ? createHttpsRedirect(`${name}-http`, http.id, url, o) : [];
+    return { resources: [lb, http, ...(https?.resources ?? []), ...redirect, pool, monitor, ...members, ip], url };
+  }
+
+  /** TERMINATED_HTTPS on 443 with the service certificate from Barbican; the app sees HTTP with X-Forwarded-Proto. */
+  private octaviaHttps(
+    name: string,
+    tls: TlsSpec,
+    lb: openstack.loadbalancer.LoadBalancer,
+    ip: openstack.networking.FloatingIp,
+    o: pulumi.CustomResourceOptions,
+  ): { listener: openstack.loadbalancer.Listener; resources: pulumi.Resource[] } {
+    // Only the parent: the certificate is not an openstack resource, so not for its provider.
+    const certificate = tls.issue(`${name}-cert`, serviceSubject(ip.address, this.os.domain, tls.own !== undefined), { parent: o.parent });
+    const container = createTlsContainer(name, certificate, this.ownHasIntermediates, o);
+    const listener = new openstack.loadbalancer.Listener(
+      `${name}-https`,
+      {
+        loadbalancerId: lb.id,
+        protocol: "TERMINATED_HTTPS",
+        protocolPort: HTTPS_PORT,
+        defaultTlsContainerRef: container.ref,
+        timeoutClientData: 60000,
+        // The app trusts these from private addresses (Express's trust proxy): client address for its logs and throttling, and the scheme for Secure cookies.
+        insertHeaders: { "X-Forwarded-For": "true", "X-Forwarded-Proto": "true" },
+      },
+      o,
+    );
+    return { listener, resources: [...container.resources, listener] };
   }
 
   /**
    * An entry host of the plan (the HAProxy server, the management host): fixed ports, policy
-   * routing for its two ports, a floating IP on the first.
+   * routing for its two ports, a floating IP on the first, made before the server so that its
+   * user data may name the address (the service certificate does). User data that holds a key is
+   * `secret`.
    */
   private entryServer(
     name: string,
     host: HostPlan,
-    cloudInit: (steps: readonly string[]) => pulumi.Input<userData.CloudInitInput>,
+    cloudInit: (steps: readonly string[], ip: openstack.networking.FloatingIp) => pulumi.Input<userData.CloudInitInput>,
+    secret: boolean,
     opts: RealizeOptions,
   ): { resources: pulumi.Resource[]; ip: openstack.networking.FloatingIp } {
     const steps = [policyRoutingStep(portRoutes(host))];
+    const ports = createPorts(`${name}-${host.name}`, this.network, host, this.group(host).id, this.opts(opts));
+    const ip = this.floatingIp(`${name}-ip`, ports[0].id, opts);
     const server = this.fixedServer(
       `${name}-${host.name}`,
       host,
-      { cloudInit: cloudInit(steps), secret: false, onUserDataChange: "replace" },
+      { cloudInit: cloudInit(steps, ip), secret, onUserDataChange: "replace" },
       opts,
+      ports,
     );
-    const ip = this.floatingIp(`${name}-ip`, server.ports[0].id, opts);
     return { resources: [...server.resources, ip], ip };
   }
 
-  /** Where Octavia is absent: the lb host of the plan, running the vnx balancer's role script. */
+  /**
+   * Where Octavia is absent: the lb host of the plan, running the vnx balancer's role script; with
+   * TLS, HAProxy terminates it with the service certificate (the floating IP's, or the user's).
+   */
   private haproxy(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
     const stats = `${addressOn(spec.host, "lan3")}:${STATS_PORT}`;
+    const tls = spec.tls;
     const entry = this.entryServer(
       name,
       spec.host,
-      (steps) => userData.balancerCloudInit(spec, `${SERVICE_ADDRESS}:80`, stats, steps),
+      (steps, ip) =>
+        userData.balancerCloudInit(
+          spec,
+          `${SERVICE_ADDRESS}:${HTTP_PORT}`,
+          stats,
+          steps,
+          tls && {
+            bind: `${SERVICE_ADDRESS}:${HTTPS_PORT}`,
+            certificate: tls.issue(`${name}-cert`, serviceSubject(ip.address, this.os.domain, tls.own !== undefined), {
+              parent: opts.parent,
+            }),
+          },
+        ),
+      tls !== undefined,
       opts,
     );
-    return { resources: entry.resources, url: pulumi.interpolate`http://${entry.ip.address}/` };
+    return { resources: entry.resources, url: this.serviceUrl(tls !== undefined, entry.ip) };
+  }
+
+  /** The service's URL: crm:domain when set (its DNS record is the user's), else the floating IP. */
+  private serviceUrl(https: boolean, ip: openstack.networking.FloatingIp): pulumi.Output<string> {
+    const host = this.os.domain ? pulumi.output(this.os.domain) : ip.address;
+    return pulumi.interpolate`${https ? "https" : "http"}://${host}/`;
   }
 
   /** The management host: a server with a floating IP, SSH from crm:adminCidr with crm:managementKeys. */
@@ -312,6 +389,7 @@ export class OpenStackPlatform implements Platform {
       name,
       spec.host,
       (steps) => userData.managementCloudInit(spec, spec.host.nics[0].address, managed, steps),
+      false,
       opts,
     );
     return { resources: entry.resources, address: entry.ip.address };

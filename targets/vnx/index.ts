@@ -4,19 +4,29 @@
  * its role script, piped into `lxc-attach`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { createHmac } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { appRoleScript, customAppEnv, type AppEnvValues, type CustomApp } from "../../roles/app";
 import { APP_BACKEND, balancerRoleScript, STATS_PORT } from "../../roles/balancer";
 import { dbRoleScript } from "../../roles/db";
-import { DB_VIP, replicatedDbRoleScript } from "../../roles/dbReplication";
+import { NRPE_PACKAGE, NRPE_PLUGIN_PACKAGE, repoVolumeArgs } from "../../roles/backup";
+import {
+  DB_PROXY_ADDRESS,
+  deriveDbSecrets,
+  ETCD_ENV,
+  etcdWitnessRoleScript,
+  PATRONI_PACKAGES,
+  patroniNodeRoleScript,
+  WITNESS_PACKAGES,
+  type EtcdMember,
+} from "../../roles/patroni";
 import { CONNTRACKD_PACKAGE, FAILOVER_SCRIPT } from "../../roles/conntrackd";
 import { firewallPairRules, firewallRoleScript } from "../../roles/firewall";
 import { managementRoleScript } from "../../roles/management";
 import { monitorRoleScript } from "../../roles/monitor";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
-import { managedFilesCheck, roleScript, shellQuote } from "../../roles/script";
+import { clientRoleScript } from "../../roles/client";
+import { managedFilesCheck, shellQuote } from "../../roles/script";
 import type { VrrpAddress, VrrpPairArgs } from "../../roles/vrrp";
 import {
   addressOn,
@@ -24,6 +34,8 @@ import {
   CONNTRACK_SYNC_PORT,
   FIREWALL_INSIDE,
   FIREWALL_OUTSIDE,
+  HTTP_PORT,
+  HTTPS_PORT,
   LANS,
   SERVICE_ADDRESS,
   VRRP_IDS,
@@ -125,6 +137,8 @@ interface HostOptions {
   /** Shell run on the machine after the container exists and before the role (e.g. copying the app in). */
   readonly provision?: { readonly command: string; readonly triggers: unknown[] };
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /** What the role alone waits for (the provisioning step goes ahead meanwhile). */
+  readonly roleDependsOn?: pulumi.Input<pulumi.Resource>[];
   /** The resources were at the stack's root before (clients). */
   readonly formerlyAtRoot?: boolean;
 }
@@ -230,7 +244,11 @@ export class VnxPlatform implements Platform {
         triggers: [container.id],
         rerunOnChange: true,
       },
-      { parent, dependsOn: [...before, ...(opts.dependsOn ?? [])], aliases: formerly(`${host.name}-role`, `${prefix}-role`, atRoot) },
+      {
+        parent,
+        dependsOn: [...before, ...(opts.dependsOn ?? []), ...(opts.roleDependsOn ?? [])],
+        aliases: formerly(`${host.name}-role`, `${prefix}-role`, atRoot),
+      },
     );
   }
 
@@ -255,7 +273,7 @@ export class VnxPlatform implements Platform {
       };
       const failover = { onMaster: `${FAILOVER_SCRIPT} primary`, onBackup: `${FAILOVER_SCRIPT} backup` };
       // conntrackd is not in the base image (see packages.sh): installed on the firewalls only.
-      const packages = [substrate("packages.sh"), containerName(self), this.imageName, CONNTRACKD_PACKAGE].join(" ");
+      const packages = this.packages(self, [CONNTRACKD_PACKAGE]);
       resources.push(
         this.host(name, self, firewallRoleScript(spec.policy, { rules, vrrp: { ...vrrp, ...failover }, sync }), {
           ...opts,
@@ -284,28 +302,85 @@ export class VnxPlatform implements Platform {
       );
       return { resources: [this.host(name, spec.host, roleScript, opts)], address: pulumi.output(listen) };
     }
-    // A primary and a synchronous standby behind a floating address that keepalived moves on failover.
-    const node = (self: HostPlan, peer: HostPlan, preferredPrimary: boolean) =>
-      this.host(
-        name,
-        self,
-        password.apply((pw) =>
-          replicatedDbRoleScript({
-            self: addressOn(self, "lan4"),
-            peer: addressOn(peer, "lan4"),
-            vip: DB_VIP,
-            appClients: clients,
+    return this.patroniPair(name, spec, spec.standby, opts);
+  }
+
+  /**
+   * The replicated pair (docs/database.md): Patroni on both nodes, etcd on both and on the witness
+   * (a storage host), backups to a volume of the storage hosts, and the app servers' local HAProxy
+   * as the endpoint. Packages the base image lacks are installed per host (packages.sh), so stacks
+   * without the standby keep their image and hosts.
+   */
+  private patroniPair(name: string, spec: DatabaseSpec, standby: HostPlan, opts: RealizeOptions): RealizedDatabase {
+    const { witness, backup } = spec;
+    if (!witness || !backup) throw new Error("the database pair needs its witness and its backup storage (index.ts passes them)");
+    const nodes = [spec.host, standby];
+    const lan4 = (h: HostPlan) => addressOn(h, "lan4");
+    const etcd: EtcdMember[] = [...nodes, witness].map((h) => ({ name: h.name, address: lan4(h) }));
+    const storageServers = backup.storage.map(lan4);
+    const onWitness = `lxc-attach -n ${containerName(witness)} --clear-env -- bash -s`;
+    // The witness's etcd, on a storage host: its package (not in the base image) and its role in one
+    // step, so that a rebuilt nas1 gets both; the probe sees a hand-edited or missing etcd setting.
+    const witnessRole = new LocalCommand(
+      `${name}-${witness.name}-role`,
+      {
+        create: `${this.packages(witness, WITNESS_PACKAGES)} </dev/null && ${onWitness}`,
+        stdin: etcdWitnessRoleScript({ self: witness.name, members: etcd }),
+        probe: `${substrate("host.sh")} check ${containerName(witness)} ${shellQuote(`sha256sum <${ETCD_ENV} 2>/dev/null | cut -d' ' -f1`)}`,
+        rerunOnChange: true,
+      },
+      { parent: opts.parent, dependsOn: opts.dependsOn },
+    );
+    // The repository: a volume of its own on the storage hosts, mountable by the database hosts only.
+    const repository = new LocalCommand(
+      `${name}-backup-volume`,
+      { create: onWitness, stdin: glusterFormationScript(repoVolumeArgs(storageServers, nodes.map(lan4))), rerunOnChange: true },
+      { parent: opts.parent, dependsOn: opts.dependsOn },
+    );
+    const secrets = pulumi.secret(spec.password).apply(deriveDbSecrets);
+    const packages = [...PATRONI_PACKAGES, ...(spec.monitor ? [NRPE_PACKAGE] : [])];
+    const resources = nodes.map((self) => {
+      const role = secrets.apply((s) =>
+        patroniNodeRoleScript(
+          {
+            name: self.name,
+            address: lan4(self),
+            peers: nodes.filter((n) => n !== self).map(lan4),
+            etcd,
+            appClients: spec.clients.map(lan4),
             database: spec.database,
             user: spec.user,
-            password: pw,
-            replicationPassword: replicationPassword(pw),
-            preferredPrimary,
-          }),
+            secrets: s,
+            backup: {
+              retentionFull: backup.retentionFull,
+              repoServers: storageServers,
+              monitoring: spec.monitor && { listen: lan4(self), nagios: lan4(spec.monitor) },
+            },
+          },
+          { self: self.name, members: etcd },
         ),
-        opts,
       );
-    // Both run at once: the standby's script waits for the primary, then clones it.
-    return { resources: [node(spec.host, spec.standby, true), node(spec.standby, spec.host, false)], address: pulumi.output(DB_VIP) };
+      // Both nodes at once: etcd needs two members to serve, and Patroni bootstraps one and clones the other.
+      return this.host(name, self, role, {
+        ...opts,
+        // The backup repository is a Gluster volume, mounted over FUSE.
+        fuse: true,
+        provision: { command: this.packages(self, packages), triggers: packages },
+        // The packages download while the storage hosts form their volumes.
+        dependsOn: [],
+        roleDependsOn: [...(opts.dependsOn ?? []), witnessRole, repository],
+      });
+    });
+    return {
+      resources,
+      address: pulumi.output(DB_PROXY_ADDRESS),
+      proxy: nodes.map((n) => ({ name: n.name, address: lan4(n) })),
+    };
+  }
+
+  /** packages.sh for one host: Debian packages its role needs beyond the base image. */
+  private packages(host: HostPlan, names: readonly string[]): string {
+    return [substrate("packages.sh"), containerName(host), this.imageName, ...names].join(" ");
   }
 
   storage(name: string, spec: StorageSpec, opts: RealizeOptions): RealizedStorage {
@@ -360,6 +435,8 @@ export class VnxPlatform implements Platform {
             volume: spec.volume,
             glusterServers,
             custom: spec.app && customApp(spec.app, { databaseUrl, sessionSecret }),
+            behindHttps: spec.behindHttps,
+            databaseProxy: spec.databaseProxy && { nodes: spec.databaseProxy },
           }),
         );
       const previous = resources.slice(-1);
@@ -421,9 +498,14 @@ export class VnxPlatform implements Platform {
         haproxyStatsPort: spec.watched.some((h) => h.role === "balancer") ? STATS_PORT : undefined,
         adminPassword,
         listen,
+        database: spec.database,
       }),
     );
-    return { resources: [this.host(name, spec.host, pulumi.secret(roleScript), opts)] };
+    // check_nrpe (the database hosts' backup age) is not in the base image: installed here only when needed.
+    const provision = spec.database
+      ? { command: this.packages(spec.host, [NRPE_PLUGIN_PACKAGE]), triggers: [NRPE_PLUGIN_PACKAGE] }
+      : undefined;
+    return { resources: [this.host(name, spec.host, pulumi.secret(roleScript), { ...opts, provision })] };
   }
 
   management(name: string, spec: ManagementSpec, opts: RealizeOptions): Realized {
@@ -435,13 +517,17 @@ export class VnxPlatform implements Platform {
     return { resources: [this.host(name, spec.host, script, opts)] };
   }
 
-  clients(hosts: readonly HostPlan[]): Realized {
-    return { resources: hosts.map((h) => this.host(this.substrate.name, h, roleScript("client"), { formerlyAtRoot: true })) };
+  clients(hosts: readonly HostPlan[], trustedCa?: pulumi.Input<string>): Realized {
+    const role = pulumi.output(trustedCa).apply((ca) => clientRoleScript(ca));
+    return { resources: hosts.map((h) => this.host(this.substrate.name, h, role, { formerlyAtRoot: true })) };
   }
 
   loadBalancer(name: string, spec: LoadBalancerSpec, opts: RealizeOptions): RealizedLoadBalancer {
     const members = spec.backup ? [spec.host, spec.backup] : [spec.host];
     const resources: pulumi.Resource[] = [];
+    // One certificate for the service address: both members of a pair serve it.
+    const issued = spec.tls?.issue(name, { ipAddresses: [SERVICE_ADDRESS] }, { parent: opts.parent });
+    const certificate = issued && pulumi.all([issued.certificatePem, issued.privateKeyPem]);
     members.forEach((self, i) => {
       // A pair shares the service address and the app servers' gateway; both bind them (see balancerRoleScript).
       const pair = spec.backup
@@ -450,23 +536,28 @@ export class VnxPlatform implements Platform {
             ["lan3", BALANCER_FRONT, VRRP_IDS.lbFront],
           ])
         : undefined;
-      const roleScript = pulumi.all(spec.members.map((m) => pulumi.output(m.address))).apply((addresses) =>
-        balancerRoleScript(
-          {
-            bind: `${SERVICE_ADDRESS}:80`,
-            backends: spec.members.map((m, j) => ({ name: m.name, address: addresses[j], port: spec.port })),
-            algorithm: spec.algorithm,
-            healthPath: spec.healthPath,
-            // On the member's own front address, where Nagios checks each member of a pair, and on the
-            // shared one (the same address without a pair), where the tests read the holder's page.
-            statsBind: [...new Set([addressOn(self, "lan3"), BALANCER_FRONT])].map((a) => `${a}:${STATS_PORT}`).join(","),
-          },
-          pair,
-        ),
-      );
-      resources.push(this.host(name, self, roleScript, { ...opts, dependsOn: afterPreferred(opts, resources) }));
+      const roleScript = pulumi
+        .all([pulumi.all(spec.members.map((m) => pulumi.output(m.address))), certificate])
+        .apply(([addresses, pem]) =>
+          balancerRoleScript(
+            {
+              bind: `${SERVICE_ADDRESS}:${HTTP_PORT}`,
+              backends: spec.members.map((m, j) => ({ name: m.name, address: addresses[j], port: spec.port })),
+              algorithm: spec.algorithm,
+              healthPath: spec.healthPath,
+              // On the member's own front address, where Nagios checks each member of a pair, and on the
+              // shared one (the same address without a pair), where the tests read the holder's page.
+              statsBind: [...new Set([addressOn(self, "lan3"), BALANCER_FRONT])].map((a) => `${a}:${STATS_PORT}`).join(","),
+              tls: pem && { bind: `${SERVICE_ADDRESS}:${HTTPS_PORT}` },
+            },
+            pair,
+            pem && { certificatePem: pem[0], privateKeyPem: pem[1] },
+          ),
+        );
+      // The script holds the certificate's key: a secret (the state keeps only its hash, see LocalCommand).
+      resources.push(this.host(name, self, pulumi.secret(roleScript), { ...opts, dependsOn: afterPreferred(opts, resources) }));
     });
-    return { resources, url: pulumi.output(`http://${SERVICE_ADDRESS}/`) };
+    return { resources, url: pulumi.output(`${spec.tls ? "https" : "http"}://${SERVICE_ADDRESS}/`) };
   }
 }
 
@@ -510,14 +601,6 @@ function reachableFromInside(host: HostPlan): string {
   const order = ["lan3", "lan4", "lan2", "lan1"] as const;
   const lan = order.find((l) => host.nics.some((n) => n.lan === l))!;
   return addressOn(host, lan);
-}
-
-/**
- * The replication user's password, derived from the app's: one secret less to configure, and it
- * changes with it. The derivation is one-way, so neither reveals the other.
- */
-function replicationPassword(dbPassword: string): string {
-  return createHmac("sha256", dbPassword).update("crm-infra replication").digest("base64url");
 }
 
 /** A user's app (crm:app) as its servers run it, with its variables resolved. */

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { selfSigned } from "../support/certificates";
 import { testStack, VALID_SECRETS, type TestStack } from "../support/pulumi";
+
+function selfSignedPair(ipAddresses: string[], days: number): { certificate: string; key: string } {
+  const pem = selfSigned(ipAddresses, days);
+  return { certificate: pem.certificatePem, key: pem.privateKeyPem };
+}
 
 /** Names of this machine's LXC containers and bridges, to prove a failed run created none. */
 function machineState(): string {
@@ -34,8 +40,8 @@ describe("the real Pulumi CLI on the vnx stack", function () {
     for (const host of ["fw", "lb", "s1", "s2", "s3", "nas1", "nas2", "nas3", "bbdd", "c1", "c2"]) {
       assert.match(r.stdout, new RegExp(`${host}-container`), host);
     }
-    // The stack, the five components and the vnx substrate, and 29 commands (network, image, bundle, volume, 11 hosts × container and role, 3 app copies).
-    assert.match(r.stdout, /\+ 36 to create/);
+    // The stack, the five components, the CA and the vnx substrate, 29 commands (network, image, bundle, volume, 11 hosts × container and role, 3 app copies), and 2 certificates (the CA's, the balancer's).
+    assert.match(r.stdout, /\+ 39 to create/);
     assert.equal(stack.resourceCount(), 0);
   });
 
@@ -45,7 +51,7 @@ describe("the real Pulumi CLI on the vnx stack", function () {
     stack.configure({ "crm:servers": 3 });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /s4-container/);
-    assert.match(r.stdout, /\+ 39 to create/);
+    assert.match(r.stdout, /\+ 42 to create/);
   });
 
   const badValues: [string, string | number, RegExp][] = [
@@ -105,6 +111,46 @@ describe("the real Pulumi CLI on the vnx stack", function () {
         assert.match(preview.stdout + preview.stderr, message);
       } finally {
         stack.pulumi("config", "rm", "crm:app");
+      }
+      assert.equal(stack.resourceCount(), 0);
+      assert.equal(machineState(), before);
+    });
+  }
+
+  // A user's own certificate that cannot serve: each fails preview naming the setting, and nothing is created.
+  const good = selfSigned(["10.1.2.2"], 90);
+  const badCertificates: [string, { certificate?: string; key?: string }, RegExp][] = [
+    [
+      "a key of another certificate",
+      { certificate: good.certificatePem, key: selfSigned(["10.1.2.2"], 90).privateKeyPem },
+      /crm:tlsKey: does not match crm:tlsCertificate/,
+    ],
+    ["an expired certificate", selfSignedPair(["10.1.2.2"], -1), /crm:tlsCertificate: expired on \d{4}-\d\d-\d\d/],
+    [
+      "a certificate for another address",
+      selfSignedPair(["10.9.9.9"], 90),
+      /crm:tlsCertificate: does not cover 10\.1\.2\.2, where clients reach the service/,
+    ],
+    ["a certificate without its key", { certificate: good.certificatePem }, /crm:tlsKey: is required with crm:tlsCertificate/],
+  ];
+  for (const [what, given, message] of badCertificates) {
+    it(`crm:tlsCertificate with ${what} fails preview and up naming the setting, and nothing is created`, () => {
+      const before = machineState();
+      // After `--` (a PEM starts with dashes), so the stack's options go before it.
+      const set = (pem: string) =>
+        stack.run("config", "set", "--stack", stack.name, "--config-file", stack.configFile, "crm:tlsCertificate", "--", pem);
+      if (given.certificate) assert.equal(set(given.certificate).status, 0);
+      if (given.key) stack.configure({}, { "crm:tlsKey": given.key });
+      try {
+        for (const command of [["preview"], ["up", "--yes", "--skip-preview"]]) {
+          const r = stack.pulumi(...command);
+          assert.notEqual(r.status, 0, `${command[0]} succeeded`);
+          assert.match(r.stdout + r.stderr, message, command[0]);
+          if (given.key) assert.ok(!(r.stdout + r.stderr).includes(given.key.split("\n")[1]), "the key is in no message");
+        }
+      } finally {
+        stack.pulumi("config", "rm", "crm:tlsCertificate");
+        stack.pulumi("config", "rm", "crm:tlsKey");
       }
       assert.equal(stack.resourceCount(), 0);
       assert.equal(machineState(), before);

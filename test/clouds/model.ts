@@ -38,4 +38,6 @@ export interface RunResult {
   readonly calls: { token: string; inputs: Record<string, unknown> }[];
   readonly outputs: Record<string, unknown>;
   readonly errors: string[];
+  /** What the program warned the user of (pulumi.log.warn, which prints with no engine). */
+  readonly warnings: string[];
 }

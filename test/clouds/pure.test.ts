@@ -48,6 +48,10 @@ import { octaviaMethod, portRoutes } from "../../targets/openstack/index";
 import { subnetLayout } from "../../targets/openstack/network";
 import { neutronRule, octaviaPeers } from "../../targets/openstack/security";
 import { parseOpenStackSettings } from "../../targets/openstack/settings";
+import { ALB_SSL_POLICY, awsCertificatePlan, awsTlsProblem, REDIRECT_TO_HTTPS, withoutHttps } from "../../targets/aws/tls";
+import { isDnsName } from "../../targets/cloud/settings";
+import { splitPemChain } from "../../targets/cloud/tls";
+import { serviceSubject } from "../../targets/openstack/tls";
 
 const FLOW_OPTS = { appPort: 3000, hasManagement: false };
 const AWS_OUTBOUND = { tiers: ["app", "db", "nas"] as const, allowed: WEB_OUTBOUND };
@@ -151,13 +155,14 @@ describe("cloud-init renderer", () => {
 });
 
 describe("flows from the firewall policy", () => {
-  it("turns the seed's forward rules into the load balancer's entry: TCP/80 and ICMP echo from anywhere", () => {
+  it("turns the seed's forward rules into the load balancer's entry: TCP/80, TCP/443 and ICMP echo from anywhere", () => {
     const flows = entryFlows(scenarioPolicy(), {});
     assert.deepEqual(
       flows.map((f) => [f.to, f.protocol, f.ports, "cidr" in f.from && f.from.cidr]),
       [
         ["lb", "icmp-echo", undefined, WORLD],
         ["lb", "tcp", [80, 80], WORLD],
+        ["lb", "tcp", [443, 443], WORLD],
       ],
     );
   });
@@ -165,7 +170,7 @@ describe("flows from the firewall policy", () => {
   it("maps the management host's SSH rule to the mgmt tier, from the admin CIDR only", () => {
     const policy = scenarioPolicy({ management: "10.1.3.20", adminCidr: "203.0.113.0/24" });
     const flows = entryFlows(policy, { managementAddress: "10.1.3.20" });
-    assert.deepEqual(flows[2], {
+    assert.deepEqual(flows[3], {
       description: "ssh to the management host",
       protocol: "tcp",
       ports: [22, 22],
@@ -197,9 +202,9 @@ describe("flows from the firewall policy", () => {
     ]);
   });
 
-  it("opens to the world only TCP/80 and ICMP echo, on the load balancer", () => {
+  it("opens to the world only TCP/80, TCP/443 and ICMP echo, on the load balancer", () => {
     const open = scenarioFlows(scenarioPolicy(), FLOW_OPTS).filter(isWorldOpen);
-    assert.deepEqual(open.map((f) => `${f.to} ${f.protocol} ${f.ports?.[0] ?? ""}`).sort(), ["lb icmp-echo ", "lb tcp 80"]);
+    assert.deepEqual(open.map((f) => `${f.to} ${f.protocol} ${f.ports?.[0] ?? ""}`).sort(), ["lb icmp-echo ", "lb tcp 443", "lb tcp 80"]);
   });
 });
 
@@ -241,6 +246,7 @@ describe("aws security-group rules and network ACL", () => {
       [
         ["1", 0, 0, 8, -1],
         ["6", 80, 80, undefined, undefined],
+        ["6", 443, 443, undefined, undefined],
         ["6", EPHEMERAL[0], EPHEMERAL[1], undefined, undefined],
         ["1", 0, 0, ICMP_FRAG_NEEDED.type, ICMP_FRAG_NEEDED.code],
       ],
@@ -373,12 +379,101 @@ describe("cloud settings", () => {
   it("refuses a standby on EC2 (RDS Multi-AZ is the standby) and the monitoring host", () => {
     const settings = parseSettings({ target: "aws", dbStandby: "true" });
     assert.match(awsSettingsProblem(settings, { awsDatabase: "ec2" }) ?? "", /^crm:dbStandby: .*crm:awsDatabase to rds/);
+    assert.match(awsSettingsProblem(parseSettings({ target: "aws" }), { awsDatabase: "ec2", awsZoneId: "Z1" }) ?? "", /^crm:awsZoneId: /);
     assert.equal(awsSettingsProblem(settings, { awsDatabase: "rds" }), undefined);
     assert.match(
       awsSettingsProblem(parseSettings({ target: "aws", monitoring: "true" }), { awsDatabase: "ec2" }) ?? "",
       /^crm:monitoring: /,
     );
     assert.equal(rdsInstanceClass("t3.small"), "db.t3.small");
+  });
+});
+
+describe("HTTPS on the clouds (pure parts)", () => {
+  const aws = { adminCidr: "203.0.113.0/24", awsRegion: "eu-west-1", awsAmi: "ami-0123456789abcdef0" };
+  const os = { adminCidr: "203.0.113.0/24", osImage: "i", osFlavor: "f", osExternalNetwork: "n" };
+
+  it("takes crm:domain as a DNS name, lower-cased, on both clouds", () => {
+    for (const name of ["crm.example.com", "a-b.c9.example.org", "x.io"]) assert.equal(isDnsName(name), true, name);
+    assert.equal(parseAwsSettings({ ...aws, domain: "CRM.Example.com" }).domain, "crm.example.com");
+    assert.equal(parseOpenStackSettings({ ...os, domain: "crm.example.com" }).domain, "crm.example.com");
+    assert.equal(parseAwsSettings(aws).domain, undefined);
+  });
+
+  it("refuses a crm:domain that is not a DNS name, naming the setting", () => {
+    const bad = [
+      "https://crm.example.com",
+      "crm.example.com/",
+      "crm",
+      "203.0.113.10",
+      "-crm.example.com",
+      "crm_1.example.com",
+      "*.example.com",
+      "crm.example.com:443",
+      `${"a".repeat(64)}.com`,
+    ];
+    for (const domain of bad) {
+      assert.equal(isDnsName(domain), false, domain);
+      assert.throws(() => parseAwsSettings({ ...aws, domain }), /crm:domain: must be a DNS name/, domain);
+      assert.throws(() => parseOpenStackSettings({ ...os, domain }), /crm:domain: must be a DNS name/, domain);
+    }
+  });
+
+  it("aws: takes a Route 53 zone id only with crm:domain", () => {
+    assert.throws(() => parseAwsSettings({ ...aws, awsZoneId: "example.com" }), /crm:awsZoneId: must be a Route 53 hosted zone id/);
+    assert.match(awsTlsProblem({ awsZoneId: "Z0123456789ABCDEFGHIJ" }) ?? "", /^crm:awsZoneId: .*crm:domain/);
+    assert.equal(awsTlsProblem({ awsZoneId: "Z0123456789ABCDEFGHIJ", domain: "crm.example.com" }), undefined);
+  });
+
+  it("aws: the user's certificate wins, else ACM for crm:domain, else plain HTTP", () => {
+    assert.deepEqual(awsCertificatePlan(false, {}), { kind: "none" });
+    assert.deepEqual(awsCertificatePlan(false, { domain: "crm.example.com" }), {
+      kind: "acm",
+      domain: "crm.example.com",
+      zoneId: undefined,
+    });
+    assert.deepEqual(awsCertificatePlan(true, {}), { kind: "imported", domain: undefined, zoneId: undefined });
+    assert.equal(awsCertificatePlan(true, { domain: "crm.example.com", awsZoneId: "Z1" }).kind, "imported");
+  });
+
+  it("aws: TLS 1.2+ with AEAD ciphers only, and port 80 a permanent redirect to 443", () => {
+    assert.equal(ALB_SSL_POLICY, "ELBSecurityPolicy-TLS13-1-2-Res-2021-06");
+    assert.deepEqual(REDIRECT_TO_HTTPS, { type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } });
+  });
+
+  it("aws without a certificate: the entry policy loses HTTPS to the service, and nothing else", () => {
+    const policy = scenarioPolicy({ management: "10.1.3.20", adminCidr: "203.0.113.0/24" });
+    const httpOnly = withoutHttps(policy);
+    assert.deepEqual(
+      httpOnly.forward.map((r) => [r.to, r.protocol, r.port]),
+      [
+        ["10.1.2.2", "icmp-echo", undefined],
+        ["10.1.2.2", "tcp", 80],
+        ["10.1.3.20", "tcp", 22],
+      ],
+    );
+    assert.deepEqual(httpOnly.input, policy.input);
+    assert.deepEqual(withoutHttps(httpOnly), httpOnly);
+  });
+
+  it("splits a PEM chain into the leaf and its intermediates", () => {
+    const block = (n: number) => `-----BEGIN CERTIFICATE-----\nMII${n}\n-----END CERTIFICATE-----`;
+    assert.deepEqual(splitPemChain(`${block(1)}\n`), { leaf: `${block(1)}\n`, intermediates: undefined });
+    assert.deepEqual(splitPemChain(`${block(1)}\n${block(2)}\n\n${block(3)}\n`), {
+      leaf: `${block(1)}\n`,
+      intermediates: `${block(2)}\n${block(3)}\n`,
+    });
+    assert.throws(() => splitPemChain("-----BEGIN PRIVATE KEY-----"), /no PEM certificate/);
+  });
+
+  it("openstack: the stack's CA names the floating IP and the domain; the user's certificate must cover how clients arrive", () => {
+    assert.deepEqual(serviceSubject("203.0.113.10", undefined, false), { ipAddresses: ["203.0.113.10"], dnsNames: [] });
+    assert.deepEqual(serviceSubject("203.0.113.10", "crm.example.com", false), {
+      ipAddresses: ["203.0.113.10"],
+      dnsNames: ["crm.example.com"],
+    });
+    assert.deepEqual(serviceSubject("203.0.113.10", "crm.example.com", true), { dnsNames: ["crm.example.com"] });
+    assert.deepEqual(serviceSubject("203.0.113.10", undefined, true), { ipAddresses: ["203.0.113.10"] });
   });
 });
 

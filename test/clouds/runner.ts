@@ -22,6 +22,7 @@ import { isRpcSecret, unwrapRpcSecret } from "@pulumi/pulumi/runtime/rpc";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Recorded, RecordedOptions, RunResult, Scenario } from "./model";
+import { mockCertificateState } from "../support/mockCertificates";
 
 /** A concrete custom resource for the probe (CustomResource itself is abstract). */
 class Probe extends pulumi.CustomResource {}
@@ -31,6 +32,15 @@ const scenario = JSON.parse(scenarioJson) as Scenario;
 const resources: Recorded[] = [];
 const errors: string[] = [];
 const calls: { token: string; inputs: Record<string, unknown> }[] = [];
+const warnings: string[] = [];
+// With no engine, pulumi.log.warn prints "warning: [runtime] …" with console.warn: what a user would see.
+console.warn = (...args: unknown[]) =>
+  void warnings.push(
+    args
+      .map(String)
+      .join(" ")
+      .replace(/^warning: \[runtime\] /, ""),
+  );
 
 /** Unwraps secret signatures, recording the dotted path of every secret found. */
 function reveal(value: unknown, at: string, secrets: string[]): unknown {
@@ -101,7 +111,29 @@ function mockedState(type: string, name: string, inputs: Record<string, unknown>
     case "aws:ec2/subnet:Subnet":
       return { availabilityZone: inputs.availabilityZone };
     case "aws:lb/loadBalancer:LoadBalancer":
-      return { dnsName: `${name}.elb.example`, arn: `arn:${name}` };
+      return { dnsName: `${name}.elb.example`, arn: `arn:${name}`, zoneId: "Z32O12XQLNTSW2" };
+    case "aws:acm/certificate:Certificate":
+      return {
+        arn: `arn:aws:acm:eu-west-1:1:certificate/${name}`,
+        domainValidationOptions: inputs.domainName
+          ? [
+              {
+                domainName: inputs.domainName,
+                resourceRecordName: `_0a1b.${String(inputs.domainName)}.`,
+                resourceRecordType: "CNAME",
+                resourceRecordValue: "_2c3d.acm-validations.aws.",
+              },
+            ]
+          : [],
+      };
+    case "aws:acm/certificateValidation:CertificateValidation":
+      return { certificateArn: inputs.certificateArn };
+    case "aws:route53/record:Record":
+      return { fqdn: String(inputs.name).replace(/\.$/, "") };
+    case "openstack:keymanager/secretV1:SecretV1":
+      return { secretRef: `https://barbican.example/v1/secrets/${name}` };
+    case "openstack:keymanager/containerV1:ContainerV1":
+      return { containerRef: `https://barbican.example/v1/containers/${name}` };
     case "aws:rds/instance:Instance":
       return {
         address: `${name}.rds.example`,
@@ -118,14 +150,18 @@ function mockedState(type: string, name: string, inputs: Record<string, unknown>
 }
 
 async function main(): Promise<void> {
-  process.on("unhandledRejection", (e) => errors.push(e instanceof Error ? e.message : String(e)));
+  // Once each: every dependent of a failed resource rejects with its message.
+  process.on("unhandledRejection", (e) => {
+    const message = e instanceof Error ? e.message : String(e);
+    if (!errors.includes(message)) errors.push(message);
+  });
   pulumi.runtime.setAllConfig(scenario.config, [...(scenario.secretKeys ?? [])]);
   await pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const secrets: string[] = [];
         const inputs = reveal(args.inputs, "", secrets) as Record<string, unknown>;
-        const state = { ...inputs, ...mockedState(args.type, args.name, inputs) };
+        const state = { ...inputs, ...mockedState(args.type, args.name, inputs), ...mockCertificateState(args.type, args.name) };
         const id = typeof state.id === "string" ? state.id : `${args.name}-id`;
         const seen = registered.get(key(args.type, args.name));
         if (!seen) throw new Error(`no registration recorded for ${args.type} ${args.name}`);
@@ -179,7 +215,9 @@ async function main(): Promise<void> {
     errors.push(e instanceof Error ? e.message : String(e));
   }
   await pulumi.runtime.disconnect();
-  const result: RunResult = { resources, calls, outputs, errors };
+  // A registration whose inputs failed is reported as an unhandled rejection only once the microtasks run out.
+  await new Promise((resolve) => setImmediate(resolve));
+  const result: RunResult = { resources, calls, outputs, errors, warnings };
   fs.writeFileSync(outFile, JSON.stringify(result));
 }
 
@@ -189,11 +227,11 @@ process.on("beforeExit", () => {
   if (finished) return;
   finished = true;
   const pending = `the program never finished (${resources.length} resources registered; last: ${resources.at(-1)?.name ?? "none"})`;
-  fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, pending] }));
+  fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, pending], warnings }));
 });
 
 main()
   .then(() => (finished = true))
   .catch((e) => {
-    fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, String(e)] }));
+    fs.writeFileSync(outFile, JSON.stringify({ resources, calls, outputs: {}, errors: [...errors, String(e)], warnings }));
   });

@@ -27,16 +27,21 @@ import { APP_LISTEN_ANY } from "../../targets/cloud/userData";
 import { s3FetchCommand, SSM_POLICY_ARN } from "../../targets/aws/delivery";
 import { swiftFetchCommand } from "../../targets/openstack/delivery";
 import { addressOn, hostsWithRole, planScenario, SERVICE_ADDRESS } from "../../topology/plan";
-import { AWS_CONFIG, countByType, OPENSTACK_CONFIG, run, scenario, SECRETS, stackFileConfig } from "./harness";
+import { HTTP_ONLY_WARNING } from "../../targets/aws/tls";
+import { MOCK_KEY } from "../support/mockCertificates";
+import { AWS_CONFIG, countByType, OPENSTACK_CONFIG, run, runAsync, scenario, SECRETS, stackFileConfig, userCertificate } from "./harness";
 import type { Recorded, RunResult } from "./model";
 
-const SECRET_VALUES = Object.values(SECRETS);
+/** Service certificates' private keys, as the mocks make them: only ever in secret inputs. */
+const SECRET_VALUES = [...Object.values(SECRETS), MOCK_KEY("").split("\n")[1]];
+const CERTIFICATE = "pulumi-nodejs:dynamic/crm-certificate:Resource";
 const DIGEST = "d1".repeat(32);
 /** A valid Ed25519 public key (the management host refuses malformed ones). */
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcH ops@example";
 
 const COMPONENTS = {
   "crm:app:CrmTier": 1,
+  "crm:tls:CertificateAuthority": 1,
   "crm:db:PgServer": 1,
   "crm:net:Firewall": 1,
   "crm:net:LoadBalancer": 1,
@@ -75,6 +80,8 @@ function awsExpected(n: number): Record<string, number> {
     ...COMPONENTS,
     "crm:aws:Network": 1,
     "pulumi-nodejs:dynamic/crm-app-bundle:Resource": 1,
+    // The stack's CA, which index.ts makes on every target; aws's certificate comes from ACM.
+    "pulumi-nodejs:dynamic/crm-certificate:Resource": 1,
     "pulumi:providers:aws": 1,
   };
 }
@@ -88,7 +95,12 @@ function openstackExpected(n: number): Record<string, number> {
     "openstack:compute/instance:Instance": n + 4,
     "openstack:compute/serverGroup:ServerGroup": 1,
     "openstack:compute/volumeAttach:VolumeAttach": 4,
-    "openstack:loadbalancer/listener:Listener": 1,
+    // HTTPS: the certificate in Barbican, TERMINATED_HTTPS on 443, port 80 redirecting.
+    "openstack:keymanager/containerV1:ContainerV1": 1,
+    "openstack:keymanager/secretV1:SecretV1": 2,
+    "openstack:loadbalancer/l7PolicyV2:L7PolicyV2": 1,
+    "openstack:loadbalancer/l7RuleV2:L7RuleV2": 1,
+    "openstack:loadbalancer/listener:Listener": 2,
     "openstack:loadbalancer/loadBalancer:LoadBalancer": 1,
     "openstack:loadbalancer/member:Member": n,
     "openstack:loadbalancer/monitor:Monitor": 1,
@@ -100,12 +112,14 @@ function openstackExpected(n: number): Record<string, number> {
     "openstack:networking/router:Router": 1,
     "openstack:networking/routerInterface:RouterInterface": 3,
     "openstack:networking/secGroup:SecGroup": 4,
-    // 14 for the flows (2 entry, lb → app, app → db, 4 Gluster, each with its egress), 12 outbound (web and DNS, 3 groups).
-    "openstack:networking/secGroupRule:SecGroupRule": 26,
+    // 15 for the flows (3 entry, lb → app, app → db, 4 Gluster, each with its egress), 12 outbound (web and DNS, 3 groups).
+    "openstack:networking/secGroupRule:SecGroupRule": 27,
     "openstack:networking/subnet:Subnet": 3,
     "openstack:objectstorage/container:Container": 1,
     "openstack:objectstorage/containerObject:ContainerObject": 1,
     "pulumi-nodejs:dynamic/crm-app-bundle:Resource": 1,
+    // The stack's CA and the service certificate it signs for the floating IP.
+    "pulumi-nodejs:dynamic/crm-certificate:Resource": 2,
     "pulumi:providers:openstack": 1,
   };
 }
@@ -191,7 +205,7 @@ describe("cloud stacks under mocks", function () {
     });
     it("the leak check flags a password in a plain input, and accepts it in a secret one", () => {
       const res = { ...runs.aws3.resources[0], inputs: { userData: `x${SECRETS["crm:dbPassword"]}x` }, secrets: [] as string[] };
-      const result = { resources: [res], calls: [], outputs: {}, errors: [] };
+      const result = { resources: [res], calls: [], outputs: {}, errors: [], warnings: [] };
       assert.deepEqual(plainSecrets(result), [`${res.type} ${res.name}.userData`]);
       assert.deepEqual(plainSecrets({ ...result, resources: [{ ...res, secrets: ["userData"] }] }), []);
     });
@@ -435,6 +449,7 @@ describe("cloud stacks under mocks", function () {
           volume: "nas",
           glusterServers: nas,
           installApp,
+          behindHttps: false,
         });
         assert.equal(roleScriptOf(instance(`crm-${s}`)), expected, s);
       }
@@ -527,12 +542,13 @@ describe("cloud stacks under mocks", function () {
     const planned = planScenario({ servers: 4, monitoring: false, management: false, dbStandby: false });
     const rules = (r: RunResult) => ofType(r, "openstack:networking/secGroupRule:SecGroupRule");
 
-    it("opens only TCP/80 and ICMP echo to the world, on the load balancer's group", () => {
+    it("opens only TCP/80, TCP/443 and ICMP echo to the world, on the load balancer's group", () => {
       for (const r of [runs.os3, runs.os4]) {
         const ingress = rules(r).filter((x) => x.inputs.direction === "ingress");
         const world = ingress.filter((x) => x.inputs.remoteIpPrefix === WORLD);
         assert.deepEqual(world.map((x) => [x.inputs.securityGroupId, x.inputs.protocol, x.inputs.portRangeMin]).sort(), [
           ["net-lb-id", "icmp", 8],
+          ["net-lb-id", "tcp", 443],
           ["net-lb-id", "tcp", 80],
         ]);
         const db = ingress.filter((x) => x.inputs.securityGroupId === "net-db-id");
@@ -575,7 +591,7 @@ describe("cloud stacks under mocks", function () {
         ofType(r, "openstack:loadbalancer/member:Member").map((m) => m.inputs.address),
         ["10.1.3.101", "10.1.3.102", "10.1.3.103"],
       );
-      assert.equal(r.outputs.url, "http://203.0.113.10/");
+      assert.equal(r.outputs.url, "https://203.0.113.10/");
     });
 
     it("routes to the external network named in config, from servers of the configured image and flavor", () => {
@@ -622,6 +638,7 @@ describe("cloud stacks under mocks", function () {
           volume: "nas",
           glusterServers: nas,
           installApp,
+          behindHttps: true,
         });
         assert.equal(roleScriptOf(server(`crm-${s.name}`)), expected, s.name);
       }
@@ -639,23 +656,34 @@ describe("cloud stacks under mocks", function () {
       assert.ok(named(runs.os3, "openstack:compute/instance:Instance", "crm-s1").secrets.includes("userData"));
     });
 
-    it("without Octavia: an HAProxy server running the vnx balancer's role script, with policy routing, behind a floating IP", () => {
+    it("without Octavia: an HAProxy server running the vnx balancer's role script, TLS with a certificate for its floating IP, with policy routing", () => {
       const r = ok(run(scenario(OPENSTACK_CONFIG, { "crm:osOctavia": "false" })));
       assert.equal(ofType(r, "openstack:loadbalancer/loadBalancer:LoadBalancer").length, 0);
+      assert.equal(ofType(r, "openstack:keymanager/secretV1:SecretV1").length, 0, "Barbican is Octavia's, not HAProxy's");
       const lbHost = hostsWithRole(planned, "balancer")[0];
-      const expected = balancerRoleScript({
-        bind: `${SERVICE_ADDRESS}:80`,
-        backends: ["s1", "s2", "s3"].map((name, i) => ({ name, address: `10.1.3.${101 + i}`, port: 3000 })),
-        algorithm: "roundrobin",
-        healthPath: "/healthz",
-        statsBind: `${addressOn(lbHost, "lan3")}:8404`,
-      });
+      const certificate = named(r, CERTIFICATE, "lb-cert-certificate");
+      assert.deepEqual(certificate.inputs.ipAddresses, ["203.0.113.10"], "the certificate names the floating IP");
+      const expected = balancerRoleScript(
+        {
+          bind: `${SERVICE_ADDRESS}:80`,
+          backends: ["s1", "s2", "s3"].map((name, i) => ({ name, address: `10.1.3.${101 + i}`, port: 3000 })),
+          algorithm: "roundrobin",
+          healthPath: "/healthz",
+          statsBind: `${addressOn(lbHost, "lan3")}:8404`,
+          tls: { bind: `${SERVICE_ADDRESS}:443` },
+        },
+        undefined,
+        { certificatePem: String(certificate.state.certificatePem), privateKeyPem: String(certificate.state.privateKeyPem) },
+      );
       const lb = named(r, "openstack:compute/instance:Instance", "lb-lb");
       assert.equal(roleScriptOf(lb), expected);
+      assert.ok(lb.secrets.includes("userData"), "the user data holds the certificate's key: a secret");
       assert.match(bootstrapOf(lb), /ip rule add from '10\.1\.2\.2' lookup 100/);
       assert.match(bootstrapOf(lb), /ip route replace default via '10\.1\.3\.254' dev "\$dev" table 101/);
       const ip = ofType(r, "openstack:networking/floatingIp:FloatingIp")[0];
       assert.equal(ip.inputs.portId, "lb-lb-lan2-id");
+      assert.equal(r.outputs.url, "https://203.0.113.10/");
+      assert.deepEqual(plainSecrets(r), []);
       // The app group then admits the app port from the lb group, not from a CIDR.
       const app = rules(r).filter((x) => x.inputs.securityGroupId === "net-app-id" && x.inputs.direction === "ingress");
       assert.deepEqual(
@@ -670,6 +698,219 @@ describe("cloud stacks under mocks", function () {
       assert.match(roleScriptOf(ges) ?? "", /ListenAddress 10\.1\.3\.20/);
       assert.match(bootstrapOf(ges), /ip rule add from '10\.1\.4\.20' lookup 101/);
       assert.equal(r.outputs.managementSsh, "ssh root@203.0.113.10");
+    });
+  });
+
+  describe("HTTPS (issue 12)", () => {
+    const DOMAIN = "crm.example.com";
+    const ZONE = "Z0123456789ABCDEFGHIJ";
+    const user = userCertificate(`DNS:${DOMAIN}`);
+    const own = { "crm:tlsCertificate": user.chain, "crm:tlsKey": user.key };
+    const https: Record<string, RunResult> = {};
+    before(async () => {
+      const scenarios = {
+        awsZone: scenario(AWS_CONFIG, { "crm:domain": DOMAIN, "crm:awsZoneId": ZONE }),
+        awsDomain: scenario(AWS_CONFIG, { "crm:domain": DOMAIN }),
+        awsOwn: scenario(AWS_CONFIG, own),
+        osDomain: scenario(OPENSTACK_CONFIG, { "crm:domain": DOMAIN }),
+        osOwn: scenario(OPENSTACK_CONFIG, { ...own, "crm:domain": DOMAIN }),
+      };
+      // Two at a time: the machine is shared.
+      const names = Object.keys(scenarios) as (keyof typeof scenarios)[];
+      for (let i = 0; i < names.length; i += 2)
+        await Promise.all(names.slice(i, i + 2).map(async (n) => (https[n] = ok(await runAsync(scenarios[n])))));
+    });
+
+    const listener = (r: RunResult, name: string) => named(r, "aws:lb/listener:Listener", name);
+    const worldIngress = (r: RunResult) =>
+      ofType(r, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        .filter((x) => x.inputs.cidrIpv4 === WORLD)
+        .map((x) => [x.inputs.securityGroupId, x.inputs.ipProtocol, x.inputs.fromPort, x.inputs.toPort])
+        .sort();
+    const aclWorldTcp = (r: RunResult) =>
+      (ofType(r, "aws:ec2/networkAcl:NetworkAcl")[0].inputs.ingress as { protocol: string; cidrBlock: string; fromPort: number }[])
+        .filter((e) => e.cidrBlock === WORLD && e.protocol === "6")
+        .map((e) => e.fromPort);
+    const appEnv = (r: RunResult, type: string) => roleScriptOf(named(r, type, "crm-s1")) ?? "";
+
+    it("aws without crm:domain or a certificate: plain HTTP, said at preview; 443 closed, cookies not Secure", () => {
+      const r = runs.aws3;
+      assert.deepEqual(r.warnings, [HTTP_ONLY_WARNING]);
+      assert.match(HTTP_ONLY_WARNING, /crm:domain.*crm:tlsCertificate/);
+      assert.deepEqual(
+        ofType(r, "aws:lb/listener:Listener").map((l) => [l.name, l.inputs.port, l.inputs.protocol]),
+        [["lb-http", 80, "HTTP"]],
+      );
+      assert.equal((listener(r, "lb-http").inputs.defaultActions as { type: string }[])[0].type, "forward");
+      assert.equal(ofType(r, "aws:acm/certificate:Certificate").length, 0);
+      assert.deepEqual(worldIngress(r), [
+        ["net-lb-id", "icmp", 8, -1],
+        ["net-lb-id", "tcp", 80, 80],
+      ]);
+      assert.deepEqual(aclWorldTcp(r), [80, 1024]);
+      assert.doesNotMatch(appEnv(r, "aws:ec2/instance:Instance"), /COOKIE_SECURE/);
+      assert.equal(r.outputs.url, "http://lb.elb.example/");
+    });
+
+    it("aws with crm:domain and a Route 53 zone: an ACM certificate validated in the zone, HTTPS on 443 (TLS 1.2+), 80 redirecting, the domain an alias", () => {
+      const r = https.awsZone;
+      assert.deepEqual(r.warnings, []);
+      const [cert] = ofType(r, "aws:acm/certificate:Certificate");
+      assert.deepEqual([cert.inputs.domainName, cert.inputs.validationMethod, cert.inputs.privateKey], [DOMAIN, "DNS", undefined]);
+      const record = named(r, "aws:route53/record:Record", "lb-cert-validation");
+      assert.deepEqual(
+        [record.inputs.zoneId, record.inputs.name, record.inputs.type, record.inputs.records],
+        [ZONE, `_0a1b.${DOMAIN}.`, "CNAME", ["_2c3d.acm-validations.aws."]],
+      );
+      const [validation] = ofType(r, "aws:acm/certificateValidation:CertificateValidation");
+      assert.deepEqual(validation.inputs.validationRecordFqdns, [`_0a1b.${DOMAIN}`]);
+      const tls = listener(r, "lb-https");
+      assert.deepEqual(
+        [tls.inputs.port, tls.inputs.protocol, tls.inputs.sslPolicy],
+        [443, "HTTPS", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"],
+      );
+      assert.equal(tls.inputs.certificateArn, "arn:aws:acm:eu-west-1:1:certificate/lb-cert");
+      assert.ok(
+        tls.options.dependencies.some((u) => u.endsWith("CertificateValidation::lb-cert")),
+        "the listener waits for the certificate to be issued",
+      );
+      assert.equal((tls.inputs.defaultActions as { type: string }[])[0].type, "forward");
+      assert.deepEqual(listener(r, "lb-http").inputs.defaultActions, [
+        { type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } },
+      ]);
+      const alias = named(r, "aws:route53/record:Record", "lb-dns");
+      assert.deepEqual([alias.inputs.name, alias.inputs.type, alias.inputs.zoneId], [DOMAIN, "A", ZONE]);
+      assert.deepEqual(alias.inputs.aliases, [{ name: "lb.elb.example", zoneId: "Z32O12XQLNTSW2", evaluateTargetHealth: true }]);
+      assert.deepEqual(worldIngress(r), [
+        ["net-lb-id", "icmp", 8, -1],
+        ["net-lb-id", "tcp", 443, 443],
+        ["net-lb-id", "tcp", 80, 80],
+      ]);
+      assert.deepEqual(aclWorldTcp(r), [80, 443, 1024]);
+      assert.match(appEnv(r, "aws:ec2/instance:Instance"), /^COOKIE_SECURE="true"$/m);
+      assert.equal(r.outputs.url, `https://${DOMAIN}/`);
+    });
+
+    it("aws with crm:domain and no zone: the validation record is the user's (no Route 53 record is made), the update waits for it", () => {
+      const r = https.awsDomain;
+      assert.equal(ofType(r, "aws:route53/record:Record").length, 0);
+      const [validation] = ofType(r, "aws:acm/certificateValidation:CertificateValidation");
+      assert.equal(validation.inputs.validationRecordFqdns, undefined);
+      assert.equal(listener(r, "lb-https").inputs.certificateArn, "arn:aws:acm:eu-west-1:1:certificate/lb-cert");
+      // The record is said while `pulumi up` waits (the mocks give the certificate's outputs at once).
+      assert.deepEqual(
+        r.warnings.filter((w) => w.includes("_0a1b")),
+        [
+          `aws: create this DNS record so that ACM issues the certificate for ${DOMAIN} (pulumi up waits for it): _0a1b.${DOMAIN}. CNAME _2c3d.acm-validations.aws.`,
+        ],
+      );
+    });
+
+    it("aws with the user's certificate: imported into ACM (leaf, chain, key a secret), HTTPS without crm:domain", () => {
+      const r = https.awsOwn;
+      assert.deepEqual(r.warnings, []);
+      const [cert] = ofType(r, "aws:acm/certificate:Certificate");
+      assert.equal(cert.inputs.certificateBody, user.leaf);
+      assert.equal(cert.inputs.certificateChain, user.issuer);
+      assert.equal(cert.inputs.privateKey, user.key);
+      assert.ok(cert.secrets.includes("privateKey"));
+      assert.equal(cert.inputs.domainName, undefined);
+      assert.equal(ofType(r, "aws:acm/certificateValidation:CertificateValidation").length, 0);
+      assert.equal(listener(r, "lb-https").inputs.certificateArn, "arn:aws:acm:eu-west-1:1:certificate/lb-cert");
+      assert.equal(listener(r, "lb-https").inputs.sslPolicy, "ELBSecurityPolicy-TLS13-1-2-Res-2021-06");
+      assert.equal((listener(r, "lb-http").inputs.defaultActions as { type: string }[])[0].type, "redirect");
+      assert.match(appEnv(r, "aws:ec2/instance:Instance"), /^COOKIE_SECURE="true"$/m);
+      assert.equal(r.outputs.url, "https://lb.elb.example/");
+      for (const res of r.resources)
+        for (const [k, v] of Object.entries(res.inputs))
+          if (JSON.stringify(v).includes(user.key.split("\n")[1])) assert.ok(res.secrets.includes(k), `${res.type} ${res.name}.${k}`);
+    });
+
+    it("openstack: TERMINATED_HTTPS on 443 with the Barbican container of a certificate for the floating IP; 80 redirects; the pool behind 443", () => {
+      const r = runs.os3;
+      const certificate = named(r, CERTIFICATE, "lb-cert-certificate");
+      assert.deepEqual([certificate.inputs.ipAddresses, certificate.inputs.dnsNames], [["203.0.113.10"], []]);
+      const secrets = ofType(r, "openstack:keymanager/secretV1:SecretV1");
+      assert.deepEqual(secrets.map((x) => [x.name, x.inputs.secretType, x.inputs.payloadContentType]).sort(), [
+        ["lb-tls-certificate", "certificate", "text/plain"],
+        ["lb-tls-private-key", "private", "text/plain"],
+      ]);
+      const secret = (n: string) => named(r, "openstack:keymanager/secretV1:SecretV1", n);
+      assert.equal(secret("lb-tls-certificate").inputs.payload, certificate.state.certificatePem);
+      assert.equal(secret("lb-tls-private-key").inputs.payload, certificate.state.privateKeyPem);
+      assert.ok(secret("lb-tls-private-key").secrets.includes("payload"), "the key is a secret input");
+      const [container] = ofType(r, "openstack:keymanager/containerV1:ContainerV1");
+      assert.equal(container.inputs.type, "certificate");
+      assert.deepEqual(container.inputs.secretRefs, [
+        { name: "certificate", secretRef: "https://barbican.example/v1/secrets/lb-tls-certificate" },
+        { name: "private_key", secretRef: "https://barbican.example/v1/secrets/lb-tls-private-key" },
+      ]);
+      const tls = named(r, "openstack:loadbalancer/listener:Listener", "lb-https");
+      assert.deepEqual(
+        [tls.inputs.protocol, tls.inputs.protocolPort, tls.inputs.defaultTlsContainerRef],
+        ["TERMINATED_HTTPS", 443, "https://barbican.example/v1/containers/lb-tls"],
+      );
+      assert.deepEqual(tls.inputs.insertHeaders, { "X-Forwarded-For": "true", "X-Forwarded-Proto": "true" });
+      assert.equal(ofType(r, "openstack:loadbalancer/pool:Pool")[0].inputs.listenerId, "lb-https-id");
+      const [policy] = ofType(r, "openstack:loadbalancer/l7PolicyV2:L7PolicyV2");
+      assert.deepEqual(
+        [policy.inputs.listenerId, policy.inputs.action, policy.inputs.redirectUrl],
+        ["lb-http-id", "REDIRECT_TO_URL", "https://203.0.113.10/"],
+      );
+      const [rule] = ofType(r, "openstack:loadbalancer/l7RuleV2:L7RuleV2");
+      assert.deepEqual(
+        [rule.inputs.l7policyId, rule.inputs.type, rule.inputs.compareType, rule.inputs.value],
+        ["lb-http-to-https-id", "PATH", "STARTS_WITH", "/"],
+      );
+      assert.match(appEnv(r, "openstack:compute/instance:Instance"), /^COOKIE_SECURE="true"$/m);
+      assert.deepEqual(r.warnings, []);
+    });
+
+    it("openstack with crm:domain: the certificate names it too, and the URL and the redirect use it", () => {
+      const r = https.osDomain;
+      const certificate = named(r, CERTIFICATE, "lb-cert-certificate");
+      assert.deepEqual([certificate.inputs.ipAddresses, certificate.inputs.dnsNames], [["203.0.113.10"], [DOMAIN]]);
+      assert.equal(ofType(r, "openstack:loadbalancer/l7PolicyV2:L7PolicyV2")[0].inputs.redirectUrl, `https://${DOMAIN}/`);
+      assert.equal(r.outputs.url, `https://${DOMAIN}/`);
+    });
+
+    it("openstack with the user's certificate: leaf, key and its intermediates in Barbican, no CA-signed certificate", () => {
+      const r = https.osOwn;
+      assert.equal(ofType(r, CERTIFICATE).length, 0, "no CA, no certificate made: the user's, as it is");
+      const secrets = ofType(r, "openstack:keymanager/secretV1:SecretV1");
+      assert.deepEqual(secrets.map((x) => [x.name, x.inputs.payload]).sort(), [
+        ["lb-tls-certificate", user.leaf],
+        ["lb-tls-intermediates", user.issuer],
+        ["lb-tls-private-key", user.key],
+      ]);
+      assert.ok(named(r, "openstack:keymanager/secretV1:SecretV1", "lb-tls-private-key").secrets.includes("payload"));
+      const [container] = ofType(r, "openstack:keymanager/containerV1:ContainerV1");
+      assert.deepEqual(
+        (container.inputs.secretRefs as { name: string }[]).map((x) => x.name),
+        ["certificate", "private_key", "intermediates"],
+      );
+    });
+
+    it("refuses bad input before anything is created, naming the setting", () => {
+      const created = (r: RunResult) =>
+        r.resources.filter((x) => x.custom && !x.type.startsWith("pulumi:providers:") && !x.type.startsWith("crm:")).length;
+      for (const base of [AWS_CONFIG, OPENSTACK_CONFIG]) {
+        const bad = run(scenario(base, { "crm:domain": "https://crm.example.com/" }));
+        assert.match(bad.errors.join("\n"), /crm:domain: must be a DNS name/);
+        assert.equal(created(bad), 0);
+      }
+      const noKey = run(scenario(AWS_CONFIG, { "crm:tlsCertificate": user.chain }));
+      assert.match(noKey.errors.join("\n"), /crm:tlsKey: is required with crm:tlsCertificate/);
+      assert.equal(created(noKey), 0);
+      const noCertificate = run(scenario(OPENSTACK_CONFIG, { "crm:tlsKey": user.key }));
+      assert.match(noCertificate.errors.join("\n"), /crm:tlsCertificate: is required with crm:tlsKey/);
+      assert.equal(created(noCertificate), 0);
+      const elsewhere = run(scenario(AWS_CONFIG, { ...own, "crm:domain": "other.example.com" }));
+      assert.match(elsewhere.errors.join("\n"), /crm:tlsCertificate: does not cover other\.example\.com/);
+      assert.equal(created(elsewhere), 0);
+      const zoneAlone = run(scenario(AWS_CONFIG, { "crm:awsZoneId": ZONE }));
+      assert.match(zoneAlone.errors.join("\n"), /crm:awsZoneId: .*crm:domain/);
+      assert.equal(created(zoneAlone), 0);
     });
   });
 

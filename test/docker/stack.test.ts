@@ -11,6 +11,7 @@ import { firewallRoleScript } from "../../roles/firewall";
 import { nasRoleScript } from "../../roles/nas";
 import { roleScript } from "../../roles/script";
 import { movePolicy } from "../../targets/docker/addresses";
+import { MOCK_CERTIFICATE, MOCK_KEY } from "../support/mockCertificates";
 import { registeredBy } from "../support/mockGraph";
 import { VALID_SECRETS } from "../support/pulumi";
 import { reveal } from "../support/dockerReplay";
@@ -35,6 +36,9 @@ function expected(n: number): Record<string, number> {
     "crm:net:Firewall": 1,
     "crm:net:LoadBalancer": 1,
     "crm:storage:GlusterCluster": 1,
+    // The stack's CA (index.ts makes it for every target); the docker balancer does not serve HTTPS yet.
+    "crm:tls:CertificateAuthority": 1,
+    "pulumi-nodejs:dynamic/crm-certificate:Resource": 1,
     "pulumi:providers:docker": 1,
     "docker:index/network:Network": 4,
     "docker:index/image:Image": 1,
@@ -134,18 +138,22 @@ describe("docker stack under mocks", function () {
     assert.equal(role("nas-nas2-role").stdin, nasRoleScript({ brick: "/nas" }));
     assert.equal(role("fw-role").stdin, firewallRoleScript(movePolicy(scenarioPolicy({ adminCidr: "10.1.1.0/24" }), "10.2.0.0/16")));
     assert.equal(role("docker-c1-role").stdin, roleScript("client"));
-    const balancer = balancerRoleScript({
+    const haproxy = {
       bind: "10.2.2.2:80",
       backends: [1, 2, 3].map((i) => ({ name: `s${i}`, address: `10.2.3.1${i}`, port: 3000 })),
       algorithm: "roundrobin",
       healthPath: "/healthz",
       statsBind: `10.2.3.1:${STATS_PORT}`,
-    });
-    assert.equal(role("lb-role").stdin, balancer);
-    // The vnx stack's scripts, for comparison: identical but for the addresses.
+    } as const;
+    assert.equal(role("lb-role").stdin, balancerRoleScript(haproxy));
+    // The vnx stack's scripts, for comparison: identical but for the addresses, and HTTPS on vnx's balancer.
     const vnxNas = inputs(named(vnx, "nas-nas2-role")).stdin;
     assert.equal(vnxNas, role("nas-nas2-role").stdin);
-    assert.equal(String(inputs(named(vnx, "lb-role")).stdin).replaceAll("10.1.", "10.2."), balancer);
+    const certificate = { certificatePem: MOCK_CERTIFICATE("lb-certificate"), privateKeyPem: MOCK_KEY("lb-certificate") };
+    assert.equal(
+      String(inputs(named(vnx, "lb-role")).stdin).replaceAll("10.1.", "10.2."),
+      balancerRoleScript({ ...haproxy, tls: { bind: "10.2.2.2:443" } }, undefined, certificate),
+    );
   });
 
   it("keeps secrets secret: the database's and the app servers' role scripts are secret inputs, nothing else holds one", () => {

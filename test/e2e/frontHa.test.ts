@@ -175,7 +175,7 @@ describe("vnx stack with a redundant front (crm:frontHa)", function () {
       "4/s",
       "-w",
       "%{http_code} %{num_connects}\\n",
-      "http://10.1.2.2/login?n=[1-48]",
+      "https://10.1.2.2/login?n=[1-48]",
     ]);
     const victim = holder("fw");
     const r = await underStream(() => kill(victim));

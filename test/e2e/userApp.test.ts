@@ -53,7 +53,7 @@ describe("vnx stack: a user's own app, old style (crm:app: Node 8, pg 6, md5, re
       Array(30).fill(200),
     );
     assert.deepEqual(spread(replies), { s1: 10, s2: 10, s3: 10 });
-    const page = inContainer("c1", "curl -fsS http://10.1.2.2/");
+    const page = inContainer("c1", "curl -fsS https://10.1.2.2/");
     assert.match(page.stdout, /^legacy-app on s[123], node v8\.17\.0, 1 notes/);
   });
 

@@ -5,16 +5,21 @@
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { TLS13_SUITES, TLS_CIPHERS } from "../../roles/balancer";
 import { assertUdpClosedAndPingOnlyService, backendSpreadFrom, uploadPhoto } from "../support/checks";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS, type TestStack } from "../support/pulumi";
 import {
   get,
   inContainer,
+  inNetworkOf,
   leftovers,
   machineState,
   loadStream,
   openTcpPorts,
+  ROOT,
   scenarioContainers,
   serversUp,
   spread,
@@ -57,7 +62,7 @@ describe("vnx stack, end to end", function () {
     assert.equal(r.status, 0, r.stdout.slice(-3000));
   });
 
-  it("serves the CRM at http://10.1.2.2/ from the machine, 30 requests spread evenly over s1..s3", async () => {
+  it("serves the CRM at https://10.1.2.2/ from the machine (its certificate checked against the stack's CA), 30 requests spread evenly over s1..s3", async () => {
     const replies = [];
     for (let i = 0; i < 30; i++) replies.push(await get("/login"));
     assert.deepEqual(
@@ -68,7 +73,57 @@ describe("vnx stack, end to end", function () {
   });
 
   it("serves it to client c1 through the firewall, also round-robin", () => {
-    assert.deepEqual(backendSpreadFrom(inContainer, "c1", "http://10.1.2.2/login"), ["10 s1", "10 s2", "10 s3"]);
+    assert.deepEqual(backendSpreadFrom(inContainer, "c1", "https://10.1.2.2/login"), ["10 s1", "10 s2", "10 s3"]);
+  });
+
+  it("HTTP redirects to HTTPS; over HTTPS the CRM sends HSTS and only Secure cookies (curl from c1, which trusts the stack's CA)", () => {
+    const http = inContainer("c1", "curl -sS -o /dev/null -D - http://10.1.2.2/customers?page=2");
+    assert.match(http.stdout, /^HTTP\/1\.1 301/);
+    assert.match(http.stdout, /location: https:\/\/10\.1\.2\.2\/customers\?page=2\r?\n/i);
+    const https = inContainer("c1", "curl -sS -o /dev/null -D - https://10.1.2.2/login");
+    assert.equal(https.status, 0, https.stderr);
+    assert.match(https.stdout, /^HTTP\/2 200/);
+    assert.match(https.stdout, /strict-transport-security: max-age=\d+/i);
+    const cookies = https.stdout.split("\n").filter((l) => /^set-cookie:/i.test(l));
+    assert.ok(cookies.length > 0, https.stdout);
+    for (const c of cookies) assert.match(c, /;\s*secure/i, c);
+  });
+
+  it("TLS: sslscan from c1's network finds only TLS 1.2 and 1.3 and only strong suites; the chain is valid against the stack's CA", () => {
+    const scan = inNetworkOf("c1", "sslscan", ["--no-colour", "--no-heartbleed", "10.1.2.2:443"]);
+    assert.equal(scan.status, 0, scan.stderr);
+    for (const old of ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"])
+      assert.match(scan.stdout, new RegExp(`^${old.replace(".", "\\.")}\\s+disabled$`, "m"));
+    const offered = [...scan.stdout.matchAll(/^(?:Preferred|Accepted)\s+(\S+)\s+(\d+) bits\s+(\S+)/gm)].map(
+      ([, protocol, bits, cipher]) => ({
+        protocol,
+        bits: Number(bits),
+        cipher,
+      }),
+    );
+    assert.ok(offered.length > 0, scan.stdout);
+    const strong = new Set<string>([...TLS_CIPHERS, ...TLS13_SUITES]);
+    assert.deepEqual(
+      offered.filter((o) => !["TLSv1.2", "TLSv1.3"].includes(o.protocol) || o.bits < 128 || !strong.has(o.cipher)),
+      [],
+    );
+    // The chain, against the stack's CA and nothing else, for the service's address.
+    const ca = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "crm-e2e-ca-")), "ca.pem");
+    fs.writeFileSync(ca, stack.run("stack", "output", "caCertificate", "--stack", stack.name).stdout);
+    const verify = inNetworkOf("c1", "openssl", [
+      "s_client",
+      "-connect",
+      "10.1.2.2:443",
+      "-CAfile",
+      ca,
+      "-verify_ip",
+      "10.1.2.2",
+      "-verify_return_error",
+      "-brief",
+    ]);
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.match(verify.stderr, /Verification: OK/);
+    fs.rmSync(path.dirname(ca), { recursive: true });
   });
 
   it("a photo uploaded through s1 is served by s2 and s3 and stored on all three bricks", () => {
@@ -90,9 +145,29 @@ describe("vnx stack, end to end", function () {
     }
   });
 
-  it("the firewall lets through only ping and TCP/80 to 10.1.2.2 (nmap from c1)", () => {
+  it("requests per second from c1 through the firewall and the balancer: HTTPS and HTTP (scripts/rps.mjs, printed)", () => {
+    const ca = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "crm-e2e-rps-")), "ca.pem");
+    fs.writeFileSync(ca, stack.run("stack", "output", "caCertificate", "--stack", stack.name).stdout);
+    const runs: [string, string, string[]][] = [
+      ["HTTPS, kept-alive", "https://10.1.2.2/login", []],
+      ["HTTPS, a full handshake per request", "https://10.1.2.2/login", ["--new-connections"]],
+      ["HTTP (the redirect), kept-alive", "http://10.1.2.2/login", []],
+      ["HTTP (the redirect), a connection per request", "http://10.1.2.2/login", ["--new-connections"]],
+    ];
+    for (const [what, url, flags] of runs) {
+      const r = inNetworkOf("c1", process.execPath, [path.join(ROOT, "scripts/rps.mjs"), url, "10", "8", "--ca", ca, ...flags]);
+      assert.equal(r.status, 0, r.stderr);
+      const result = JSON.parse(r.stdout) as { rps: number; errors: number; statuses: Record<string, number> };
+      console.log(`      (${what}: ${result.rps} requests/s, statuses ${JSON.stringify(result.statuses)}, ${result.errors} errors)`);
+      assert.equal(result.errors, 0);
+      assert.deepEqual(Object.keys(result.statuses), [url.startsWith("https") ? "200" : "301"]);
+    }
+    fs.rmSync(path.dirname(ca), { recursive: true });
+  });
+
+  it("the firewall lets through only ping, TCP/80 and TCP/443 to 10.1.2.2 (nmap from c1)", () => {
     const open = openTcpPorts("c1", ADDRESSES);
-    assert.deepEqual(open, ["10.1.2.2:80"]);
+    assert.deepEqual(open, ["10.1.2.2:443", "10.1.2.2:80"]);
     assertUdpClosedAndPingOnlyService(inContainer, "c1", ADDRESSES, "10.1.2.2", "10.1.3.11");
   });
 

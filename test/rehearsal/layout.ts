@@ -317,7 +317,8 @@ function osHealth(result: RunResult): HealthCheck {
     status: Number(monitor.inputs.expectedCodes),
     memberPort: num(member.inputs, "protocolPort", member.name),
     algorithm: pool.inputs.lbMethod === "LEAST_CONNECTIONS" ? "leastconn" : "roundrobin",
-    clientTimeoutSeconds: num(one(result, "openstack:loadbalancer/listener:Listener").inputs, "timeoutClientData", "listener") / 1000,
+    // The pool's listener (with HTTPS, 443's; 80 only redirects).
+    clientTimeoutSeconds: num(byId(result.resources, str(pool, "listenerId")).inputs, "timeoutClientData", "listener") / 1000,
   };
 }
 

@@ -46,23 +46,39 @@ export interface UploadedPhoto {
  * user with a new photo (uniquePng, on stdin of `onHost`), then fetches the photo through each of
  * `others` (host:port of the other servers) with the same session. The app re-encodes photos and names
  * them by the hash of what it stores: the name comes from the users page.
+ *
+ * The app servers speak plain HTTP on their LAN; behind HTTPS (issue 12) their cookies are Secure,
+ * which curl neither stores from nor sends to a plain-HTTP origin. So the script does what the
+ * balancer does, saying the client came over HTTPS (X-Forwarded-Proto, which the app trusts from
+ * its LAN), and carries the cookies itself.
  */
 export function uploadPhoto(onHost: (script: string, input: Buffer) => Result, app: string, others: readonly string[]): UploadedPhoto {
   const script = `set -euo pipefail
-jar=$(mktemp); photo=$(mktemp); list=$(mktemp); cat >"$photo"
+photo=$(mktemp); list=$(mktemp); cookies=$(mktemp); cat >"$photo"
+# app_curl ARGS...: curl as a browser behind the balancer: it sends the cookies it was given so far
+# (a file, so that a call in $(...) keeps what it got), and keeps each new one.
+app_curl() {
+  local heads sent opt=() c
+  heads=$(mktemp); sent=$(paste -sd';' "$cookies")
+  [ -z "$sent" ] || opt=(-b "$sent")
+  curl -fsS -H 'X-Forwarded-Proto: https' -D "$heads" "\${opt[@]}" "$@"
+  tr -d '\\r' <"$heads" | sed -n 's/^[Ss]et-[Cc]ookie: *\\([^;]*\\).*/\\1/p' | while IFS= read -r c; do
+    awk -F= -v n="\${c%%=*}" '$1 != n' "$cookies" >"$cookies.new"; echo "$c" >>"$cookies.new"; mv "$cookies.new" "$cookies"
+  done
+}
 # A form's CSRF token, from its hidden field.
-token() { curl -fsS -b "$jar" -c "$jar" "http://${app}$1" | sed -n 's/.*name="_csrf" value="\\([^"]*\\)".*/\\1/p' | head -1; }
+token() { app_curl "http://${app}$1" | sed -n 's/.*name="_csrf" value="\\([^"]*\\)".*/\\1/p' | head -1; }
 # A multipart form's token is in its URL: it is checked before the body is read.
-form_token() { curl -fsS -b "$jar" -c "$jar" "http://${app}$1" | grep -o 'action="[^"]*?_csrf=[^"]*' | sed -n "s|^action=.$2?_csrf=||p" | head -1; }
-curl -fsS -b "$jar" -c "$jar" -o /dev/null --data-urlencode "_csrf=$(token /login)" --data-urlencode username=admin --data-urlencode "password=$ADMIN_PASSWORD" http://${app}/login
-curl -fsS -L -b "$jar" -c "$jar" -o "$list" -F username=e2e$$ -F display_name=E2E -F password=e2e-password-1 -F role=salesperson -F "photo=@$photo;type=image/png" "http://${app}/users?_csrf=$(form_token /users/new /users)"
+form_token() { app_curl "http://${app}$1" | grep -o 'action="[^"]*?_csrf=[^"]*' | sed -n "s|^action=.$2?_csrf=||p" | head -1; }
+t=$(token /login); app_curl -o /dev/null --data-urlencode "_csrf=$t" --data-urlencode username=admin --data-urlencode "password=$ADMIN_PASSWORD" http://${app}/login
+t=$(form_token /users/new /users); app_curl -L -o "$list" -F username=e2e$$ -F display_name=E2E -F password=e2e-password-1 -F role=salesperson -F "photo=@$photo;type=image/png" "http://${app}/users?_csrf=$t"
 name=$(grep -o '/uploads/[0-9a-f]\\{64\\}\\.[a-z]*' "$list" | head -1)
 [ -n "$name" ] || { echo "the users page shows no photo" >&2; exit 1; }
 echo "\${name#/uploads/}"
-# Same URL host as the sign-in (so the cookie jar sends the session), connected to each other server in turn.
+# The same session, connected to each other server in turn.
 for other in ${others.join(" ")}; do
   out=$(mktemp)
-  code=$(curl -sS -b "$jar" --connect-to "${app}:$other" -o "$out" -w '%{http_code}' "http://${app}$name")
+  code=$(app_curl --connect-to "${app}:$other" -o "$out" -w '%{http_code}' "http://${app}$name")
   [ "$code" = 200 ] || { echo "$other answered $code" >&2; exit 1; }
   sha256sum "$out" | cut -c1-64
 done`;

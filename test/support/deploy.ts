@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { installGuardRoute } from "./guard";
 import { testStack, VALID_SECRETS, type TestStack } from "./pulumi";
-import { machineState, removeStaleScenario } from "./scenario";
+import { machineState, removeStaleScenario, trustServiceCa } from "./scenario";
 
 export interface Deployment {
   readonly stack: TestStack;
@@ -21,6 +21,14 @@ export interface Deployment {
 
 export function stateDir(name: string): string {
   return `/var/tmp/crm-infra-${name}`;
+}
+
+/** Makes the tests' HTTPS requests trust the stack's CA (its output caCertificate). */
+export function trustStackCa(stack: TestStack): void {
+  // `stack output` takes no --config-file.
+  const r = stack.run("stack", "output", "caCertificate", "--stack", stack.name);
+  assert.equal(r.status, 0, r.stderr);
+  trustServiceCa(r.stdout);
 }
 
 /**
@@ -54,6 +62,7 @@ export async function deployScenario(
     async up() {
       const r = await stack.pulumiAsync("up", "--yes", "--skip-preview");
       assert.equal(r.status, 0, r.stdout.slice(-6000) + r.stderr.slice(-3000));
+      trustStackCa(stack);
     },
     destroy() {
       stack.pulumi("destroy", "--yes", "--skip-preview");

@@ -4,7 +4,7 @@
  * the scenario's own addresses, which the safety route keeps on this machine.
  */
 import * as fs from "node:fs";
-import * as http from "node:http";
+import * as https from "node:https";
 import * as path from "node:path";
 import { scenarioTrafficStaysLocal } from "./guard";
 import { run, runAsync, type Result } from "./shell";
@@ -22,6 +22,13 @@ export function scenarioContainers(): string[] {
   return run("lxc-ls", ["-1"])
     .stdout.split("\n")
     .filter((n) => SCENARIO_CONTAINER.test(n));
+}
+
+/** Runs a program of this machine in a scenario host's network namespace (tools the image does not have, such as sslscan). */
+export function inNetworkOf(host: string, command: string, args: readonly string[]): Result {
+  const pid = run("lxc-info", ["-n", `crm-${host}`, "-p", "-H"]).stdout.trim();
+  if (!/^\d+$/.test(pid)) throw new Error(`crm-${host} is not running`);
+  return run("nsenter", ["-t", pid, "-n", "--", command, ...args]);
 }
 
 /** `host:port` of every TCP port nmap finds open (SYN scan of all ports, no ping) from a scenario host. */
@@ -127,13 +134,28 @@ export interface Reply {
   readonly server?: string;
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+let agent: https.Agent | undefined;
+let trusted: string | undefined;
 
-/** One GET through the load balancer; a network error counts as status 0. */
+/**
+ * From now on, `get` trusts this CA and no other (the stack output caCertificate, which
+ * deployScenario passes after every `up`): a certificate that does not chain to it, or does not
+ * name the service address, fails the request like a browser would.
+ */
+export function trustServiceCa(pem: string): void {
+  // The same CA after another `up`: keep the agent, whose connections a running stream is using.
+  if (pem === trusted) return;
+  agent?.destroy();
+  agent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: pem });
+  trusted = pem;
+}
+
+/** One GET through the load balancer, over HTTPS; a network or certificate error counts as status 0. */
 export function get(pathname: string, host = SERVICE, timeoutMs = 10_000): Promise<Reply> {
   if (!scenarioTrafficStaysLocal()) throw new Error(`refusing to send traffic to ${host}: no local route keeps it on this machine`);
+  if (!agent) throw new Error("no CA to check the service's certificate against: call trustServiceCa first");
   return new Promise((resolve) => {
-    const req = http.get({ host, port: 80, path: pathname, agent, timeout: timeoutMs }, (res) => {
+    const req = https.get({ host, port: 443, path: pathname, agent, timeout: timeoutMs }, (res) => {
       res.resume();
       res.on("end", () => resolve({ status: res.statusCode ?? 0, server: res.headers["x-backend-server"] as string | undefined }));
     });
@@ -221,13 +243,13 @@ export function streamResult(output: string): StreamResult {
 
 /**
  * A stream of GETs from a client container (c1, outside the firewall) to the service, as a user
- * would send them: at most `maxRequests`, for at most `seconds`, until `stop()`. Returns each
+ * would send them (over HTTPS; the clients trust the stack's CA): at most `maxRequests`, for at most `seconds`, until `stop()`. Returns each
  * answer's HTTP status (000 for a failed connection) and the longest gap between good answers.
  */
 export function clientStream(client: string, opts: { seconds: number; maxRequests: number }) {
   const loop = `end=$((SECONDS + ${opts.seconds})); n=0; echo "$EPOCHREALTIME"
 while ((SECONDS < end && n < ${opts.maxRequests})) && [ ! -e /tmp/crm-stream.stop ]; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://${SERVICE}/login || true)
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 https://${SERVICE}/login || true)
   echo "\${code:-000} $EPOCHREALTIME"; n=$((n + 1)); sleep 0.02
 done`;
   inContainer(client, "rm -f /tmp/crm-stream.stop");

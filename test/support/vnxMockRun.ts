@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { DockerPlatform } from "../../targets/docker";
 import { loadDockerSettings } from "../../targets/docker/settings";
 import { VnxPlatform } from "../../targets/vnx";
+import { mockCertificateState } from "./mockCertificates";
 
 export interface Registered {
   readonly urn: string;
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
       newResource(args) {
         const inputs = unwrapRpcSecret(args.inputs) as Record<string, unknown>;
         inputsByName.set(`${args.type}::${args.name}`, inputs);
-        return { id: `${args.name}-id`, state: inputs };
+        return { id: `${args.name}-id`, state: { ...inputs, ...mockCertificateState(args.type, args.name) } };
       },
       call: () => ({}),
     },

@@ -7,15 +7,10 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { pgBinDir } from "../support/postgres";
 import { run, runAsync } from "../support/shell";
 
 const ONCE = path.resolve(__dirname, "../../roles/files/crm-once");
-
-function pgBin(): string | undefined {
-  const root = "/usr/lib/postgresql";
-  const major = fs.existsSync(root) ? fs.readdirSync(root).sort((a, b) => Number(b) - Number(a))[0] : undefined;
-  return major ? path.join(root, major, "bin") : undefined;
-}
 
 describe("crm-once: the app's once-only commands", function () {
   this.timeout(120_000);
@@ -32,7 +27,7 @@ describe("crm-once: the app's once-only commands", function () {
   const once = () => runAsync(ONCE, [], { env });
 
   before(function () {
-    const found = pgBin();
+    const found = pgBinDir();
     if (process.getuid?.() !== 0 || !found) this.skip();
     bin = found!;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-once-"));

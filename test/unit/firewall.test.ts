@@ -4,7 +4,7 @@ import { renderNftables, ruleProblem } from "../../roles/firewall";
 import { hasCommand, run } from "../support/shell";
 
 describe("firewall ruleset", () => {
-  it("lets through only ping and TCP/80 to the load balancer in the seed's policy", () => {
+  it("lets through only ping, TCP/80 and TCP/443 to the load balancer in the seed's policy", () => {
     const ruleset = renderNftables(scenarioPolicy());
     const accepts = ruleset.split("\n").filter((l) => /accept comment/.test(l));
     assert.deepEqual(
@@ -13,6 +13,7 @@ describe("firewall ruleset", () => {
         "ip saddr 10.1.1.0/24 ip daddr 10.1.1.1 icmp type echo-request accept",
         "ip daddr 10.1.2.2 icmp type echo-request accept",
         "ip daddr 10.1.2.2 tcp dport 80 ct state new accept",
+        "ip daddr 10.1.2.2 tcp dport 443 ct state new accept",
       ],
     );
     assert.match(ruleset, /chain forward \{\n\s+type filter hook forward priority filter; policy drop;/);

@@ -23,6 +23,7 @@ describe("settings", () => {
       frontHa: false,
       balance: "roundrobin",
       rolloutTimeout: 90,
+      backupRetention: 2,
       adminCidr: "10.1.1.0/24",
       managementKeys: [],
     });
@@ -32,6 +33,13 @@ describe("settings", () => {
     assert.equal(parseSettings({ target: "vnx", rolloutTimeout: "30" }).rolloutTimeout, 30);
     assert.match(errorOf({ target: "vnx", rolloutTimeout: "5" }), /crm:rolloutTimeout: must be at least 10/);
     assert.match(errorOf({ target: "vnx", rolloutTimeout: "ten" }), /crm:rolloutTimeout: must be a whole number/);
+  });
+
+  it("keeps at least one full backup, naming crm:backupRetention", () => {
+    assert.equal(parseSettings({ target: "vnx", backupRetention: "4" }).backupRetention, 4);
+    assert.match(errorOf({ target: "vnx", backupRetention: "0" }), /crm:backupRetention: must be at least 1 \(full backups to keep\)/);
+    assert.match(errorOf({ target: "vnx", backupRetention: -3 }), /crm:backupRetention: must be at least 1/);
+    assert.match(errorOf({ target: "vnx", backupRetention: "two" }), /crm:backupRetention: must be a whole number/);
   });
 
   it("requires operator keys with the management host, and names a bad one by its index", () => {

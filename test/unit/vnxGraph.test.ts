@@ -90,12 +90,41 @@ describe("vnx platform under mocks: the resource tree", function () {
   });
 
   it("makes every container, bridge, image and role visible to refresh (a probe), and records the owner", () => {
-    const local = resources.filter((r) => !isComponent(r) && !/-provision$|-bundle$|-volume$/.test(r.name));
+    // Certificates live in the state only (nothing on the machine to probe): local commands are what refresh reads.
+    const local = resources.filter((r) => r.type.includes("crm-local-command") && !/-provision$|-bundle$|-volume$/.test(r.name));
     assert.deepEqual(
       local.filter((r) => typeof r.inputs.probe !== "string").map((r) => r.name),
       [],
     );
     for (const r of local.filter((x) => /-container$|^vnx-network$/.test(x.name))) assert.equal(r.inputs.owner, "crm/vnx", r.name);
+  });
+
+  it("crm:dbStandby: Patroni's packages on the pair only, etcd's third member on nas1, backups on the storage hosts, the app through its local proxy", () => {
+    for (const node of ["bbdd", "bbdd-bbdd2"])
+      assert.match(
+        String(byName(`${node}-provision`).inputs.create),
+        /packages\.sh' crm-bbdd2? crm-base-\w+ patroni python3-etcd etcd-server etcd-client pgbackrest nagios-nrpe-server$/,
+      );
+    // Nagios asks the pair for its backups' age through NRPE: its client on the Nagios host only.
+    assert.match(String(byName("nagios-provision").inputs.create), /packages\.sh' crm-nagios crm-base-\w+ nagios-nrpe-plugin$/);
+    assert.match(
+      String(byName("bbdd-nas1-role").inputs.create),
+      /packages\.sh' crm-nas1 crm-base-\w+ etcd-server <\/dev\/null && lxc-attach -n crm-nas1 /,
+    );
+    assert.match(
+      String(byName("bbdd-backup-volume").inputs.stdin),
+      /gluster volume create .*pgbackrest.* replica 3 10\.1\.4\.21:\/pgbackrest /,
+    );
+    // The storage hosts first (the witness and the repository live there), then the pair, then the app.
+    for (const node of ["bbdd-role", "bbdd-bbdd2-role"]) {
+      for (const dep of ["nas-volume", "bbdd-nas1-role", "bbdd-backup-volume"])
+        assert.ok(byName(node).dependencies.includes(byName(dep).urn), `${node} does not wait for ${dep}`);
+    }
+    const single = registeredBy({ ...ALL_PARTS, "crm:dbStandby": "false" });
+    assert.equal(
+      single.find((r) => /bbdd-(provision|nas1|backup)/.test(r.name)),
+      undefined,
+    );
   });
 
   it("crm:frontHa adds fw2 and lb2 under their components, conntrackd on the firewalls only, and drains both balancers on a rollout", () => {

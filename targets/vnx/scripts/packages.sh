@@ -24,8 +24,11 @@ fi
 
 ROOT="$LXC_PATH/$IMAGE/rootfs"
 [[ -f "$ROOT/etc/crm-image-complete" ]] || die "no complete base image $IMAGE"
-CACHE="/var/cache/crm-infra/packages/$IMAGE"
-# download: the packages and the dependencies the image lacks, into $CACHE/archives (once per image).
+# One cache per image and set of packages: every .deb in it is installed, so a host gets exactly
+# what its own packages need (the firewalls' conntrackd, the database pair's Patroni…), even when
+# hosts of different sets are provisioned at once.
+CACHE="/var/cache/crm-infra/packages/$IMAGE/$(printf '%s\n' "$@" | sort -u | paste -sd+)"
+# download: the packages and the dependencies the image lacks, into $CACHE/archives (once per image and set).
 download() {
   mkdir -p "$CACHE/lists/partial" "$CACHE/archives/partial" "$CACHE/parts"
   # The image's own sources (its release, main and security), checked with its own archive keys.
