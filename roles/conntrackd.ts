@@ -80,6 +80,13 @@ General {
     Address Ignore {
 ${ignore}
     }
+    # Only what a new member can carry on: a half-open connection committed as SYN_SENT would make
+    # its next packets invalid there, while one not synchronized at all is taken up as new (the
+    # kernel's loose pickup, under the forward policy) or started again by the client's next SYN.
+    # The trade-off of conntrackd's own example configuration.
+    State Accept {
+      ESTABLISHED CLOSED TIME_WAIT CLOSE_WAIT for TCP
+    }
   }
 }
 `;

@@ -71,13 +71,6 @@ function pairInput(pair: FirewallPairRules): string {
     ip saddr { ${pair.sync.from.join(", ")} } udp dport ${pair.sync.port} accept comment "conntrackd sync between the firewalls"\n`;
 }
 
-/**
- * A pair's forward chain takes a new TCP connection only from its SYN: a packet in the middle of a
- * connection that the firewall does not know was not synchronized to it, and is not let through as
- * if it were new (the kernel would otherwise pick it up, and a test of conntrackd could not fail).
- */
-const PAIR_FORWARD = `    tcp flags & (fin | syn | rst | ack) != syn ct state new drop comment "a new connection starts with a SYN"\n`;
-
 /** The complete nftables ruleset: default drop, stateful, one line per allowed flow. */
 export function renderNftables(policy: FirewallPolicy, pair?: FirewallPairRules): string {
   return `#!/usr/sbin/nft -f
@@ -97,7 +90,7 @@ ${pair ? pairInput(pair) : ""}${policy.input.map(nftMatch).join("\n")}
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
     ct state invalid drop
-${pair ? PAIR_FORWARD : ""}${policy.forward.map(nftMatch).join("\n")}
+${policy.forward.map(nftMatch).join("\n")}
   }
 
   chain output {

@@ -132,6 +132,8 @@ export function removeStaleScenario(testStack: string): void {
 export interface Reply {
   readonly status: number;
   readonly server?: string;
+  /** Why there was no answer (status 0). */
+  readonly error?: string;
 }
 
 let agent: https.Agent | undefined;
@@ -150,18 +152,29 @@ export function trustServiceCa(pem: string): void {
   trusted = pem;
 }
 
-/** One GET through the load balancer, over HTTPS; a network or certificate error counts as status 0. */
-export function get(pathname: string, host = SERVICE, timeoutMs = 10_000): Promise<Reply> {
+/**
+ * One GET through the load balancer, over HTTPS; a network or certificate error counts as status 0.
+ * A request that fails on a kept-alive connection the server had already closed is sent once more
+ * on a new one, as browsers do (and as Node's documentation advises: `reusedSocket`).
+ */
+export async function get(pathname: string, host = SERVICE, timeoutMs = 10_000): Promise<Reply> {
   if (!scenarioTrafficStaysLocal()) throw new Error(`refusing to send traffic to ${host}: no local route keeps it on this machine`);
-  if (!agent) throw new Error("no CA to check the service's certificate against: call trustServiceCa first");
-  return new Promise((resolve) => {
-    const req = https.get({ host, port: 443, path: pathname, agent, timeout: timeoutMs }, (res) => {
-      res.resume();
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, server: res.headers["x-backend-server"] as string | undefined }));
+  const trusting = agent;
+  if (!trusting) throw new Error("no CA to check the service's certificate against: call trustServiceCa first");
+  const once = () =>
+    new Promise<{ reply: Reply; stale: boolean }>((resolve) => {
+      const req = https.get({ host, port: 443, path: pathname, agent: trusting, timeout: timeoutMs }, (res) => {
+        res.resume();
+        const server = res.headers["x-backend-server"] as string | undefined;
+        res.on("end", () => resolve({ reply: { status: res.statusCode ?? 0, server }, stale: false }));
+      });
+      req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on("error", (e: NodeJS.ErrnoException) =>
+        resolve({ reply: { status: 0, error: e.message }, stale: req.reusedSocket && e.code === "ECONNRESET" }),
+      );
     });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", () => resolve({ status: 0 }));
-  });
+  const first = await once();
+  return first.stale ? (await once()).reply : first.reply;
 }
 
 /** How many of `replies` each server answered. */
