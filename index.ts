@@ -34,7 +34,7 @@ const policy = scenarioPolicy({
 const firewall = new Firewall("fw", { platform, host: fw, backup: fw2, policy });
 const storage = new GlusterCluster("nas", { platform, hosts: hostsWithRole(hosts, "nas"), clients: servers });
 const standby = hostsWithRole(hosts, "db")[1];
-// The pair's backups and its third etcd member live on the storage hosts, which must be up first.
+// The backups (and the pair's third etcd member) live on the storage hosts, which must be up first.
 const db = new PgServer("bbdd", {
   platform,
   host: one("db"),
@@ -43,8 +43,8 @@ const db = new PgServer("bbdd", {
   password: secrets.dbPassword,
   passwordEncryption: settings.app?.md5Passwords ? "md5" : "scram-sha-256",
   witness: standby ? one("nas") : undefined,
-  backup: standby ? { storage: hostsWithRole(hosts, "nas"), retentionFull: settings.backupRetention } : undefined,
-  monitor: settings.monitoring && standby ? one("monitor") : undefined,
+  backup: { storage: hostsWithRole(hosts, "nas"), ready: storage.ready, retentionFull: settings.backupRetention },
+  monitor: settings.monitoring ? one("monitor") : undefined,
   dependsOn: standby ? storage.ready : undefined,
 });
 // HTTPS always (issue 12): with the stack's own CA, or the user's certificate (crm:tlsCertificate).
@@ -85,8 +85,8 @@ const monitoring = settings.monitoring
       virtualAddresses: virtualAddresses(settings),
       adminPassword: secrets.adminPassword,
       app: { port: tier.port, healthPath: tier.healthPath },
-      // The pair that Patroni runs (a managed standby, RDS, is the cloud's to watch).
-      database: db.proxy ? "patroni" : undefined,
+      // The pair that Patroni runs, or a single server the target backs up (RDS is the cloud's to watch).
+      database: db.proxy ? "patroni" : db.backedUp ? "single" : undefined,
       dependsOn: [lb],
     })
   : undefined;

@@ -42,6 +42,8 @@ export class PgServer extends pulumi.ComponentResource {
   public readonly ready: pulumi.Resource[];
   /** With a replicated pair: the nodes each app server's local proxy follows (DATABASE_URL points at the proxy). */
   public readonly proxy?: readonly DatabaseNode[];
+  /** The target backs the database up itself (pgBackRest), rather than a cloud service or nobody. */
+  public readonly backedUp: boolean;
 
   constructor(name: string, args: PgServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("crm:db:PgServer", name, {}, opts);
@@ -69,6 +71,7 @@ export class PgServer extends pulumi.ComponentResource {
     );
     this.address = realized.address;
     this.proxy = realized.proxy;
+    this.backedUp = realized.backedUp ?? false;
     this.ready = [...realized.resources];
     this.databaseUrl = pulumi.secret(
       pulumi.all([realized.address, password]).apply(([host, pw]) => postgresUrl({ user, password: pw, host, database })),

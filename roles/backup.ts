@@ -17,6 +17,8 @@ import { renderGlusterMountUnit, type GlusterVolumeArgs } from "./nas";
 import { enableNow, roleScript, shellQuote, systemdUnit, writeFile } from "./script";
 
 export const STANZA = "crm";
+/** Debian's package of pgBackRest. */
+export const BACKUP_PACKAGE = "pgbackrest";
 /** Where the database hosts mount the repository volume. */
 export const REPO_MOUNT = "/var/lib/pgbackrest";
 /** The repository volume on the storage hosts, and its brick directory there. */
@@ -181,6 +183,9 @@ export function renderRepoMountUnit(servers: readonly string[]): string {
     mountpoint: REPO_MOUNT,
     volume: REPO_VOLUME,
     servers,
+    // A database host made before it had backups may lack the FUSE device node (LXC allows the
+    // device in every container, but binds it only into those made for a Gluster mount).
+    makeFuseDevice: true,
   });
 }
 

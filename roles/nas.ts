@@ -70,6 +70,8 @@ export function renderGlusterMountUnit(args: {
   mountpoint: string;
   volume: string;
   servers: readonly string[];
+  /** Create /dev/fuse when it is missing, before mounting. */
+  makeFuseDevice?: boolean;
 }): string {
   const [primary, ...backups] = args.servers;
   if (!primary) throw new Error(`${args.description}: no storage host to mount from`);
@@ -79,6 +81,7 @@ export function renderGlusterMountUnit(args: {
     Service: {
       Type: "oneshot",
       RemainAfterExit: "yes",
+      ...(args.makeFuseDevice ? { ExecStartPre: "/bin/sh -c '[ -e /dev/fuse ] || mknod -m 0666 /dev/fuse c 10 229'" } : {}),
       ExecStart: `/bin/sh -c 'until mountpoint -q ${args.mountpoint} || { umount -l ${args.mountpoint} 2>/dev/null; mount -t glusterfs -o ${options} ${primary}:/${args.volume} ${args.mountpoint}; }; do sleep 2; done'`,
       ExecStop: `/bin/umount -l ${args.mountpoint}`,
       TimeoutStartSec: "infinity",

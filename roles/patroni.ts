@@ -11,6 +11,7 @@ import { createHmac } from "node:crypto";
 import { PG_PORT } from "../topology/plan";
 import {
   ARCHIVE_TIMEOUT_SECONDS,
+  BACKUP_PACKAGE,
   archiveCommand,
   backupSetupSteps,
   firstBackupStep,
@@ -102,7 +103,7 @@ export function deriveDbSecrets(appPassword: string): DbSecrets {
  * host). python3-etcd by name: Patroni's etcd3 client imports it, yet Debian 13's patroni lets
  * python3-consul (which it needs anyway) satisfy that dependency, so it would not come along.
  */
-export const PATRONI_PACKAGES = ["patroni", "python3-etcd", "etcd-server", "etcd-client", "pgbackrest"] as const;
+export const PATRONI_PACKAGES = ["patroni", "python3-etcd", "etcd-server", "etcd-client", BACKUP_PACKAGE] as const;
 /** The etcd witness needs the server only. */
 export const WITNESS_PACKAGES = ["etcd-server"] as const;
 

@@ -37,6 +37,8 @@ export interface DatabaseSpec {
 
 export interface DatabaseBackupSpec {
   readonly storage: readonly HostPlan[];
+  /** What must exist before the storage hosts serve a new volume (their Gluster cluster). */
+  readonly ready: readonly pulumi.Resource[];
   readonly retentionFull: number;
 }
 
@@ -154,6 +156,8 @@ export interface RealizedDatabase extends Realized {
   readonly address: pulumi.Output<string>;
   /** With a proxy on each app server: the nodes it follows. */
   readonly proxy?: readonly DatabaseNode[];
+  /** pgBackRest backs up the database on its own hosts: Nagios (when enabled) checks the last backup's age. */
+  readonly backedUp?: boolean;
 }
 export interface RealizedStorage extends Realized {
   readonly addresses: pulumi.Output<string[]>;

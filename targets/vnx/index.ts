@@ -8,8 +8,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { appRoleScript, customAppEnv, type AppEnvValues, type CustomApp } from "../../roles/app";
 import { APP_BACKEND, balancerRoleScript, STATS_PORT } from "../../roles/balancer";
-import { dbRoleScript } from "../../roles/db";
-import { NRPE_PACKAGE, NRPE_PLUGIN_PACKAGE, repoVolumeArgs } from "../../roles/backup";
+import { dbRoleScript, type DbArgs } from "../../roles/db";
+import { BACKUP_PACKAGE, backedUpDbRoleScript, NRPE_PACKAGE, NRPE_PLUGIN_PACKAGE, repoVolumeArgs } from "../../roles/backup";
 import {
   DB_PROXY_ADDRESS,
   deriveDbSecrets,
@@ -45,6 +45,7 @@ import {
 import type { AppSettings } from "../../topology/settings";
 import type {
   AppTierSpec,
+  DatabaseBackupSpec,
   DatabaseSpec,
   FirewallSpec,
   LoadBalancerSpec,
@@ -288,21 +289,55 @@ export class VnxPlatform implements Platform {
   database(name: string, spec: DatabaseSpec, opts: RealizeOptions): RealizedDatabase {
     const clients = spec.clients.map((c) => addressOn(c, "lan4"));
     const password = pulumi.secret(spec.password);
-    if (!spec.standby) {
-      const listen = addressOn(spec.host, "lan4");
-      const roleScript = password.apply((pw) =>
-        dbRoleScript({
-          listen,
-          clients,
-          database: spec.database,
-          user: spec.user,
-          password: pw,
-          passwordEncryption: spec.passwordEncryption,
-        }),
-      );
-      return { resources: [this.host(name, spec.host, roleScript, opts)], address: pulumi.output(listen) };
+    if (spec.standby) return this.patroniPair(name, spec, spec.standby, opts);
+    const listen = addressOn(spec.host, "lan4");
+    const db = (pw: string): DbArgs => ({
+      listen,
+      clients,
+      database: spec.database,
+      user: spec.user,
+      password: pw,
+      passwordEncryption: spec.passwordEncryption,
+    });
+    if (!spec.backup) {
+      const role = password.apply((pw) => dbRoleScript(db(pw)));
+      return { resources: [this.host(name, spec.host, role, opts)], address: pulumi.output(listen) };
     }
-    return this.patroniPair(name, spec, spec.standby, opts);
+    const { backup, monitor } = spec;
+    const repository = this.backupRepository(name, backup, [spec.host], { parent: opts.parent, dependsOn: [...backup.ready] });
+    const role = password.apply((pw) =>
+      backedUpDbRoleScript(db(pw), {
+        retentionFull: backup.retentionFull,
+        repoServers: backup.storage.map((h) => addressOn(h, "lan4")),
+        monitoring: monitor && { listen, nagios: addressOn(monitor, "lan4") },
+      }),
+    );
+    const packages = [BACKUP_PACKAGE, ...(monitor ? [NRPE_PACKAGE] : [])];
+    const host = this.host(name, spec.host, role, {
+      ...opts,
+      provision: { command: this.packages(spec.host, packages), triggers: packages },
+      roleDependsOn: [...(opts.dependsOn ?? []), repository],
+    });
+    return { resources: [host], address: pulumi.output(listen), backedUp: true };
+  }
+
+  /** The backup repository: a volume of its own on the storage hosts, mountable by the database hosts only. */
+  private backupRepository(
+    name: string,
+    backup: DatabaseBackupSpec,
+    dbHosts: readonly HostPlan[],
+    opts: pulumi.CustomResourceOptions,
+  ): pulumi.Resource {
+    const lan4 = (h: HostPlan) => addressOn(h, "lan4");
+    return new LocalCommand(
+      `${name}-backup-volume`,
+      {
+        create: `lxc-attach -n ${containerName(backup.storage[0])} --clear-env -- bash -s`,
+        stdin: glusterFormationScript(repoVolumeArgs(backup.storage.map(lan4), dbHosts.map(lan4))),
+        rerunOnChange: true,
+      },
+      opts,
+    );
   }
 
   /**
@@ -331,12 +366,7 @@ export class VnxPlatform implements Platform {
       },
       { parent: opts.parent, dependsOn: opts.dependsOn },
     );
-    // The repository: a volume of its own on the storage hosts, mountable by the database hosts only.
-    const repository = new LocalCommand(
-      `${name}-backup-volume`,
-      { create: onWitness, stdin: glusterFormationScript(repoVolumeArgs(storageServers, nodes.map(lan4))), rerunOnChange: true },
-      { parent: opts.parent, dependsOn: opts.dependsOn },
-    );
+    const repository = this.backupRepository(name, backup, nodes, { parent: opts.parent, dependsOn: opts.dependsOn });
     const secrets = pulumi.secret(spec.password).apply(deriveDbSecrets);
     const packages = [...PATRONI_PACKAGES, ...(spec.monitor ? [NRPE_PACKAGE] : [])];
     const resources = nodes.map((self) => {

@@ -16,7 +16,8 @@ const GES = "10.1.3.20";
 const WATCHED = ["bbdd", "fw", "ges", "lb", "nas1", "nas2", "nas3", "s1", "s2"];
 
 /** Nagios' host states (2 = UP) as its JSON CGI reports them to a client on LAN1. */
-function nagiosHostStates(password: string): Record<string, number> {
+/** Nagios's status (statusjson.cgi), asked from c1 with the password: `query=hostlist`, `query=servicelist&hostname=…`. */
+function nagiosStatus<T>(password: string, query: string): T | undefined {
   const r = run("lxc-attach", [
     "-n",
     "crm-c1",
@@ -26,11 +27,13 @@ function nagiosHostStates(password: string): Record<string, number> {
     "--",
     "bash",
     "-c",
-    `curl -fsS --digest -u "nagiosadmin:$NAGIOS_PASSWORD" 'http://${NAGIOS}/cgi-bin/nagios4/statusjson.cgi?query=hostlist'`,
+    `curl -fsS --digest -u "nagiosadmin:$NAGIOS_PASSWORD" 'http://${NAGIOS}/cgi-bin/nagios4/statusjson.cgi?${query}'`,
   ]);
-  if (r.status !== 0) return {};
-  return (JSON.parse(r.stdout) as { data: { hostlist: Record<string, number> } }).data.hostlist;
+  return r.status === 0 ? (JSON.parse(r.stdout) as { data: T }).data : undefined;
 }
+
+/** statusjson's codes: a host UP and a service OK are both 2. */
+const UP_OR_OK = 2;
 
 describe("vnx stack with the optional parts", function () {
   this.timeout(30 * 60_000);
@@ -64,9 +67,17 @@ describe("vnx stack with the optional parts", function () {
   it("Nagios sees every host of the scenario up", async () => {
     const password = VALID_SECRETS["crm:adminPassword"];
     await waitFor("every host UP in Nagios", 180, () => {
-      const states = nagiosHostStates(password);
-      return WATCHED.every((h) => states[h] === 2);
+      const states = nagiosStatus<{ hostlist: Record<string, number> }>(password, "query=hostlist")?.hostlist ?? {};
+      return WATCHED.every((h) => states[h] === UP_OR_OK);
     });
+  });
+
+  it("Nagios sees the database's last backup young enough (NRPE on bbdd), and PostgreSQL up", async () => {
+    const password = VALID_SECRETS["crm:adminPassword"];
+    const services = () =>
+      nagiosStatus<{ servicelist: Record<string, Record<string, number>> }>(password, "query=servicelist&hostname=bbdd")?.servicelist
+        .bbdd ?? {};
+    await waitFor("bbdd's services OK in Nagios", 180, () => services()["Backup age"] === UP_OR_OK && services().PostgreSQL === UP_OR_OK);
   });
 
   it("lets an operator in to ges by SSH key from the admin network, and refuses passwords", () => {

@@ -158,11 +158,17 @@ describe("vnx stack: upgrade, drift and repair with the real engine", function (
     const pids = ["fw", "lb", "s1", "bbdd", "nas1", "c1"].map(initPid);
     const steps = plannedSteps(stack);
     assert.deepEqual(
-      // New since that tree: the substrate component, and HTTPS's CA and certificate (issue 12).
+      // New since that tree: the substrate component, HTTPS's CA and certificate (issue 12), and the
+      // database's backups: their volume on the storage hosts, pgBackRest installed on bbdd (issue 11).
       steps.filter(
         (s) =>
           s.op !== "update" &&
-          !(s.op === "create" && /crm:vnx:Substrate::|crm:tls:CertificateAuthority::|crm-certificate:Resource::/.test(s.urn)),
+          !(
+            s.op === "create" &&
+            /crm:vnx:Substrate::|crm:tls:CertificateAuthority::|crm-certificate:Resource::|::bbdd-backup-volume$|::bbdd-provision$/.test(
+              s.urn,
+            )
+          ),
       ),
       [],
     );

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TLS13_SUITES, TLS_CIPHERS } from "../../roles/balancer";
+import { BACKUP_PROGRAM, REPO_BRICK, REPO_MOUNT, STANZA } from "../../roles/backup";
 import { assertUdpClosedAndPingOnlyService, backendSpreadFrom, uploadPhoto } from "../support/checks";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS, type TestStack } from "../support/pulumi";
@@ -185,6 +186,18 @@ describe("vnx stack, end to end", function () {
     await waitFor("s2 back in rotation", 60, () => serversUp().includes("s2"));
   });
 
+  it("backs the single database up: a full backup at deploy on the storage hosts' volume, and WAL archived (pgBackRest's own check)", () => {
+    assert.match(inContainer("bbdd", `findmnt -n -o FSTYPE ${REPO_MOUNT}`).stdout, /fuse\.glusterfs/);
+    const listed = inContainer("bbdd", `${BACKUP_PROGRAM} list`);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /full backup/);
+    assert.match(listed.stdout, /restorable with crm-db-restore --to TIME: from /);
+    // A WAL switch reaches the repository: what a point-in-time restore replays.
+    const check = inContainer("bbdd", `runuser -u postgres -- pgbackrest --stanza=${STANZA} check`);
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    for (const nas of NAS) assert.match(inContainer(nas, `ls ${REPO_BRICK}/backup/${STANZA}`).stdout, /F\n/, `${nas} brick`);
+  });
+
   it("every container restarted without Pulumi: the CRM serves again within 60 s", async () => {
     const containers = scenarioContainers();
     for (const c of containers) run("lxc-stop", ["-n", c, "-t", "20"]);
@@ -197,6 +210,8 @@ describe("vnx stack, end to end", function () {
     console.log(`      (serving again ${seconds.toFixed(1)} s after the restart)`);
     const health = await get("/healthz");
     assert.equal(health.status, 200);
+    // bbdd was made without the FUSE device; its mount unit makes it at every boot.
+    await waitFor("bbdd's backup repository mounted again", 60, () => inContainer("bbdd", `mountpoint -q ${REPO_MOUNT}`).status === 0);
   });
 
   it("scales out to 4 servers and back to 3 under load, without a failed request", async () => {

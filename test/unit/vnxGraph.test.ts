@@ -120,10 +120,16 @@ describe("vnx platform under mocks: the resource tree", function () {
       for (const dep of ["nas-volume", "bbdd-nas1-role", "bbdd-backup-volume"])
         assert.ok(byName(node).dependencies.includes(byName(dep).urn), `${node} does not wait for ${dep}`);
     }
+    // The single server is backed up the same way: pgBackRest (and NRPE for Nagios) on bbdd, the
+    // repository volume for bbdd alone; no etcd witness.
     const single = registeredBy({ ...ALL_PARTS, "crm:dbStandby": "false" });
-    assert.equal(
-      single.find((r) => /bbdd-(provision|nas1|backup)/.test(r.name)),
-      undefined,
+    const inSingle = (name: string) => single.find((r) => r.name === name);
+    assert.equal(inSingle("bbdd-nas1-role"), undefined);
+    assert.match(String(inSingle("bbdd-provision")?.inputs.create), /packages\.sh' crm-bbdd crm-base-\w+ pgbackrest nagios-nrpe-server$/);
+    assert.match(String(inSingle("bbdd-backup-volume")?.inputs.stdin), /auth\.allow '10\.1\.4\.21,10\.1\.4\.22,10\.1\.4\.23,10\.1\.4\.31'/);
+    assert.ok(
+      inSingle("bbdd-role")?.dependencies.includes(inSingle("bbdd-backup-volume")!.urn),
+      "bbdd-role does not wait for its repository",
     );
   });
 

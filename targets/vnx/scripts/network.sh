@@ -55,7 +55,18 @@ del_forward_rules() {
         "$b" "${spec[@]}"
       done
     done
+    prune_empty_table "$b"
   done < <(iptables_bins)
+}
+
+# On a machine without iptables rules, our rule was what made iptables-nft create its filter
+# table: left empty, with every policy ACCEPT, it does nothing, and goes with the rule.
+prune_empty_table() {
+  local b="$1" family=ip
+  [[ "$("$b" -V)" == *nf_tables* ]] || return 0
+  [[ "$("$b" -S)" == $'-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT' ]] || return 0
+  [[ "$b" == ip6tables ]] && family=ip6
+  nft delete table "$family" filter 2>/dev/null || true
 }
 
 link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
