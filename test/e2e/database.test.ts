@@ -11,6 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { deployScenario, type Deployment } from "../support/deploy";
+import { nagiosServices, UP_OR_OK } from "../support/nagios";
 import { VALID_SECRETS } from "../support/pulumi";
 import { inContainer, leftovers, machineState, stateDifference, waitFor } from "../support/scenario";
 import { run, runAsync } from "../support/shell";
@@ -190,7 +191,7 @@ describe("vnx stack with the database pair (Patroni, etcd, pgBackRest)", functio
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
-    deployment = await deployScenario("e2e-database", { "crm:servers": 2, "crm:dbStandby": true });
+    deployment = await deployScenario("e2e-database", { "crm:servers": 2, "crm:dbStandby": true, "crm:monitoring": true });
   });
 
   after(() => {
@@ -213,6 +214,17 @@ describe("vnx stack with the database pair (Patroni, etcd, pgBackRest)", functio
     const created = appSql("create table if not exists e2e_writes (run int, n int, primary key (run, n)); select 1");
     assert.equal(created.status, 0, created.stderr);
     assert.equal(inContainer("c1", "curl -s -o /dev/null -w '%{http_code}' https://10.1.2.2/healthz").stdout, "200");
+  });
+
+  it("Nagios sees, on both nodes, Patroni running, a leader, the replication lag and the last backup's age OK", async () => {
+    const password = VALID_SECRETS["crm:adminPassword"];
+    const watched = ["Patroni", "Patroni leader", "Replication lag", "Backup age", "PostgreSQL"];
+    for (const node of ["bbdd", "bbdd2"]) {
+      await waitFor(`${node}'s database services OK in Nagios`, 180, () => {
+        const services = nagiosServices(password, node);
+        return watched.every((s) => services[s] === UP_OR_OK);
+      });
+    }
   });
 
   for (const attempt of [1, 2, 3]) {

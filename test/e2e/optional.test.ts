@@ -9,32 +9,13 @@ import * as path from "node:path";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS } from "../support/pulumi";
 import { get, inContainer, leftovers, machineState, openTcpPorts, stateDifference, waitFor } from "../support/scenario";
+import { NAGIOS, nagiosServices, nagiosStatus, UP_OR_OK } from "../support/nagios";
 import { run, ssh, tempDir } from "../support/shell";
 
-const NAGIOS = "10.1.3.15";
 const GES = "10.1.3.20";
 const WATCHED = ["bbdd", "fw", "ges", "lb", "nas1", "nas2", "nas3", "s1", "s2"];
 
 /** Nagios' host states (2 = UP) as its JSON CGI reports them to a client on LAN1. */
-/** Nagios's status (statusjson.cgi), asked from c1 with the password: `query=hostlist`, `query=servicelist&hostname=…`. */
-function nagiosStatus<T>(password: string, query: string): T | undefined {
-  const r = run("lxc-attach", [
-    "-n",
-    "crm-c1",
-    "--clear-env",
-    "--set-var",
-    `NAGIOS_PASSWORD=${password}`,
-    "--",
-    "bash",
-    "-c",
-    `curl -fsS --digest -u "nagiosadmin:$NAGIOS_PASSWORD" 'http://${NAGIOS}/cgi-bin/nagios4/statusjson.cgi?${query}'`,
-  ]);
-  return r.status === 0 ? (JSON.parse(r.stdout) as { data: T }).data : undefined;
-}
-
-/** statusjson's codes: a host UP and a service OK are both 2. */
-const UP_OR_OK = 2;
-
 describe("vnx stack with the optional parts", function () {
   this.timeout(30 * 60_000);
   let deployment: Deployment;
@@ -74,10 +55,10 @@ describe("vnx stack with the optional parts", function () {
 
   it("Nagios sees the database's last backup young enough (NRPE on bbdd), and PostgreSQL up", async () => {
     const password = VALID_SECRETS["crm:adminPassword"];
-    const services = () =>
-      nagiosStatus<{ servicelist: Record<string, Record<string, number>> }>(password, "query=servicelist&hostname=bbdd")?.servicelist
-        .bbdd ?? {};
-    await waitFor("bbdd's services OK in Nagios", 180, () => services()["Backup age"] === UP_OR_OK && services().PostgreSQL === UP_OR_OK);
+    await waitFor("bbdd's services OK in Nagios", 180, () => {
+      const services = nagiosServices(password, "bbdd");
+      return services["Backup age"] === UP_OR_OK && services.PostgreSQL === UP_OR_OK;
+    });
   });
 
   it("lets an operator in to ges by SSH key from the admin network, and refuses passwords", () => {

@@ -1,4 +1,36 @@
-/** Turns a rendered Nagios service check into the shell command Nagios would run, to run it for real. */
+/** Nagios in tests: a rendered service check as the command Nagios would run, and a deployed Nagios's status. */
+import { run } from "./shell";
+
+/** The Nagios host of the vnx plan (crm:monitoring), on the app LAN. */
+export const NAGIOS = "10.1.3.15";
+
+/** Nagios's status (statusjson.cgi), asked from c1 with the password: `query=hostlist`, `query=servicelist&hostname=…`. */
+export function nagiosStatus<T>(password: string, query: string): T | undefined {
+  const r = run("lxc-attach", [
+    "-n",
+    "crm-c1",
+    "--clear-env",
+    "--set-var",
+    `NAGIOS_PASSWORD=${password}`,
+    "--",
+    "bash",
+    "-c",
+    `curl -fsS --digest -u "nagiosadmin:$NAGIOS_PASSWORD" 'http://${NAGIOS}/cgi-bin/nagios4/statusjson.cgi?${query}'`,
+  ]);
+  return r.status === 0 ? (JSON.parse(r.stdout) as { data: T }).data : undefined;
+}
+
+/** statusjson's codes: a host UP and a service OK are both 2. */
+export const UP_OR_OK = 2;
+
+/** The states of one host's services, by description (empty while Nagios does not answer). */
+export function nagiosServices(password: string, host: string): Record<string, number> {
+  return (
+    nagiosStatus<{ servicelist: Record<string, Record<string, number>> }>(password, `query=servicelist&hostname=${host}`)?.servicelist[
+      host
+    ] ?? {}
+  );
+}
 
 /** The command line of `check` (e.g. `crm-check-http!8008!/health`) against `address`, as Nagios expands it. */
 export function nagiosCommandLine(objects: string, check: string, address: string, port?: number): string {
