@@ -14,7 +14,7 @@ export interface MonitoringArgs {
   readonly adminPassword: pulumi.Input<string>;
   /** The app servers' port and health path (none: a TCP check), as the app tier has them. */
   readonly app: { readonly port: number; readonly healthPath?: string };
-  /** The database pair (Patroni): its leader, replication lag and backups' age are watched too. @default PostgreSQL by TCP */
+  /** `patroni`: the pair's leader, replication lag and backups' age are watched too; `single`: the backups' age. @default PostgreSQL by TCP only */
   readonly database?: "single" | "patroni";
   readonly dependsOn?: pulumi.Resource[];
 }

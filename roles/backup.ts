@@ -30,10 +30,10 @@ export const REPO_VOLUME = "pgbackrest";
 export const REPO_BRICK = "/pgbackrest";
 export const PGBACKREST_CONF = "/etc/pgbackrest/pgbackrest.conf";
 /** The header the operator programs read: where PostgreSQL lives and how it is run on this host. */
-export const DB_ENV = "/etc/crm/db.env";
+const DB_ENV = "/etc/crm/db.env";
 export const BACKUP_PROGRAM = "/usr/local/sbin/crm-db-backup";
-export const RESTORE_PROGRAM = "/usr/local/sbin/crm-db-restore";
-/** Scheduled backups: a full one every week, a differential one every other night. */
+const RESTORE_PROGRAM = "/usr/local/sbin/crm-db-restore";
+/** Scheduled backups: a full one every Sunday night, a differential one on the other nights (Mon–Sat). */
 export const BACKUP_SCHEDULE: Readonly<Record<"full" | "diff", string>> = {
   full: "Sun *-*-* 01:30:00",
   diff: "Mon..Sat *-*-* 01:30:00",
@@ -79,15 +79,15 @@ export interface BackupMonitoring {
   readonly nagios: string;
 }
 
-export const BACKUP_STATUS = "/var/lib/crm-infra/db-backup.status";
+const BACKUP_STATUS = "/var/lib/crm-infra/db-backup.status";
 /** Debian packages of the backup-age check: NRPE on the database hosts, its client on the Nagios host. */
 export const NRPE_PACKAGE = "nagios-nrpe-server";
 export const NRPE_PLUGIN_PACKAGE = "nagios-nrpe-plugin";
-export const BACKUP_AGE_PLUGIN = "/usr/local/lib/nagios/plugins/check_crm_backup_age";
+const BACKUP_AGE_PLUGIN = "/usr/local/lib/nagios/plugins/check_crm_backup_age";
 /** The NRPE command Nagios asks for (see roles/monitor.ts). */
 export const BACKUP_AGE_NRPE_COMMAND = "crm_backup_age";
 /** Hours: the nightly backup with slack, then two nights missed. */
-export const BACKUP_AGE_HOURS = { warning: 26, critical: 50 } as const;
+const BACKUP_AGE_HOURS = { warning: 26, critical: 50 } as const;
 
 /**
  * The repository volume, formed like the uploads volume (glusterFormationScript on the first
@@ -244,7 +244,7 @@ archive_timeout = ${ARCHIVE_TIMEOUT_SECONDS}
 }
 
 /** Debian's packaged cluster, run by systemd: the single database host. */
-export function singleDbLayout(pgMajor = 17): DbHostLayout {
+function singleDbLayout(pgMajor = 17): DbHostLayout {
   return {
     mode: "systemd",
     pgBin: `/usr/lib/postgresql/${pgMajor}/bin`,
@@ -285,7 +285,7 @@ export function renderBackupStatusUnits(): { service: string; timer: string } {
   return {
     service: systemdUnit({
       Unit: { Description: "crm: record the newest database backup for Nagios" },
-      Service: { Type: "oneshot", ExecStart: `${BACKUP_PROGRAM} status-file` },
+      Service: { Type: "oneshot", Environment: `CRM_BACKUP_STATUS=${BACKUP_STATUS}`, ExecStart: `${BACKUP_PROGRAM} status-file` },
     }),
     timer: systemdUnit({
       Unit: { Description: "crm: record the newest database backup for Nagios, every 5 minutes" },
@@ -296,14 +296,14 @@ export function renderBackupStatusUnits(): { service: string; timer: string } {
 }
 
 /** The backup-age check's host side: the status timer, the plugin, NRPE. */
-export function backupMonitoringSteps(monitoring: BackupMonitoring): string[] {
+function backupMonitoringSteps(monitoring: BackupMonitoring): string[] {
   const units = renderBackupStatusUnits();
   return [
     writeFile("/etc/systemd/system/crm-db-backup-status.service", units.service, { onChange: "systemctl daemon-reload" }),
     writeFile("/etc/systemd/system/crm-db-backup-status.timer", units.timer, { onChange: "systemctl daemon-reload" }),
     enableNow("crm-db-backup-status.timer"),
     // Once now, so the check has a status from the start.
-    `${BACKUP_PROGRAM} status-file || true`,
+    `CRM_BACKUP_STATUS=${BACKUP_STATUS} ${BACKUP_PROGRAM} status-file || true`,
     writeFile(BACKUP_AGE_PLUGIN, roleFile("check_crm_backup_age"), { mode: "0755" }),
     writeFile("/etc/nagios/nrpe.d/crm.cfg", renderNrpeConf(monitoring), { onChange: "systemctl restart nagios-nrpe-server.service" }),
     enableNow("nagios-nrpe-server.service"),

@@ -1,6 +1,7 @@
 /** The load balancer host: HAProxy in front of the app tier. */
 import { enableNow, ipForwarding, roleScript, sysctlAtBoot, writeFile } from "./script";
 import { vrrpPairSteps, type VrrpPairArgs } from "./vrrp";
+import { HTTPS_PORT } from "../topology/plan";
 
 /** HAProxy's backend of the app servers (its servers are named after the hosts: s1, s2 …). */
 export const APP_BACKEND = "crm_app";
@@ -24,12 +25,12 @@ export const TLS_CIPHERS = [
 ] as const;
 export const TLS13_SUITES = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"] as const;
 /** One year of HSTS: browsers then go to HTTPS without asking HTTP first (they ignore it for a bare IP address). */
-export const HSTS_MAX_AGE = 31_536_000;
+const HSTS_MAX_AGE = 31_536_000;
 
 export interface HaproxyTls {
   /** Address:port of the HTTPS listener, e.g. 10.1.2.2:443; HTTP (`bind`) then only redirects here. */
   readonly bind: string;
-  /** The HTTPS port clients reach, when it is not 443 (a port the docker target publishes): redirects name it. @default 443 */
+  /** The HTTPS port clients reach, when it is not 443 (the loopback tests'): redirects name it. @default 443 */
   readonly publicPort?: number;
 }
 
@@ -62,9 +63,9 @@ export interface HaproxyArgs {
  * gets it (defense in depth: a user's app may not know it sits behind HTTPS).
  */
 function tlsFrontend(tls: HaproxyTls): string {
-  const port = tls.publicPort ?? 443;
+  const port = tls.publicPort ?? HTTPS_PORT;
   const redirect =
-    port === 443
+    port === HTTPS_PORT
       ? "http-request redirect scheme https code 301 unless { ssl_fc }"
       : `http-request redirect location https://%[req.hdr(host),field(1,:)]:${port}%[capture.req.uri] code 301 unless { ssl_fc }`;
   return `  bind ${tls.bind} ssl crt ${CERTIFICATE_PATH} alpn h2,http/1.1

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 /** The directory that holds the programs, next to this module. */
-export const ROLE_FILES_DIR = path.join(__dirname, "files");
+const ROLE_FILES_DIR = path.join(__dirname, "files");
 
 /** The text of one program in roles/files. */
 export function roleFile(name: string): string {

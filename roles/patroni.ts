@@ -12,6 +12,7 @@ import { PG_PORT } from "../topology/plan";
 import {
   ARCHIVE_TIMEOUT_SECONDS,
   BACKUP_PACKAGE,
+  PGBACKREST_CONF,
   archiveCommand,
   backupSetupSteps,
   firstBackupStep,
@@ -23,22 +24,22 @@ import { ensureAppDatabaseStep } from "./db";
 import { enableNow, roleScript, shellQuote, writeFile } from "./script";
 
 /** Patroni's cluster name: the etcd keys live under /service/crm/. */
-export const PATRONI_SCOPE = "crm";
-export const PATRONI_NAMESPACE = "/service/";
+const PATRONI_SCOPE = "crm";
+const PATRONI_NAMESPACE = "/service/";
 export const PATRONI_CONFIG = "/etc/patroni/config.yml";
 export const PATRONI_REST_PORT = 8008;
-export const ETCD_CLIENT_PORT = 2379;
-export const ETCD_PEER_PORT = 2380;
+const ETCD_CLIENT_PORT = 2379;
+const ETCD_PEER_PORT = 2380;
 export const ETCD_ENV = "/etc/default/etcd";
 /** Our own data directory: the package's default one may hold a one-member cluster from the first boot. */
 export const ETCD_DATA_DIR = "/var/lib/etcd/crm";
-export const SUPERUSER = "postgres";
-export const REPLICATION_USER = "replicator";
+const SUPERUSER = "postgres";
+const REPLICATION_USER = "replicator";
 /** The user of Patroni's REST API for what changes state (switchover, restart…); reads need none. */
-export const REST_USER = "patroni";
+const REST_USER = "patroni";
 /** The app servers' local HAProxy listens here; DATABASE_URL points at it on every server, for good. */
 export const DB_PROXY_ADDRESS = "127.0.0.1";
-export const DB_PROXY_CONFIG = "/etc/haproxy/haproxy.cfg";
+const DB_PROXY_CONFIG = "/etc/haproxy/haproxy.cfg";
 
 /**
  * Patroni's clock. The leader renews its lock every loop_wait; when it stops (host lost), the lock
@@ -60,7 +61,7 @@ export const PATRONI_MEMBER_CHECK_SECONDS = 2;
  * after 500 ms of silence (etcd's defaults are 100 and 1000), since a new etcd leader restarts
  * Patroni's lock ttl.
  */
-export const ETCD_TIMING = { heartbeatMs: 100, electionMs: 500 } as const;
+const ETCD_TIMING = { heartbeatMs: 100, electionMs: 500 } as const;
 
 export interface EtcdMember {
   /** The member's name: the host's name in the plan (bbdd, bbdd2, nas1). */
@@ -163,7 +164,7 @@ export function validateEtcdMembers(members: readonly EtcdMember[]): void {
 
 const clientPort = (m: EtcdMember): number => m.clientPort ?? ETCD_CLIENT_PORT;
 const peerPort = (m: EtcdMember): number => m.peerPort ?? ETCD_PEER_PORT;
-export const etcdClientUrl = (m: EtcdMember): string => `http://${m.address}:${clientPort(m)}`;
+const etcdClientUrl = (m: EtcdMember): string => `http://${m.address}:${clientPort(m)}`;
 const etcdPeerUrl = (m: EtcdMember): string => `http://${m.address}:${peerPort(m)}`;
 
 /**
@@ -199,7 +200,7 @@ function pathsOf(args: PatroniNodeArgs): PatroniPaths {
     binDir: `/usr/lib/postgresql/${major}/bin`,
     socketDir: "/var/run/postgresql",
     pgpass: "/var/lib/postgresql/.pgpass.patroni",
-    pgbackrestConfig: "/etc/pgbackrest/pgbackrest.conf",
+    pgbackrestConfig: PGBACKREST_CONF,
     ...args.paths,
   };
 }
@@ -374,7 +375,7 @@ export function dbProxyStep(args: DbProxyArgs): string {
 }
 
 /** etcd on this host: our settings, our data directory, started without waiting (it needs a second member to serve). */
-export function etcdStep(args: EtcdArgs): string {
+function etcdStep(args: EtcdArgs): string {
   const dataDir = args.dataDir ?? ETCD_DATA_DIR;
   return [
     `install -d -o etcd -g etcd -m 0700 ${shellQuote(dataDir)}`,

@@ -7,7 +7,7 @@
 #   second from client c1 through the firewall and the load balancer to the app servers (GET
 #   /login), over HTTPS (kept-alive, and a full TLS handshake per request) and over HTTP.
 #   scripts/bench-vnx.sh [--skip-cold] [--short] [--rps]
-#     --short: warm up, no-op up and destroy only; --rps: warm up, requests per second, destroy
+#     --short: warm up, no-op up, requests per second and destroy only; --rps: warm up, requests per second, destroy
 # Prints one line per step and a table at the end. Needs root and no other scenario running.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh

@@ -2,7 +2,7 @@
 // Requests per second that URL answers: CONCURRENCY clients, each sending its next GET as soon
 // as the last is answered, for SECONDS. Kept-alive connections unless --new-connections (then
 // every request opens its own, and over HTTPS does a full TLS handshake). Prints one JSON line:
-// {"url","keepAlive","rps","answers","statuses","errors","firstError"}. Run by scripts/bench-vnx.sh in client c1's network
+// {"url","keepAlive","rps","answers","statuses","errors","firstError"}. Run by scripts/bench-vnx.sh and test/e2e/vnx.test.ts in client c1's network
 // namespace, so the requests cross the firewall and the load balancer like a user's.
 import * as fs from "node:fs";
 import * as http from "node:http";

@@ -75,7 +75,7 @@ export const APP_PORT = 3000;
 /** The service's ports: HTTP only redirects to HTTPS, which the load balancer terminates (issue 12). */
 export const HTTP_PORT = 80;
 export const HTTPS_PORT = 443;
-/** PostgreSQL's port, on every database host and on the replicated pair's floating address. */
+/** PostgreSQL's port, on every database host and on each app server's local proxy to the pair's leader. */
 export const PG_PORT = 5432;
 export const NAS_ADDRESSES = ["10.1.4.21", "10.1.4.22", "10.1.4.23"] as const;
 export const DB_ADDRESS = "10.1.4.31";

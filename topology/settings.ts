@@ -175,7 +175,7 @@ export function tlsPairProblem(hasCertificate: boolean, hasKey: boolean): string
 }
 
 /**
- * Checks the key against the certificate inside its Output, so that the key never reaches a message;
+ * Checks the key against the certificate, with messages that never quote the key;
  * returns it when it matches.
  */
 export function checkOwnKey(certificatePem: string, privateKeyPem: string, now = new Date()): string {

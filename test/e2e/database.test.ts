@@ -15,7 +15,8 @@ import { nagiosServices, UP_OR_OK } from "../support/nagios";
 import { VALID_SECRETS } from "../support/pulumi";
 import { inContainer, leftovers, machineState, stateDifference, waitFor } from "../support/scenario";
 import { run, runAsync } from "../support/shell";
-import { PATRONI_MEMBER_CHECK_SECONDS, PATRONI_MIN_TTL, PATRONI_TIMING } from "../../roles/patroni";
+import { DB_PROXY_ADDRESS, PATRONI_MEMBER_CHECK_SECONDS, PATRONI_MIN_TTL, PATRONI_REST_PORT, PATRONI_TIMING } from "../../roles/patroni";
+import { NAS_ADDRESSES, PG_PORT } from "../../topology/plan";
 
 /**
  * How soon writes must resume after the leader's host dies. Issue 11 asks for 15 s, but Patroni
@@ -28,12 +29,12 @@ const RESUME_BOUND = Math.max(PATRONI_TIMING.ttl, PATRONI_MIN_TTL) + PATRONI_MEM
 
 const NODES = { bbdd: "10.1.4.31", bbdd2: "10.1.4.32" } as const;
 type Node = keyof typeof NODES;
-const PATRONI_PORT = 8008;
+const PATRONI_PORT = PATRONI_REST_PORT;
 /** The app's endpoint on every app server: HAProxy following Patroni's leader (DATABASE_URL). */
-const APP_ENDPOINT = "host=127.0.0.1 port=5432 dbname=crm user=crm connect_timeout=2";
+const APP_ENDPOINT = `host=${DB_PROXY_ADDRESS} port=${PG_PORT} dbname=crm user=crm connect_timeout=2`;
 const WRITER = "s1";
 /** etcd's third member (nas1). */
-const WITNESS = "10.1.4.21";
+const WITNESS = NAS_ADDRESSES[0];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const running = (host: string) => run("lxc-info", ["-n", `crm-${host}`, "-sH"]).stdout.trim() === "RUNNING";
