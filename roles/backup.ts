@@ -44,6 +44,11 @@ export const BACKUP_SCHEDULE: Readonly<Record<"full" | "diff", string>> = {
  */
 export const ARCHIVE_TIMEOUT_SECONDS = 60;
 
+/** PostgreSQL's major version in the image (Debian 13). */
+export const PG_MAJOR = 17;
+/** Where Debian's PostgreSQL puts its sockets. */
+export const PG_SOCKET_DIR = "/var/run/postgresql";
+
 /** Where PostgreSQL lives on a database host, and who runs it. */
 export interface DbHostLayout {
   /** `patroni`: Patroni runs PostgreSQL (the pair); `systemd`: Debian's cluster unit; `pg_ctl`: started by hand (tests). */
@@ -244,13 +249,13 @@ archive_timeout = ${ARCHIVE_TIMEOUT_SECONDS}
 }
 
 /** Debian's packaged cluster, run by systemd: the single database host. */
-function singleDbLayout(pgMajor = 17): DbHostLayout {
+function singleDbLayout(pgMajor = PG_MAJOR): DbHostLayout {
   return {
     mode: "systemd",
     pgBin: `/usr/lib/postgresql/${pgMajor}/bin`,
     pgData: `/var/lib/postgresql/${pgMajor}/main`,
     port: PG_PORT,
-    socketDir: "/var/run/postgresql",
+    socketDir: PG_SOCKET_DIR,
     unit: `postgresql@${pgMajor}-main`,
   };
 }
@@ -259,7 +264,7 @@ function singleDbLayout(pgMajor = 17): DbHostLayout {
  * The single database host (no standby) with backups: the plain server of roles/db.ts, then the
  * repository and programs, archiving (a restart when it is first turned on) and the first full backup.
  */
-export function backedUpDbRoleScript(db: DbArgs, backup: BackupArgs, pgMajor = 17): string {
+export function backedUpDbRoleScript(db: DbArgs, backup: BackupArgs, pgMajor = PG_MAJOR): string {
   return roleScript(
     "db",
     ...dbSteps(db),

@@ -12,6 +12,8 @@ import { PG_PORT } from "../topology/plan";
 import {
   ARCHIVE_TIMEOUT_SECONDS,
   BACKUP_PACKAGE,
+  PG_MAJOR,
+  PG_SOCKET_DIR,
   PGBACKREST_CONF,
   archiveCommand,
   backupSetupSteps,
@@ -194,11 +196,11 @@ export function renderEtcdEnv(args: EtcdArgs): string {
 }
 
 function pathsOf(args: PatroniNodeArgs): PatroniPaths {
-  const major = args.pgMajor ?? 17;
+  const major = args.pgMajor ?? PG_MAJOR;
   return {
     dataDir: `/var/lib/postgresql/${major}/patroni`,
     binDir: `/usr/lib/postgresql/${major}/bin`,
-    socketDir: "/var/run/postgresql",
+    socketDir: PG_SOCKET_DIR,
     pgpass: "/var/lib/postgresql/.pgpass.patroni",
     pgbackrestConfig: PGBACKREST_CONF,
     ...args.paths,
@@ -428,8 +430,8 @@ export function patroniNodeRoleScript(args: PatroniNodeArgs, etcd: EtcdArgs): st
   const psql = `runuser -u postgres -- ${paths.binDir}/psql -X -At -h ${paths.socketDir} -p ${layout.port}`;
   return roleScript(
     `db node ${args.name} (Patroni)`,
-    `test -x ${paths.binDir}/postgres || { echo "crm: PostgreSQL ${args.pgMajor ?? 17} is missing from the image (${paths.binDir})" >&2; exit 1; }`,
-    retirePackagedClusterStep(args.pgMajor ?? 17),
+    `test -x ${paths.binDir}/postgres || { echo "crm: PostgreSQL ${args.pgMajor ?? PG_MAJOR} is missing from the image (${paths.binDir})" >&2; exit 1; }`,
+    retirePackagedClusterStep(args.pgMajor ?? PG_MAJOR),
     etcdStep(etcd),
     ...backupSetupSteps(layout, args.backup),
     `install -d -o postgres -g postgres -m 0700 /etc/patroni

@@ -59,6 +59,9 @@ export const ROLE_TIER: Readonly<Partial<Record<Role, Tier>>> = { balancer: "lb"
  */
 export const APP_CLIENTS_CIDR = LANS.lan4.cidr;
 
+/** Listeners' client idle timeout: 60 s, below the app's keep-alive (65 s), as with HAProxy on vnx. */
+const CLIENT_IDLE_MS = 60_000;
+
 /** Octavia's pool algorithm for the component's choice. */
 export function octaviaMethod(algorithm: LoadBalancerSpec["algorithm"]): "ROUND_ROBIN" | "LEAST_CONNECTIONS" {
   return algorithm === "roundrobin" ? "ROUND_ROBIN" : "LEAST_CONNECTIONS";
@@ -251,10 +254,9 @@ export class OpenStackPlatform implements Platform {
       { ...o, dependsOn: opts.dependsOn },
     );
     const ip = this.floatingIp(`${name}-ip`, lb.vipPortId, opts);
-    // Client idle timeout 60 s, below the app's keep-alive (65 s), as with HAProxy on vnx.
     const http = new openstack.loadbalancer.Listener(
       `${name}-http`,
-      { loadbalancerId: lb.id, protocol: "HTTP", protocolPort: HTTP_PORT, timeoutClientData: 60000 },
+      { loadbalancerId: lb.id, protocol: "HTTP", protocolPort: HTTP_PORT, timeoutClientData: CLIENT_IDLE_MS },
       o,
     );
     const https = spec.tls ? this.octaviaHttps(name, spec.tls, lb, ip, o) : undefined;
@@ -310,7 +312,7 @@ export class OpenStackPlatform implements Platform {
         protocol: "TERMINATED_HTTPS",
         protocolPort: HTTPS_PORT,
         defaultTlsContainerRef: container.ref,
-        timeoutClientData: 60000,
+        timeoutClientData: CLIENT_IDLE_MS,
         // The app trusts these from private addresses (Express's trust proxy): client address for its logs and throttling, and the scheme for Secure cookies.
         insertHeaders: { "X-Forwarded-For": "true", "X-Forwarded-Proto": "true" },
       },
