@@ -46,6 +46,17 @@ export function forgetEarlierRun(name: string): void {
   removeStaleScenario(name);
 }
 
+/**
+ * What a failed `up` said: its Diagnostics section (each failed resource's error), which the long
+ * Outputs section printed after it would push out of a plain tail, then the end of both streams.
+ */
+export function failedUp(stdout: string, stderr: string): string {
+  const start = stdout.indexOf("Diagnostics:");
+  const end = stdout.indexOf("\nOutputs:", start);
+  const diagnostics = start < 0 ? "" : stdout.slice(start, end < 0 ? undefined : end).slice(0, 12_000);
+  return `${diagnostics}\n…\n${stdout.slice(-3000)}${stderr.slice(-3000)}`;
+}
+
 export async function deployScenario(
   name: string,
   config: Record<string, string | number | boolean>,
@@ -61,7 +72,7 @@ export async function deployScenario(
     machineBefore: machineState(),
     async up() {
       const r = await stack.pulumiAsync("up", "--yes", "--skip-preview");
-      assert.equal(r.status, 0, r.stdout.slice(-6000) + r.stderr.slice(-3000));
+      assert.equal(r.status, 0, failedUp(r.stdout, r.stderr));
       trustStackCa(stack);
     },
     destroy() {
