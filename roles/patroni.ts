@@ -445,7 +445,10 @@ install -d -o postgres -g postgres -m 0755 ${shellQuote(paths.dataDir.replace(/\
     enableNow("patroni.service"),
     `crm_pg_recovery() { ${psql} -c 'select pg_is_in_recovery()' 2>/dev/null; }
 crm_retry 300 "PostgreSQL to run under Patroni (as leader or standby)" crm_pg_recovery >/dev/null
-if [ "$(crm_pg_recovery)" = f ]; then`,
+if [ "$(crm_pg_recovery)" = f ]; then
+# A new leader's PostgreSQL answers before Patroni's bootstrap has made its roles: wait for them.
+crm_patroni_roles() { [ "$(${psql} -c "select count(*) from pg_roles where rolname = '${REPLICATION_USER}'" 2>/dev/null)" = 1 ]; }
+crm_retry 60 "Patroni to finish bootstrapping (the ${REPLICATION_USER} role)" crm_patroni_roles`,
     ensureAppDatabaseStep({ database: args.database, user: args.user, password: args.secrets.app }),
     ensureClusterPasswordsStep(args.secrets),
     firstBackupStep(),

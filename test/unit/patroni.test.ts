@@ -258,10 +258,10 @@ describe("the database node's role script", () => {
     assert.equal(lines.filter((l) => l.startsWith("CRM_SUPERUSER_PASSWORD=")).length, 1, "the leader sets the cluster's passwords once");
   });
 
-  it("does the leader's work (the app's database, the first backup) only where PostgreSQL is not in recovery", () => {
+  it("does the leader's work (the app's database, the first backup) only where PostgreSQL is not in recovery, once Patroni has made its roles", () => {
     assert.match(
       script,
-      /if \[ "\$\(crm_pg_recovery\)" = f \]; then\ncrm_retry 60 "PostgreSQL to accept connections"[\s\S]*\/usr\/local\/sbin\/crm-db-backup init\nfi\n/,
+      /if \[ "\$\(crm_pg_recovery\)" = f \]; then\n#[^\n]*\ncrm_patroni_roles\(\) \{[^\n]*rolname = 'replicator'[^\n]*\ncrm_retry 60 "Patroni to finish bootstrapping \(the replicator role\)" crm_patroni_roles\ncrm_retry 60 "PostgreSQL to accept connections"[\s\S]*\/usr\/local\/sbin\/crm-db-backup init\nfi\n/,
     );
   });
 });
