@@ -29,7 +29,6 @@ const RESUME_BOUND = Math.max(PATRONI_TIMING.ttl, PATRONI_MIN_TTL) + PATRONI_MEM
 
 const NODES = { bbdd: "10.1.4.31", bbdd2: "10.1.4.32" } as const;
 type Node = keyof typeof NODES;
-const PATRONI_PORT = PATRONI_REST_PORT;
 /** The app's endpoint on every app server: HAProxy following Patroni's leader (DATABASE_URL). */
 const APP_ENDPOINT = `host=${DB_PROXY_ADDRESS} port=${PG_PORT} dbname=crm user=crm connect_timeout=2`;
 const WRITER = "s1";
@@ -43,7 +42,7 @@ const other = (node: Node): Node => (node === "bbdd" ? "bbdd2" : "bbdd");
 /** The HTTP status a node's Patroni gives `path` (asked on the node itself: LAN4 is not reachable from here). */
 function patroniStatus(node: Node, path: string): string {
   if (!running(node)) return "down";
-  return inContainer(node, `curl -s -o /dev/null -m 2 -w '%{http_code}' http://${NODES[node]}:${PATRONI_PORT}${path}`).stdout.trim();
+  return inContainer(node, `curl -s -o /dev/null -m 2 -w '%{http_code}' http://${NODES[node]}:${PATRONI_REST_PORT}${path}`).stdout.trim();
 }
 
 /** The nodes whose Patroni says they are the primary (one, when all is well). */
