@@ -62,6 +62,15 @@ describe('signing in and form protection', () => {
     assert.equal(await sessions(), 1);
   });
 
+  it('ignores cookies that are not valid percent-encoding instead of failing', async () => {
+    const client = new Client(app.url);
+    client.cookie = 'crm.pre=%E0%A4%A; crm.device=%E0%A4%A';
+    const form = await client.get('/login');
+    assert.equal(form.status, 200);
+    // A fresh pre-session cookie replaced the undecodable one; the device mark is still sent.
+    assert.equal((await client.post('/login', { username: 'admin', password: ADMIN_PASSWORD }, csrfToken(await form.text()))).status, 303);
+  });
+
   it('signs out: the old session cookie no longer works', async () => {
     const client = new Client(app.url);
     await client.login('admin', ADMIN_PASSWORD);
@@ -149,16 +158,32 @@ describe('sign-in limits', () => {
     assert.deepEqual(statuses, Array(30).fill(303));
   });
 
-  it('makes one address wait after 20 failures, whatever the usernames, and not others', async () => {
+  it('makes one address wait after 20 failures, whatever the usernames and forged X-Forwarded-For, and not others', async () => {
+    // Each guess forges another address in front of the one the balancer appends.
     const statuses: number[] = [];
     for (let i = 0; i < 22; i++) {
-      const { client, token } = await signInForm(app.url, '10.6.0.1');
+      const { client, token } = await signInForm(app.url, `10.9.${i}.1, 10.6.0.1`);
       statuses.push((await client.post('/login', { username: `nobody-${i}`, password: 'guess' }, token)).status);
     }
     assert.deepEqual(statuses.slice(0, 21), Array(21).fill(401), '20 free failures, then the first one that sets the wait');
     assert.equal(statuses[21], 429);
-    const { client, token } = await signInForm(app.url, '10.6.0.2');
+    // Naming the waiting address does not make another client wait.
+    const { client, token } = await signInForm(app.url, '10.6.0.1, 10.6.0.2');
     assert.equal((await client.post('/login', { username: 'admin', password: ADMIN_PASSWORD }, token)).status, 303);
+  });
+
+  it('trusts no X-Forwarded-For unless told how many proxies are in front (TRUST_PROXY_HOPS)', async () => {
+    const env = appEnv(databaseUrl, tempDir('uploads'), await freePort());
+    delete env.TRUST_PROXY_HOPS;
+    const direct = AppProcess.start(env);
+    try {
+      await direct.waitHealthy();
+      await queryOnce(databaseUrl, "INSERT INTO login_throttle (key, failures, window_start, blocked_until) VALUES ('ip:127.0.0.1', 50, now(), now() + interval '5 minutes')");
+      const { client, token } = await signInForm(direct.url, '10.6.0.3');
+      assert.equal((await client.post('/login', { username: 'admin', password: ADMIN_PASSWORD }, token)).status, 429, 'counted on the connection\'s address');
+    } finally {
+      await direct.stop();
+    }
   });
 
   it('keeps /healthz and pages answering in time during 50 concurrent sign-ins', async () => {

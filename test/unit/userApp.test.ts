@@ -91,6 +91,11 @@ describe("a user's app (crm:app)", () => {
     assert.match(script, /crm_write '\/etc\/crm\/migrate\.sh'/);
   });
 
+  it("tells the project's CRM to trust exactly the one balancer in front of it for the client's address", () => {
+    const args = { listen: "10.1.3.11", port: 3000, ...values, adminPassword: "admin-pass-1", volume: "nas", glusterServers: ["10.1.4.21"] };
+    assert.match(renderAppEnv(args), /^TRUST_PROXY_HOPS="1"$/m);
+  });
+
   it("has the balancer check with a TCP connect without a health path, and HAProxy accepts that configuration", function () {
     const cfg = renderHaproxyConfig({
       bind: "10.1.2.2:80",
