@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { PER_USERNAME, refundAttempt, reserveAttempt, usernameKey, type Slot } from '../src/models/loginThrottle.js';
 import { ADMIN_PASSWORD, AppProcess, appEnv, freePort, tempDir } from './support/app.js';
 import { Client, csrfToken } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
@@ -135,6 +137,57 @@ describe('sign-in limits', () => {
       await phone.login('alice', 'alice-password');
     } else {
       assert.equal(first.status, 303);
+    }
+  });
+
+  it('a known device skips the address and username waits, until the password changes', async () => {
+    const admin = new Client(app.url);
+    await admin.login('admin', ADMIN_PASSWORD);
+    await createUser(admin, 'dora', 'dora-password', 'salesperson');
+    const laptop = new Client(app.url);
+    laptop.forwardedFor = '10.8.0.1';
+    await laptop.login('dora', 'dora-password');
+    await laptop.submit('/customers', '/logout', {});
+    // Someone made her username wait, and her office's address (one NAT for everyone there).
+    const block = (key: string) =>
+      queryOnce(
+        databaseUrl,
+        `INSERT INTO login_throttle (key, failures, window_start, blocked_until) VALUES ($1, 50, now(), now() + interval '5 minutes')
+         ON CONFLICT (key) DO UPDATE SET failures = 50, blocked_until = excluded.blocked_until`,
+        [key],
+      );
+    await block('user:dora');
+    await block('ip:10.8.0.1');
+    const { client: colleague, token } = await signInForm(app.url, '10.8.0.1');
+    assert.equal((await colleague.post('/login', { username: 'admin', password: ADMIN_PASSWORD }, token)).status, 429, 'an unknown browser there waits');
+    await laptop.login('dora', 'dora-password');
+
+    // A new password: the mark her laptop holds was bound to the old one.
+    const changed = await laptop.submit('/account', '/account/password', { current_password: 'dora-password', password: 'dora-password-2', confirm: 'dora-password-2' });
+    assert.equal(changed.status, 303);
+    await laptop.submit('/customers', '/logout', {});
+    await block('user:dora');
+    laptop.forwardedFor = '10.8.0.2';
+    const again = await laptop.submit('/login', '/login', { username: 'dora', password: 'dora-password-2' });
+    assert.equal(again.status, 429, 'the old mark no longer skips the username wait');
+  });
+
+  it('a refunded attempt (the server was busy) takes back the wait it set', async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    try {
+      const key = usernameKey('busy');
+      let last: Slot | undefined;
+      for (let i = 0; i <= PER_USERNAME.free; i++) {
+        const reservation = await reserveAttempt(pool, key, PER_USERNAME);
+        assert.ok(reservation.ok);
+        last = reservation.slot;
+      }
+      // The first failure past the free ones set a wait; the server was busy and refunded it.
+      assert.equal((await reserveAttempt(pool, key, PER_USERNAME)).ok, false);
+      await refundAttempt(pool, last!);
+      assert.equal((await reserveAttempt(pool, key, PER_USERNAME)).ok, true, 'no wait left behind');
+    } finally {
+      await pool.end();
     }
   });
 
