@@ -7,6 +7,18 @@ import { Client, csrfToken } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
 import { createUser } from './support/fixtures.js';
 
+/** A new salesperson, and the browser at `address` where they signed in (and out): a known device. */
+async function userWithLaptop(url: string, username: string, address: string): Promise<Client> {
+  const admin = new Client(url);
+  await admin.login('admin', ADMIN_PASSWORD);
+  await createUser(admin, username, `${username}-password`, 'salesperson');
+  const laptop = new Client(url);
+  laptop.forwardedFor = address;
+  await laptop.login(username, `${username}-password`);
+  await laptop.submit('/customers', '/logout', {});
+  return laptop;
+}
+
 /** A client that has loaded the sign-in form from `address` (and so holds its token). */
 async function signInForm(url: string, address: string): Promise<{ client: Client; token: string }> {
   const client = new Client(url);
@@ -113,13 +125,7 @@ describe('sign-in limits', () => {
   });
 
   it('slows the guesser without locking the user out', async () => {
-    const admin = new Client(app.url);
-    await admin.login('admin', ADMIN_PASSWORD);
-    await createUser(admin, 'alice', 'alice-password', 'salesperson');
-    const alicesLaptop = new Client(app.url);
-    alicesLaptop.forwardedFor = '10.3.0.1';
-    await alicesLaptop.login('alice', 'alice-password');
-    await alicesLaptop.submit('/customers', '/logout', {});
+    const alicesLaptop = await userWithLaptop(app.url, 'alice', '10.3.0.1');
 
     for (let i = 0; i < 12; i++) {
       const { client, token } = await signInForm(app.url, `10.4.${i}.1`);
@@ -141,13 +147,7 @@ describe('sign-in limits', () => {
   });
 
   it('a known device skips the address and username waits, until the password changes', async () => {
-    const admin = new Client(app.url);
-    await admin.login('admin', ADMIN_PASSWORD);
-    await createUser(admin, 'dora', 'dora-password', 'salesperson');
-    const laptop = new Client(app.url);
-    laptop.forwardedFor = '10.8.0.1';
-    await laptop.login('dora', 'dora-password');
-    await laptop.submit('/customers', '/logout', {});
+    const laptop = await userWithLaptop(app.url, 'dora', '10.8.0.1');
     // Someone made her username wait, and her office's address (one NAT for everyone there).
     const block = (key: string) =>
       queryOnce(
