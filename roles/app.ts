@@ -95,6 +95,10 @@ export function renderAppEnv(args: AppRoleArgs): string {
     SESSION_SECRET: args.sessionSecret,
     ADMIN_PASSWORD: args.adminPassword,
     UPLOAD_DIR,
+    // Every target puts exactly one balancer in front of the servers (HAProxy on vnx and docker, Octavia on
+    // openstack, the ALB on aws), and each appends the client's address to X-Forwarded-For: the
+    // app trusts that one entry, not the ones a client may have sent itself.
+    TRUST_PROXY_HOPS: "1",
     // Only where HTTPS is in front: a Secure cookie over plain HTTP is never sent back, and nobody could sign in.
     ...(args.behindHttps ? { COOKIE_SECURE: "true" } : {}),
   };

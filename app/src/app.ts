@@ -40,8 +40,10 @@ export function createApp({ config, pool, session, isShuttingDown }: AppDeps): E
   const app = express();
   const hostname = os.hostname();
   app.disable('x-powered-by');
-  // HAProxy sits on a private network in front of the servers.
-  app.set('trust proxy', 'loopback, uniquelocal');
+  // Exactly the proxies in front (one balancer in every deployment), counted from this
+  // server: trusting more, or every private address, would take the client's address
+  // from entries the client wrote itself, and the per-address sign-in limit with it.
+  app.set('trust proxy', config.trustProxyHops);
 
   app.use((_req, res, next) => {
     res.setHeader('X-Served-By', hostname);

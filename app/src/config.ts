@@ -15,6 +15,11 @@ export interface Config {
   sessionIdleSeconds: number;
   /** A session is signed out this long after sign-in, however active. */
   sessionMaxSeconds: number;
+  /**
+   * How many proxies in front append to X-Forwarded-For (and set X-Forwarded-Proto): the
+   * client's address is the entry that many hops from the end. 0: the connection's own.
+   */
+  trustProxyHops: number;
 }
 
 const required = z.string({ error: 'is required' });
@@ -43,6 +48,8 @@ const schema = z.object({
   COOKIE_SECURE: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).default('false'),
   SESSION_IDLE_SECONDS: seconds(30 * 60),
   SESSION_MAX_SECONDS: seconds(12 * 60 * 60),
+  // 0 by default: trusting a hop that is not there lets any client choose its address.
+  TRUST_PROXY_HOPS: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(0, 'must be 0 or more').max(5, 'must be at most 5').default(0),
 });
 
 export class ConfigError extends Error {}
@@ -66,5 +73,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     cookieSecure: e.COOKIE_SECURE === 'true',
     sessionIdleSeconds: e.SESSION_IDLE_SECONDS,
     sessionMaxSeconds: e.SESSION_MAX_SECONDS,
+    trustProxyHops: e.TRUST_PROXY_HOPS,
   };
 }

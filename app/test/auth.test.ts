@@ -1,9 +1,23 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { PER_USERNAME, refundAttempt, reserveAttempt, usernameKey, type Slot } from '../src/models/loginThrottle.js';
 import { ADMIN_PASSWORD, AppProcess, appEnv, freePort, tempDir } from './support/app.js';
 import { Client, csrfToken } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
 import { createUser } from './support/fixtures.js';
+
+/** A new salesperson, and the browser at `address` where they signed in (and out): a known device. */
+async function userWithLaptop(url: string, username: string, address: string): Promise<Client> {
+  const admin = new Client(url);
+  await admin.login('admin', ADMIN_PASSWORD);
+  await createUser(admin, username, `${username}-password`, 'salesperson');
+  const laptop = new Client(url);
+  laptop.forwardedFor = address;
+  await laptop.login(username, `${username}-password`);
+  await laptop.submit('/customers', '/logout', {});
+  return laptop;
+}
 
 /** A client that has loaded the sign-in form from `address` (and so holds its token). */
 async function signInForm(url: string, address: string): Promise<{ client: Client; token: string }> {
@@ -62,6 +76,15 @@ describe('signing in and form protection', () => {
     assert.equal(await sessions(), 1);
   });
 
+  it('ignores cookies that are not valid percent-encoding instead of failing', async () => {
+    const client = new Client(app.url);
+    client.cookie = 'crm.pre=%E0%A4%A; crm.device=%E0%A4%A';
+    const form = await client.get('/login');
+    assert.equal(form.status, 200);
+    // A fresh pre-session cookie replaced the undecodable one; the device mark is still sent.
+    assert.equal((await client.post('/login', { username: 'admin', password: ADMIN_PASSWORD }, csrfToken(await form.text()))).status, 303);
+  });
+
   it('signs out: the old session cookie no longer works', async () => {
     const client = new Client(app.url);
     await client.login('admin', ADMIN_PASSWORD);
@@ -102,13 +125,7 @@ describe('sign-in limits', () => {
   });
 
   it('slows the guesser without locking the user out', async () => {
-    const admin = new Client(app.url);
-    await admin.login('admin', ADMIN_PASSWORD);
-    await createUser(admin, 'alice', 'alice-password', 'salesperson');
-    const alicesLaptop = new Client(app.url);
-    alicesLaptop.forwardedFor = '10.3.0.1';
-    await alicesLaptop.login('alice', 'alice-password');
-    await alicesLaptop.submit('/customers', '/logout', {});
+    const alicesLaptop = await userWithLaptop(app.url, 'alice', '10.3.0.1');
 
     for (let i = 0; i < 12; i++) {
       const { client, token } = await signInForm(app.url, `10.4.${i}.1`);
@@ -126,6 +143,51 @@ describe('sign-in limits', () => {
       await phone.login('alice', 'alice-password');
     } else {
       assert.equal(first.status, 303);
+    }
+  });
+
+  it('a known device skips the address and username waits, until the password changes', async () => {
+    const laptop = await userWithLaptop(app.url, 'dora', '10.8.0.1');
+    // Someone made her username wait, and her office's address (one NAT for everyone there).
+    const block = (key: string) =>
+      queryOnce(
+        databaseUrl,
+        `INSERT INTO login_throttle (key, failures, window_start, blocked_until) VALUES ($1, 50, now(), now() + interval '5 minutes')
+         ON CONFLICT (key) DO UPDATE SET failures = 50, blocked_until = excluded.blocked_until`,
+        [key],
+      );
+    await block('user:dora');
+    await block('ip:10.8.0.1');
+    const { client: colleague, token } = await signInForm(app.url, '10.8.0.1');
+    assert.equal((await colleague.post('/login', { username: 'admin', password: ADMIN_PASSWORD }, token)).status, 429, 'an unknown browser there waits');
+    await laptop.login('dora', 'dora-password');
+
+    // A new password: the mark her laptop holds was bound to the old one.
+    const changed = await laptop.submit('/account', '/account/password', { current_password: 'dora-password', password: 'dora-password-2', confirm: 'dora-password-2' });
+    assert.equal(changed.status, 303);
+    await laptop.submit('/customers', '/logout', {});
+    await block('user:dora');
+    laptop.forwardedFor = '10.8.0.2';
+    const again = await laptop.submit('/login', '/login', { username: 'dora', password: 'dora-password-2' });
+    assert.equal(again.status, 429, 'the old mark no longer skips the username wait');
+  });
+
+  it('a refunded attempt (the server was busy) takes back the wait it set', async () => {
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    try {
+      const key = usernameKey('busy');
+      let last: Slot | undefined;
+      for (let i = 0; i <= PER_USERNAME.free; i++) {
+        const reservation = await reserveAttempt(pool, key, PER_USERNAME);
+        assert.ok(reservation.ok);
+        last = reservation.slot;
+      }
+      // The first failure past the free ones set a wait; the server was busy and refunded it.
+      assert.equal((await reserveAttempt(pool, key, PER_USERNAME)).ok, false);
+      await refundAttempt(pool, last!);
+      assert.equal((await reserveAttempt(pool, key, PER_USERNAME)).ok, true, 'no wait left behind');
+    } finally {
+      await pool.end();
     }
   });
 
@@ -149,16 +211,32 @@ describe('sign-in limits', () => {
     assert.deepEqual(statuses, Array(30).fill(303));
   });
 
-  it('makes one address wait after 20 failures, whatever the usernames, and not others', async () => {
+  it('makes one address wait after 20 failures, whatever the usernames and forged X-Forwarded-For, and not others', async () => {
+    // Each guess forges another address in front of the one the balancer appends.
     const statuses: number[] = [];
     for (let i = 0; i < 22; i++) {
-      const { client, token } = await signInForm(app.url, '10.6.0.1');
+      const { client, token } = await signInForm(app.url, `10.9.${i}.1, 10.6.0.1`);
       statuses.push((await client.post('/login', { username: `nobody-${i}`, password: 'guess' }, token)).status);
     }
     assert.deepEqual(statuses.slice(0, 21), Array(21).fill(401), '20 free failures, then the first one that sets the wait');
     assert.equal(statuses[21], 429);
-    const { client, token } = await signInForm(app.url, '10.6.0.2');
+    // Naming the waiting address does not make another client wait.
+    const { client, token } = await signInForm(app.url, '10.6.0.1, 10.6.0.2');
     assert.equal((await client.post('/login', { username: 'admin', password: ADMIN_PASSWORD }, token)).status, 303);
+  });
+
+  it('trusts no X-Forwarded-For unless told how many proxies are in front (TRUST_PROXY_HOPS)', async () => {
+    const env = appEnv(databaseUrl, tempDir('uploads'), await freePort());
+    delete env.TRUST_PROXY_HOPS;
+    const direct = AppProcess.start(env);
+    try {
+      await direct.waitHealthy();
+      await queryOnce(databaseUrl, "INSERT INTO login_throttle (key, failures, window_start, blocked_until) VALUES ('ip:127.0.0.1', 50, now(), now() + interval '5 minutes')");
+      const { client, token } = await signInForm(direct.url, '10.6.0.3');
+      assert.equal((await client.post('/login', { username: 'admin', password: ADMIN_PASSWORD }, token)).status, 429, 'counted on the connection\'s address');
+    } finally {
+      await direct.stop();
+    }
   });
 
   it('keeps /healthz and pages answering in time during 50 concurrent sign-ins', async () => {
@@ -220,14 +298,19 @@ describe('session lifetime', () => {
   });
 
   it('signs out after SESSION_MAX_SECONDS however active', async () => {
-    app = await startWith({ SESSION_IDLE_SECONDS: '60', SESSION_MAX_SECONDS: '3' });
+    // Requests every 0.5 s, more often than the 2 s idle limit: the last-seen time is
+    // saved again and again, and each save moves the row's and the cookie's expiry on.
+    app = await startWith({ SESSION_IDLE_SECONDS: '2', SESSION_MAX_SECONDS: '4' });
     const client = new Client(app.url);
     await client.login('admin', ADMIN_PASSWORD);
-    assert.equal((await client.get('/customers')).status, 200);
-    for (let i = 0; i < 4; i++) {
-      await sleep(900);
-      await client.get('/customers');
+    const signedIn = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - signedIn < 8000) {
+      await sleep(500);
+      status = (await client.get('/customers')).status;
     }
-    assert.equal((await client.get('/customers')).status, 303);
+    const after = Date.now() - signedIn;
+    assert.equal(status, 303, 'signed out');
+    assert.ok(after >= 3500 && after < 5500, `signed out ${after} ms after sign-in, not at the 4 s limit`);
   });
 });

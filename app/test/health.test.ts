@@ -62,7 +62,11 @@ describe('/healthz', () => {
     try {
       const page = await client.get('/customers');
       assert.equal(page.status, 503);
-      assert.match(await page.text(), /Something went wrong on our side/);
+      // The rendered page in the layout, not the plain-text fallback for a renderer that threw.
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+      const html = await page.text();
+      assert.match(html, /<title>Error 503 · CRM<\/title>/);
+      assert.match(html, /<h1>Error 503<\/h1>\s*<p>Something went wrong on our side/);
       const api = await fetch(`${app!.url}/api/v1/customers`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(api.status, 503, 'the API too says "try again", not 500');
       assert.equal(api.headers.get('retry-after'), '5');

@@ -156,6 +156,12 @@ describe('records: companies, archiving, paging, filters, home page, CSV', () =>
     assert.match(html, /<td data-label="Line">5<\/td>[^]*no current company named &quot;Initech&quot;/);
     assert.equal((await sql<{ n: number }>('SELECT count(*)::int AS n FROM customers'))[0]!.n, before, 'not even the good row');
 
+    // Lines of the file, not rows: a quoted address over two lines (2-3), an empty line (4).
+    const spread = ['name,company,email,address', 'Good Two,Acme,two@x.test,"Main St 1', 'Springfield"', '', 'Bad Mail,Globex,not-an-email,'].join('\r\n');
+    const spreadRes = await manager.submit('/customers/import', '/customers/import', { csv: new Blob([spread], { type: 'text/csv' }) });
+    assert.equal(spreadRes.status, 422);
+    assert.match(await spreadRes.text(), /<td data-label="Line">5<\/td>[^]*email: Email is not valid/);
+
     const broken = await manager.submit('/customers/import', '/customers/import', { csv: new Blob(['name,company\n"unclosed,Acme\n'], { type: 'text/csv' }) });
     assert.equal(broken.status, 422);
     assert.match(await broken.text(), /Not a readable CSV file/);

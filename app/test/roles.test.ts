@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { ADMIN_PASSWORD, AppProcess, tempDir } from './support/app.js';
 import { Client, csrfToken } from './support/client.js';
 import { createDatabase, queryOnce } from './support/db.js';
 import { createCompany, createSalesTeam, createUser } from './support/fixtures.js';
+import { solidPng } from './support/images.js';
 
 type Role = 'admin' | 'manager' | 'salesperson';
 /** Whose record a case touches: the acting user's own, another salesperson's, or nobody's. */
@@ -11,6 +15,7 @@ type Whose = 'own' | 'other' | '-';
 interface Actor {
   role: Role;
   id: number;
+  password: string;
   web: Client;
   csrf: string;
   token: string;
@@ -20,12 +25,17 @@ interface Ctx {
   actor: Actor;
   /** The acting user's, or the other salesperson's, user id. */
   owner: number;
-  /** A visit of `owner`, fresh for this case. */
+  /** A visit of `owner`, fresh for this case (the same one on every call within it). */
   visit: () => Promise<number>;
+  /** An API token of `owner`, fresh for this case (the same one on every call within it). */
+  apiToken: () => Promise<{ id: number; token: string }>;
   customerId: number;
   companyId: number;
   targetUserId: number;
+  /** A stored photo's name, for /uploads/:name. */
+  upload: string;
   unique: string;
+  databaseUrl: string;
 }
 
 interface Case {
@@ -33,7 +43,11 @@ interface Case {
   whose: Whose;
   /** Which roles may do it (for 'own'/'other' cases: on that kind of record). */
   allowed: Role[];
+  /** The answers that mean refused. @default [403] */
+  refused?: number[];
   send: (ctx: Ctx) => Promise<Response>;
+  /** What must (not) have changed after the request: a problem, or undefined. */
+  check?: (ctx: Ctx, allowed: boolean) => Promise<string | undefined>;
 }
 
 const ALL: Role[] = ['admin', 'manager', 'salesperson'];
@@ -51,6 +65,31 @@ const api = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: (c: Ctx) => string
   });
 
 const visitFields = (c: Ctx) => ({ customer_id: String(c.customerId), salesperson_id: String(c.owner), visit_date: '2025-06-01', notes: `n ${c.unique}` });
+/** The visit's fields, but assigned to `to` (the acting user, or another salesperson). */
+const assignedTo = (to: (c: Ctx) => number) => (c: Ctx) => ({ ...visitFields(c), salesperson_id: String(to(c)) });
+
+const visitRow = async (c: Ctx) =>
+  (await queryOnce<{ salesperson_id: number; notes: string | null }>(c.databaseUrl, 'SELECT salesperson_id, notes FROM visits WHERE id = $1', [await c.visit()]))[0];
+
+/** An edit took effect when allowed; when refused, the visit is exactly as it was created. */
+const visitEdited = async (c: Ctx, allowed: boolean) => {
+  const row = await visitRow(c);
+  if (allowed) return row?.notes === `n ${c.unique}` ? undefined : `not saved: ${JSON.stringify(row)}`;
+  return row?.salesperson_id === c.owner && row.notes === '' ? undefined : `changed although refused: ${JSON.stringify(row)}`;
+};
+
+const visitDeleted = async (c: Ctx, allowed: boolean) => {
+  const row = await visitRow(c);
+  if (allowed) return row ? 'still there' : undefined;
+  return row ? undefined : 'deleted although refused';
+};
+
+const tokenRevoked = async (c: Ctx, allowed: boolean) => {
+  const { token } = await c.apiToken();
+  const status = (await fetch(`${c.actor.web.baseUrl}/api/v1/visits`, { headers: { authorization: `Bearer ${token}` } })).status;
+  if (allowed) return status === 401 ? undefined : `token still works (${status})`;
+  return status === 200 ? undefined : `token stopped working (${status})`;
+};
 const customerFields = (c: Ctx) => ({ company_id: String(c.companyId), name: `Customer ${c.unique}` });
 
 const CASES: Case[] = [
@@ -91,21 +130,54 @@ const CASES: Case[] = [
     return [
       { name: 'POST /visits (for)', whose, allowed, send: page('POST', () => '/visits', visitFields) },
       { name: 'GET /visits/:id/edit', whose, allowed, send: page('GET', async (c) => `/visits/${await c.visit()}/edit`) },
-      { name: 'POST /visits/:id', whose, allowed, send: page('POST', async (c) => `/visits/${await c.visit()}`, visitFields) },
+      { name: 'POST /visits/:id', whose, allowed, send: page('POST', async (c) => `/visits/${await c.visit()}`, visitFields), check: visitEdited },
       { name: 'POST /visits/:id/done', whose, allowed, send: page('POST', async (c) => `/visits/${await c.visit()}/done`) },
-      { name: 'POST /visits/:id/delete', whose, allowed, send: page('POST', async (c) => `/visits/${await c.visit()}/delete`) },
+      { name: 'POST /visits/:id/delete', whose, allowed, send: page('POST', async (c) => `/visits/${await c.visit()}/delete`), check: visitDeleted },
       { name: 'GET /api/v1/visits/:id', whose, allowed: ALL, send: api('GET', async (c) => `/visits/${await c.visit()}`) },
       { name: 'POST /api/v1/visits (for)', whose, allowed, send: api('POST', () => '/visits', visitFields) },
-      { name: 'PUT /api/v1/visits/:id', whose, allowed, send: api('PUT', async (c) => `/visits/${await c.visit()}`, visitFields) },
-      { name: 'DELETE /api/v1/visits/:id', whose, allowed, send: api('DELETE', async (c) => `/visits/${await c.visit()}`) },
+      { name: 'PUT /api/v1/visits/:id', whose, allowed, send: api('PUT', async (c) => `/visits/${await c.visit()}`, visitFields), check: visitEdited },
+      { name: 'DELETE /api/v1/visits/:id', whose, allowed, send: api('DELETE', async (c) => `/visits/${await c.visit()}`), check: visitDeleted },
+      // Only one's own tokens; another user's is as absent as one that does not exist.
+      {
+        name: 'POST /tokens/:id/revoke',
+        whose,
+        allowed: whose === 'own' ? ALL : [],
+        refused: [404],
+        send: page('POST', async (c) => `/tokens/${(await c.apiToken()).id}/revoke`),
+        check: tokenRevoked,
+      },
     ];
   }),
+  // The issue's attack: taking over another's visit by naming oneself as its salesperson.
   {
-    // Reassigning one's own visit to someone else is an edit of theirs.
+    name: 'POST /visits/:id (other\'s, taken over)',
+    whose: 'other',
+    allowed: SALES_MANAGERS,
+    send: page('POST', async (c) => `/visits/${await c.visit()}`, assignedTo((c) => c.actor.id)),
+    check: visitEdited,
+  },
+  {
+    name: 'PUT /api/v1/visits/:id (other\'s, taken over)',
+    whose: 'other',
+    allowed: SALES_MANAGERS,
+    send: api('PUT', async (c) => `/visits/${await c.visit()}`, assignedTo((c) => c.actor.id)),
+    check: visitEdited,
+  },
+  // Reassigning one's own visit to someone else is an edit of theirs (README: a
+  // salesperson cannot assign a visit to someone else).
+  {
     name: 'POST /visits/:id (own, reassigned to other)',
     whose: 'own',
     allowed: SALES_MANAGERS,
-    send: async (c) => c.actor.web.post(`/visits/${await c.visit()}`, { ...visitFields(c), salesperson_id: String(c.targetUserId) }, c.actor.csrf),
+    send: page('POST', async (c) => `/visits/${await c.visit()}`, assignedTo((c) => c.targetUserId)),
+    check: visitEdited,
+  },
+  {
+    name: 'PUT /api/v1/visits/:id (own, reassigned to other)',
+    whose: 'own',
+    allowed: SALES_MANAGERS,
+    send: api('PUT', async (c) => `/visits/${await c.visit()}`, assignedTo((c) => c.targetUserId)),
+    check: visitEdited,
   },
   // Pages: users (administrators only) and one's own account (everyone).
   { name: 'GET /users', whose: '-', allowed: ADMINS, send: page('GET', () => '/users') },
@@ -129,12 +201,30 @@ const CASES: Case[] = [
   { name: 'POST /users/:id/disable', whose: '-', allowed: ADMINS, send: page('POST', (c) => `/users/${c.targetUserId}/disable`) },
   { name: 'POST /users/:id/enable', whose: '-', allowed: ADMINS, send: page('POST', (c) => `/users/${c.targetUserId}/enable`) },
   { name: 'GET /account', whose: '-', allowed: ALL, send: page('GET', () => '/account') },
+  {
+    // The same password again, so the other cases' sign-ins stay valid.
+    name: 'POST /account/password',
+    whose: '-',
+    allowed: ALL,
+    send: page('POST', () => '/account/password', (c) => ({ current_password: c.actor.password, password: c.actor.password, confirm: c.actor.password })),
+  },
+  {
+    name: 'POST /account/photo',
+    whose: '-',
+    allowed: ALL,
+    send: (c) => c.actor.web.post('/account/photo', { photo: new Blob([new Uint8Array(solidPng(8, 8, [10, 120, 200]))], { type: 'image/png' }) }, c.actor.csrf),
+  },
   { name: 'GET /tokens', whose: '-', allowed: ALL, send: page('GET', () => '/tokens') },
+  { name: 'POST /tokens', whose: '-', allowed: ALL, send: page('POST', () => '/tokens', (c) => ({ name: `t ${c.unique}` })) },
+  { name: 'GET /uploads/:name', whose: '-', allowed: ALL, send: page('GET', (c) => `/uploads/${c.upload}`) },
   // API: customers.
   { name: 'GET /api/v1/customers', whose: '-', allowed: ALL, send: api('GET', () => '/customers') },
   { name: 'GET /api/v1/customers/:id', whose: '-', allowed: ALL, send: api('GET', (c) => `/customers/${c.customerId}`) },
   { name: 'POST /api/v1/customers', whose: '-', allowed: ALL, send: api('POST', () => '/customers', customerFields) },
   { name: 'PUT /api/v1/customers/:id', whose: '-', allowed: ALL, send: api('PUT', (c) => `/customers/${c.customerId}`, customerFields) },
+  // Customers are archived (pages), never deleted: the API has no such method (404), and
+  // salespeople, who may not even archive them, are refused before that (403).
+  { name: 'DELETE /api/v1/customers/:id', whose: '-', allowed: [], refused: [403, 404], send: api('DELETE', (c) => `/customers/${c.customerId}`) },
   { name: 'GET /api/v1/visits', whose: '-', allowed: ALL, send: api('GET', () => '/visits') },
 ];
 
@@ -146,6 +236,7 @@ describe('roles: every route and method, for every role, on own and others\' rec
   let carolId: number;
   let customerId: number;
   let companyId: number;
+  let upload: string;
 
   async function actor(role: Role, username: string, password: string): Promise<Actor> {
     const web = new Client(app.url);
@@ -154,12 +245,16 @@ describe('roles: every route and method, for every role, on own and others\' rec
     const token = /id="new-token">(crm_[A-Za-z0-9_-]+)</.exec(await tokenPage.text())?.[1];
     assert.ok(token);
     const [row] = await queryOnce<{ id: number }>(databaseUrl, 'SELECT id FROM users WHERE username = $1', [username]);
-    return { role, id: row!.id, web, csrf: csrfToken(await web.text('/account')), token };
+    return { role, id: row!.id, password, web, csrf: csrfToken(await web.text('/account')), token };
   }
 
   before(async () => {
     databaseUrl = await createDatabase('roles');
-    app = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
+    const uploadDir = tempDir('uploads');
+    app = await AppProcess.startHealthy(databaseUrl, uploadDir);
+    const png = solidPng(8, 8, [200, 40, 40]);
+    upload = `${createHash('sha256').update(png).digest('hex')}.png`;
+    writeFileSync(path.join(uploadDir, upload), png);
     const { admin, ids } = await createSalesTeam(app.url);
     bobId = ids.bob;
     carolId = await createUser(admin, 'carol', 'carol-password', 'salesperson');
@@ -173,33 +268,45 @@ describe('roles: every route and method, for every role, on own and others\' rec
   after(() => app.stop());
 
   for (const role of ['admin', 'manager', 'salesperson'] as const) {
-    it(`${role}: of ${CASES.length} route/method/record cases, allowed ones answer 2xx/3xx, every other one 403`, async () => {
+    it(`${role}: of ${CASES.length} route/method/record cases, allowed ones answer 2xx/3xx, every other one refused (403, or as the case names)`, async () => {
       const a = actors.get(role)!;
       const wrong: string[] = [];
       let n = 0;
       for (const c of CASES) {
         const owner = c.whose === 'other' ? bobId : a.id;
+        let visit: Promise<number> | undefined;
+        let apiToken: Promise<{ id: number; token: string }> | undefined;
         const ctx: Ctx = {
           actor: a,
           owner,
           customerId,
           companyId,
           targetUserId: carolId,
+          upload,
           unique: `${role}-${n++}`,
-          visit: async () =>
-            (
-              await queryOnce<{ id: number }>(
-                databaseUrl,
-                "INSERT INTO visits (customer_id, salesperson_id, visit_date) VALUES ($1, $2, '2025-05-01') RETURNING id",
-                [customerId, owner],
-              )
-            )[0]!.id,
+          databaseUrl,
+          visit: () =>
+            (visit ??= queryOnce<{ id: number }>(
+              databaseUrl,
+              "INSERT INTO visits (customer_id, salesperson_id, visit_date) VALUES ($1, $2, '2025-05-01') RETURNING id",
+              [customerId, owner],
+            ).then((rows) => rows[0]!.id)),
+          apiToken: () =>
+            (apiToken ??= (async () => {
+              const token = `crm_${randomBytes(32).toString('base64url')}`;
+              const digest = createHash('sha256').update(token).digest('hex');
+              const rows = await queryOnce<{ id: number }>(databaseUrl, "INSERT INTO api_tokens (user_id, name, token_hash) VALUES ($1, 'matrix', $2) RETURNING id", [owner, digest]);
+              return { id: rows[0]!.id, token };
+            })()),
         };
         const res = await c.send(ctx);
         await res.arrayBuffer();
         const allowed = c.allowed.includes(role);
-        const ok = allowed ? res.status >= 200 && res.status < 400 && !/\/login/.test(res.headers.get('location') ?? '') : res.status === 403;
-        if (!ok) wrong.push(`${c.name} [${c.whose}]: ${res.status} ${res.headers.get('location') ?? ''} (expected ${allowed ? 'allowed' : '403'})`);
+        const refused = c.refused ?? [403];
+        const ok = allowed ? res.status >= 200 && res.status < 400 && !/\/login/.test(res.headers.get('location') ?? '') : refused.includes(res.status);
+        const problem = ok ? await c.check?.(ctx, allowed) : undefined;
+        if (!ok) wrong.push(`${c.name} [${c.whose}]: ${res.status} ${res.headers.get('location') ?? ''} (expected ${allowed ? 'allowed' : refused.join(' or ')})`);
+        if (problem) wrong.push(`${c.name} [${c.whose}]: ${problem}`);
       }
       assert.deepEqual(wrong, [], `${role}: ${wrong.length} of ${CASES.length} cases wrong`);
     });

@@ -75,20 +75,26 @@ describe("a user's app (crm:app)", () => {
     assert.match(renderAppUnit(), /^ExecStart=\/usr\/local\/bin\/node \/opt\/crm\/dist\/server\.js$/m);
   });
 
+  /** An app server's role arguments, with the project's CRM. */
+  const crmArgs = {
+    listen: "10.1.3.11",
+    port: 3000,
+    ...values,
+    adminPassword: "admin-pass-1",
+    volume: "nas",
+    glusterServers: ["10.1.4.21"],
+  };
+
   it("gives the app only its own variables, and waits for a TCP connect when it has no health path", () => {
-    const args = {
-      listen: "10.1.3.11",
-      port: 3000,
-      ...values,
-      adminPassword: "admin-pass-1",
-      volume: "nas",
-      glusterServers: ["10.1.4.21"],
-      custom,
-    };
+    const args = { ...crmArgs, custom };
     assert.equal(renderAppEnv(args), 'A="x"');
     const script = appRoleScript(args);
     assert.match(script, /the app to accept connections" bash -c 'exec 3<>\/dev\/tcp\/10\.1\.3\.11\/3000'/);
     assert.match(script, /crm_write '\/etc\/crm\/migrate\.sh'/);
+  });
+
+  it("tells the project's CRM to trust exactly the one balancer in front of it for the client's address", () => {
+    assert.match(renderAppEnv(crmArgs), /^TRUST_PROXY_HOPS="1"$/m);
   });
 
   it("has the balancer check with a TCP connect without a health path, and HAProxy accepts that configuration", function () {

@@ -41,21 +41,35 @@ export function csvExport<T>(e: CsvExport<T>): RequestHandler {
 
 export const MAX_IMPORT_ROWS = 5000;
 
-export type CsvRecords = { ok: true; records: Record<string, string>[] } | { ok: false; error: string };
+/** One data row of a CSV file, and the line of the file it starts on (the header is line 1). */
+export interface CsvRecord {
+  line: number;
+  values: Record<string, string>;
+}
 
-/** Parses a CSV file with a header row; header names are matched case-insensitively. */
+export type CsvRecords = { ok: true; records: CsvRecord[] } | { ok: false; error: string };
+
+/**
+ * Parses a CSV file with a header row; header names are matched case-insensitively. Row
+ * numbers cannot be counted from the records' positions: empty lines are skipped, and a
+ * quoted field may hold line breaks. csv-parse tells the line each record ends on; a
+ * record starts as many lines earlier as its values hold line breaks. Line ends are made
+ * LF first: csv-parse counts a CR LF inside a quoted field as two lines.
+ */
 export function parseCsv(buf: Buffer): CsvRecords {
   try {
-    const records = parse(buf, {
+    const parsed = parse(buf.toString('utf8').replace(/\r\n/g, '\n'), {
       bom: true,
       columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
       skip_empty_lines: true,
       trim: true,
       relax_column_count: false,
       to: MAX_IMPORT_ROWS + 1,
-    }) as Record<string, string>[];
-    if (records.length > MAX_IMPORT_ROWS) return { ok: false, error: `At most ${MAX_IMPORT_ROWS} rows per file` };
-    return { ok: true, records };
+      info: true,
+    }) as { record: Record<string, string>; info: { lines: number } }[];
+    if (parsed.length > MAX_IMPORT_ROWS) return { ok: false, error: `At most ${MAX_IMPORT_ROWS} rows per file` };
+    const breaks = (values: Record<string, string>) => Object.values(values).join('').split('\n').length - 1;
+    return { ok: true, records: parsed.map(({ record, info }) => ({ line: info.lines - breaks(record), values: record })) };
   } catch (err) {
     return { ok: false, error: `Not a readable CSV file: ${err instanceof Error ? err.message : String(err)}` };
   }

@@ -69,8 +69,12 @@ export interface SessionTimes {
 /** Sessions live in PostgreSQL so that any server can continue any session. */
 export function createSession(pool: pg.Pool, secret: string, secure: boolean, times: SessionTimes): SessionMiddleware {
   // The table comes from a migration (not createTableIfMissing), so servers starting
-  // together do not race to create it. Touch is off: the row's expiry stays the
-  // absolute limit; idle time is tracked in the session itself (see sessionExpiry).
+  // together do not race to create it. Both limits are enforced by sessionExpiry from
+  // times kept in the session, not by the row's expiry or the cookie's: express-session
+  // resets the cookie's maxAge on every request (Session#touch, whatever `rolling` says),
+  // so each save of a changed session (the last-seen time, see sessionExpiry) moves the
+  // row's `expire` and the cookie's Expires to maxSeconds from then. The store's touch
+  // is off, so an unchanged session costs no write.
   const store = new UserSessionStore(pool);
   const handler = session({
     store,
@@ -111,8 +115,8 @@ export function sessionExpiry(times: SessionTimes): RequestHandler {
     const now = Date.now();
     if (s.seenAt === undefined) {
       // A session signed in on a server of the previous release (no times recorded):
-      // adopt it rather than sign everyone out during a rolling upgrade. Its row still
-      // expires at the absolute limit it was created with.
+      // adopt it rather than sign everyone out during a rolling upgrade, its limits
+      // counted from now.
       s.startedAt = now;
       s.seenAt = now;
       return next();

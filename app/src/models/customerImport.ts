@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { inTransaction } from '../db/pool.js';
+import type { CsvRecord } from '../lib/csv.js';
 import { validate } from '../lib/validation.js';
 import { createCustomer, customerSchema, type CustomerInput } from './customers.js';
 
@@ -23,9 +24,9 @@ export const IMPORT_COLUMNS = ['name', 'company', 'email', 'phone', 'address'] a
  * the company by its exact name, which must exist and not be archived). Every row is
  * validated before anything is written; then all rows go in one transaction.
  */
-export async function importCustomers(db: pg.Pool, records: Record<string, string>[]): Promise<ImportReport> {
+export async function importCustomers(db: pg.Pool, records: CsvRecord[]): Promise<ImportReport> {
   if (records.length === 0) return { imported: 0, fileError: 'The file has no rows', rows: [] };
-  const missing = ['name', 'company'].filter((c) => !(c in records[0]!));
+  const missing = ['name', 'company'].filter((c) => !(c in records[0]!.values));
   if (missing.length) return { imported: 0, fileError: `Missing column(s): ${missing.join(', ')}. Expected: ${IMPORT_COLUMNS.join(', ')}`, rows: [] };
 
   const companies = new Map(
@@ -33,14 +34,14 @@ export async function importCustomers(db: pg.Pool, records: Record<string, strin
   );
   const valid: CustomerInput[] = [];
   const rows: ImportRowError[] = [];
-  records.forEach((record, i) => {
+  for (const { line, values: record } of records) {
     const companyId = companies.get((record.company ?? '').trim().toLowerCase());
     const result = validate(customerSchema, { ...record, company_id: companyId ?? '' });
     const problems = result.ok ? [] : Object.entries(result.errors).filter(([field]) => field !== 'company_id').map(([field, msg]) => `${field}: ${msg}`);
     if (!companyId) problems.push(`company: no current company named "${record.company ?? ''}"`);
-    if (problems.length || !result.ok) rows.push({ line: i + 2, name: record.name ?? '', problems });
+    if (problems.length || !result.ok) rows.push({ line, name: record.name ?? '', problems });
     else valid.push(result.data);
-  });
+  }
   if (rows.length) return { imported: 0, rows };
 
   await inTransaction(db, async (client) => {

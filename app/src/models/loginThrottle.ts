@@ -22,12 +22,25 @@ export interface ThrottleRule {
 export const PER_ADDRESS: ThrottleRule = { free: 20, maxDelaySeconds: 300 };
 /** Per username, from any address: 5 free, then at most one check every 30 s. */
 export const PER_USERNAME: ThrottleRule = { free: 5, maxDelaySeconds: 30 };
+/**
+ * Per username, from the browsers where that user signed in before (a valid device mark):
+ * as much as one address gets. Only someone holding a mark can use this allowance, so it
+ * bounds guessing with a stolen mark without anyone else being able to exhaust it.
+ */
+export const PER_KNOWN_DEVICE: ThrottleRule = PER_ADDRESS;
 const WINDOW = '15 minutes';
 
-export type Reservation = { ok: true } | { ok: false; retryAfterSeconds: number };
+/** A reserved attempt: its key and the wait it set, which only its refund may take back. */
+export interface Slot {
+  key: string;
+  blockedUntil: string;
+}
+
+export type Reservation = { ok: true; slot: Slot } | { ok: false; retryAfterSeconds: number };
 
 export const addressKey = (ip: string): string => `ip:${ip}`;
 export const usernameKey = (username: string): string => `user:${username}`;
+export const knownDeviceKey = (username: string): string => `device:${username}`;
 
 /**
  * Counts one attempt on `key`, or refuses it while the key's wait has not passed.
@@ -36,7 +49,7 @@ export const usernameKey = (username: string): string => `user:${username}`;
  * lock second would be earlier than the wait the first one just set, refusing it.
  */
 export async function reserveAttempt(db: pg.Pool, key: string, rule: ThrottleRule): Promise<Reservation> {
-  const r = await db.query<{ reserved: boolean; retry_after: number }>(
+  const r = await db.query<{ blocked_until: string | null; retry_after: number }>(
     `WITH reserved AS (
        INSERT INTO login_throttle AS t (key, failures, window_start, blocked_until)
        VALUES ($1, 1, clock_timestamp(), clock_timestamp())
@@ -47,21 +60,30 @@ export async function reserveAttempt(db: pg.Pool, key: string, rule: ThrottleRul
            CASE WHEN t.window_start < clock_timestamp() - $2::interval OR t.failures + 1 <= $3 THEN 0
                 ELSE least(power(2, t.failures - $3), $4) END)
        WHERE t.blocked_until <= clock_timestamp() OR t.window_start < clock_timestamp() - $2::interval
-       RETURNING 1
+       RETURNING blocked_until::text
      )
-     SELECT EXISTS (SELECT 1 FROM reserved) AS reserved,
+     SELECT (SELECT blocked_until FROM reserved) AS blocked_until,
             coalesce((SELECT ceil(extract(epoch FROM blocked_until - clock_timestamp()))::int
                       FROM login_throttle WHERE key = $1), 1) AS retry_after`,
     [key, WINDOW, rule.free, rule.maxDelaySeconds],
   );
   const row = r.rows[0];
-  if (row?.reserved) return { ok: true };
+  if (row?.blocked_until) return { ok: true, slot: { key, blockedUntil: row.blocked_until } };
   return { ok: false, retryAfterSeconds: Math.max(1, row?.retry_after ?? 1) };
 }
 
-/** A successful sign-in: the attempt was not a failure after all. */
-export async function refundAttempt(db: pg.Pool, key: string): Promise<void> {
-  await db.query('UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1', [key]);
+/**
+ * The attempt was not a failure after all (a successful sign-in, a busy server): one
+ * failure less, and the wait it set is lifted. (The key's previous wait had passed, or
+ * the reservation would have been refused.) A wait set by a later attempt stays.
+ */
+export async function refundAttempt(db: pg.Pool, slot: Slot): Promise<void> {
+  await db.query(
+    `UPDATE login_throttle SET failures = greatest(failures - 1, 0),
+       blocked_until = CASE WHEN blocked_until = $2::timestamptz THEN least(blocked_until, clock_timestamp()) ELSE blocked_until END
+     WHERE key = $1`,
+    [slot.key, slot.blockedUntil],
+  );
 }
 
 /** Forgets a key's failures (the user signed in, or an admin reset the password). */

@@ -29,8 +29,9 @@ export async function createToken(db: pg.Pool, userId: number, name: string): Pr
   return token;
 }
 
-export async function revokeToken(db: pg.Pool, userId: number, tokenId: number): Promise<void> {
-  await db.query('DELETE FROM api_tokens WHERE id = $1 AND user_id = $2', [tokenId, userId]);
+/** Revokes one of the user's own tokens; false if they have none with that id. */
+export async function revokeToken(db: pg.Pool, userId: number, tokenId: number): Promise<boolean> {
+  return ((await db.query('DELETE FROM api_tokens WHERE id = $1 AND user_id = $2', [tokenId, userId])).rowCount ?? 0) > 0;
 }
 
 export async function userForToken(db: pg.Pool, token: string): Promise<User | undefined> {

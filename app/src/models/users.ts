@@ -122,6 +122,15 @@ export async function setPassword(db: pg.Pool, userId: number, password: string,
   await db.query(`DELETE FROM session WHERE (sess->>'userId')::int = $1 AND sid IS DISTINCT FROM $2`, [userId, keepSession ?? null]);
 }
 
+/**
+ * What a known-device mark is bound to: the password hash, which every new password
+ * replaces (a fresh salt). Undefined for an unknown or disabled user.
+ */
+export async function deviceStamp(db: pg.Pool, username: string): Promise<string | undefined> {
+  const r = await db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE username = $1 AND disabled_at IS NULL', [username]);
+  return r.rows[0]?.password_hash;
+}
+
 export async function checkPassword(db: pg.Pool, userId: number, password: string): Promise<boolean> {
   const r = await db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [userId]);
   return verifyPassword(password, r.rows[0]?.password_hash ?? (await dummyHash()));

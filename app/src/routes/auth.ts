@@ -10,15 +10,18 @@ import { localPath, render } from '../lib/web.js';
 import {
   addressKey,
   clearAttempts,
+  knownDeviceKey,
   PER_ADDRESS,
+  PER_KNOWN_DEVICE,
   PER_USERNAME,
   pruneAttempts,
   refundAttempt,
   reserveAttempt,
   usernameKey,
-  type Reservation,
+  type Slot,
+  type ThrottleRule,
 } from '../models/loginThrottle.js';
-import { authenticate, type User } from '../models/users.js';
+import { authenticate, deviceStamp, type User } from '../models/users.js';
 
 const loginSchema = z.object({
   username: z.string({ error: 'Username is required' }).trim().toLowerCase().min(1, 'Username is required').max(100),
@@ -40,28 +43,44 @@ export interface AuthOptions {
 export function authRouter(db: pg.Pool, { csrf, secret, secure }: AuthOptions): Router {
   const router = Router();
 
-  // A browser where `username` signed in before carries a signed "known device" mark.
-  // It exempts that browser from the per-username wait, so an attacker guessing a
-  // user's password from elsewhere slows down only the guesses, not the user.
-  const deviceMark = (username: string) => `${Buffer.from(username).toString('base64url')}.${sign(secret, 'device', username)}`;
-  const isKnownDevice = (req: Request, username: string) => {
+  // A browser where `username` signed in before carries a signed "known device" mark,
+  // bound to the user's current password hash: a new password (changed or reset) makes
+  // every earlier mark worthless. A known device is counted on its own key instead of
+  // the address and the username, so neither an attacker guessing the user's password
+  // from elsewhere nor one failing from behind the same address (an office's NAT) makes
+  // the user wait.
+  const deviceMark = (username: string, stamp: string) =>
+    `${Buffer.from(username).toString('base64url')}.${sign(secret, 'device', `${username}\0${stamp}`)}`;
+  const isKnownDevice = async (req: Request, username: string) => {
     const mark = readCookie(req, DEVICE_COOKIE);
-    return Boolean(mark && sameText(mark, deviceMark(username)));
+    if (!mark) return false;
+    const stamp = await deviceStamp(db, username);
+    return Boolean(stamp && sameText(mark, deviceMark(username, stamp)));
   };
-  const rememberDevice = (res: Response, username: string) =>
-    setCookie(res, DEVICE_COOKIE, deviceMark(username), { secure, maxAgeMs: DEVICE_MAX_AGE_MS });
+  const rememberDevice = async (res: Response, username: string) => {
+    const stamp = await deviceStamp(db, username);
+    if (stamp) setCookie(res, DEVICE_COOKIE, deviceMark(username, stamp), { secure, maxAgeMs: DEVICE_MAX_AGE_MS });
+  };
 
   /**
-   * Reserves the attempt on the source address, then (unless a known device) on the
-   * username. An address refused on the username keeps its reservation: guessing at a
-   * waiting account still counts against the guesser's address.
+   * Reserves the attempt on each of its keys in turn: a known device's own, or the
+   * source address and then the username. An address refused on the username keeps its
+   * reservation: guessing at a waiting account still counts against the guesser's address.
    */
-  async function reserve(req: Request, username: string): Promise<Reservation & { keys: string[] }> {
-    const keys = [addressKey(req.ip ?? 'unknown')];
-    const byAddress = await reserveAttempt(db, keys[0]!, PER_ADDRESS);
-    if (!byAddress.ok || isKnownDevice(req, username)) return { ...byAddress, keys };
-    keys.push(usernameKey(username));
-    return { ...(await reserveAttempt(db, keys[1]!, PER_USERNAME)), keys };
+  async function reserve(req: Request, username: string): Promise<{ ok: true; slots: Slot[] } | { ok: false; retryAfterSeconds: number }> {
+    const keys: [string, ThrottleRule][] = (await isKnownDevice(req, username))
+      ? [[knownDeviceKey(username), PER_KNOWN_DEVICE]]
+      : [
+          [addressKey(req.ip ?? 'unknown'), PER_ADDRESS],
+          [usernameKey(username), PER_USERNAME],
+        ];
+    const slots: Slot[] = [];
+    for (const [key, rule] of keys) {
+      const reservation = await reserveAttempt(db, key, rule);
+      if (!reservation.ok) return reservation;
+      slots.push(reservation.slot);
+    }
+    return { ok: true, slots };
   }
 
   router.get('/login', (req, res) => {
@@ -90,21 +109,23 @@ export function authRouter(db: pg.Pool, { csrf, secret, secure }: AuthOptions): 
       user = await authenticate(db, username, password);
     } catch (err) {
       if (!(err instanceof BusyError)) throw err;
-      // Not the user's fault: give the reservation back.
-      await Promise.all(reservation.keys.map((key) => refundAttempt(db, key)));
+      // Not the user's fault: give the reservations back, waits included.
+      await Promise.all(reservation.slots.map((slot) => refundAttempt(db, slot)));
       res.setHeader('Retry-After', '2');
       return fail(503, { form: 'The server is busy. Please try again in a moment.' });
     }
     if (!user) return fail(401, { form: 'Wrong username or password' });
 
-    await refundAttempt(db, reservation.keys[0]!);
-    await clearAttempts(db, usernameKey(username));
+    // This attempt was no failure; the user's own counts start over (an address's, which
+    // an office may share, do not).
+    await Promise.all(reservation.slots.map((slot) => refundAttempt(db, slot)));
+    await Promise.all([usernameKey(username), knownDeviceKey(username)].map((key) => clearAttempts(db, key)));
     // A new session id at sign-in, so an id planted before sign-in is worthless.
     await sessionCall(req, 'regenerate');
     startSession(req, user.id);
     csrf.issueForSession(req);
     await sessionCall(req, 'save');
-    rememberDevice(res, username);
+    await rememberDevice(res, username);
     res.redirect(303, next);
   });
 

@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import type pg from 'pg';
 import { createToken, listTokens, revokeToken, tokenSchema } from '../models/tokens.js';
 import { parseId, validate, type FieldErrors } from '../lib/validation.js';
-import { currentUser, render } from '../lib/web.js';
+import { currentUser, notFound, render } from '../lib/web.js';
 
 /** The signed-in user's own API tokens. */
 export function tokensRouter(db: pg.Pool): Router {
@@ -26,9 +26,10 @@ export function tokensRouter(db: pg.Pool): Router {
     await showPage(req, res, { created });
   });
 
+  // Another user's token is as absent as a token that does not exist.
   router.post('/:id/revoke', async (req, res) => {
     const tokenId = parseId(req.params.id);
-    if (tokenId) await revokeToken(db, currentUser(res).id, tokenId);
+    if (!tokenId || !(await revokeToken(db, currentUser(res).id, tokenId))) return notFound(req, res);
     res.redirect(303, '/tokens');
   });
 

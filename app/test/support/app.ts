@@ -41,6 +41,8 @@ export function appEnv(databaseUrl: string, uploadDir: string, port: number): No
     HOST: '127.0.0.1',
     SESSION_SECRET: 'test-session-secret-that-is-long-enough',
     ADMIN_PASSWORD,
+    // As deployed: one balancer in front. Tests stand in for it (Client.forwardedFor).
+    TRUST_PROXY_HOPS: '1',
   };
 }
 

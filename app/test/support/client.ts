@@ -4,7 +4,10 @@ import http from 'node:http';
 /** A minimal browser stand-in: a cookie jar, CSRF tokens taken from the last page. */
 export class Client {
   private jar = new Map<string, string>();
-  /** Sent as X-Forwarded-For (the app trusts it from loopback), to act as another address. */
+  /**
+   * Sent as X-Forwarded-For, as the one balancer in front passes it on (what the client
+   * sent, then the address the balancer saw): the app takes the last entry as the client's.
+   */
   forwardedFor?: string;
 
   constructor(public baseUrl: string) {}
