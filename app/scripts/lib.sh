@@ -2,8 +2,10 @@
 # functions only (plus APP_DIR, STATE_DIR and PATH).
 
 APP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# Throw-away clusters live here; a run that crashed leaves them for the next run to clean.
-STATE_DIR="${CRM_STATE_DIR:-/tmp/crm-app-state}"
+# Throw-away clusters live here; a run that crashed leaves them for the next run to clean. One
+# folder per checkout: two checkouts testing at once on one machine must not replace each
+# other's cluster.
+STATE_DIR="${CRM_STATE_DIR:-/tmp/crm-app-state-$(printf %s "$APP_DIR" | md5sum | cut -c1-8)}"
 # The infrastructure project pins Node 24 in its own node_modules; prefer it when present.
 if [ -x "$APP_DIR/../node_modules/.bin/node" ]; then
   PATH="$APP_DIR/../node_modules/.bin:$PATH"
@@ -58,7 +60,8 @@ pg_bin() {
   echo "$dir"
 }
 
-as_postgres() { runuser -u postgres -- "$@"; }
+# From /: the checkout may sit where postgres may not enter (root's home is 0700).
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 
 # pg_cluster_stop DIR [MODE]: stops the cluster in DIR if it runs (MODE: fast|immediate).
 pg_cluster_stop() {

@@ -68,10 +68,15 @@ function chownPostgres(...paths: string[]): void {
   if (r.status !== 0) throw new Error(r.stderr);
 }
 
-/** Starts a program as postgres (setpriv execs it, so the child's PID is the program's own). */
-function spawnAsPostgres(command: string, args: string[], log: string, env: NodeJS.ProcessEnv): ChildProcess {
+/**
+ * Starts a program as postgres (setpriv execs it, so the child's PID is the program's own), in DIR:
+ * the checkout may sit in a directory postgres may not enter (root's home is 0700), and Patroni
+ * started there never elects a leader.
+ */
+function spawnAsPostgres(command: string, args: string[], dir: string, log: string, env: NodeJS.ProcessEnv): ChildProcess {
   const out = fs.openSync(log, "a");
   const child = spawn("setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", command, ...args], {
+    cwd: dir,
     env,
     stdio: ["ignore", out, out],
   });
@@ -165,7 +170,7 @@ export class LocalPatroniCluster {
 
   startPatroni(n: PatroniNode): void {
     const env = { PATH: `${this.pgBin}:${process.env.PATH}`, HOME: n.dir, LANG: "C.UTF-8" };
-    n.child = spawnAsPostgres("patroni", [n.config], path.join(n.dir, "patroni.log"), env);
+    n.child = spawnAsPostgres("patroni", [n.config], n.dir, path.join(n.dir, "patroni.log"), env);
   }
 
   node(name: string): PatroniNode {
