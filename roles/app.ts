@@ -82,6 +82,8 @@ export function customAppEnv(mapping: AppSettings["env"], values: AppEnvValues):
 }
 
 /** The database URL a custom app's once-only commands connect with (crm-once). */
+/** crm.service's environment (DATABASE_URL and the secrets): the role writes it, systemd and crm-once read it. */
+export const APP_ENV_FILE = "/etc/crm/crm.env";
 const ONCE_ENV = "/etc/crm/once.env";
 const ONCE_PATH = "/usr/local/sbin/crm-once";
 
@@ -134,7 +136,7 @@ export function renderAppUnit(custom?: CustomApp): string {
     Service: {
       User: "crm",
       Group: "crm",
-      EnvironmentFile: "/etc/crm/crm.env",
+      EnvironmentFile: APP_ENV_FILE,
       WorkingDirectory: APP_DIR,
       ...run,
       // The app drains in-flight requests on SIGTERM; give it time before SIGKILL.
@@ -179,7 +181,7 @@ mkdir -p ${UPLOADS_MOUNT}`,
 install -d -o crm -g crm -m 0750 ${UPLOAD_DIR}`,
     // The endpoint first: the app's migrations at start connect through it.
     args.databaseProxy ? dbProxyStep(args.databaseProxy) : "",
-    writeFile("/etc/crm/crm.env", renderAppEnv(args), { mode: "0600", onChange: "CRM_RESTART=1" }),
+    writeFile(APP_ENV_FILE, renderAppEnv(args), { mode: "0600", onChange: "CRM_RESTART=1" }),
     ...(args.custom ? customAppFiles(args.custom, args.databaseUrl) : []),
     writeFile("/etc/systemd/system/crm.service", renderAppUnit(args.custom), { onChange: "systemctl daemon-reload; CRM_RESTART=1" }),
     `systemctl enable --quiet crm.service

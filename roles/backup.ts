@@ -160,6 +160,11 @@ export function renderDbEnv(layout: DbHostLayout, configPath = PGBACKREST_CONF):
   return `# crm-infra (generated): read by crm-db-backup and crm-db-restore\n${lines.join("\n")}\n`;
 }
 
+type BackupKind = keyof typeof BACKUP_SCHEDULE;
+/** The timer of one scheduled backup, and the instance of the unit template it starts. */
+export const backupTimerUnit = (kind: BackupKind): string => `crm-db-backup-${kind}.timer`;
+export const backupServiceUnit = (kind: BackupKind): string => `crm-db-backup@${kind}.service`;
+
 /** A unit template run by the timers: `crm-db-backup@full` and `crm-db-backup@diff`. */
 export function renderBackupService(): string {
   return systemdUnit({
@@ -169,11 +174,11 @@ export function renderBackupService(): string {
   });
 }
 
-export function renderBackupTimer(kind: keyof typeof BACKUP_SCHEDULE): string {
+export function renderBackupTimer(kind: BackupKind): string {
   return systemdUnit({
     Unit: { Description: `crm: scheduled ${kind} backup of the CRM database` },
     // Persistent: a host that was down at the scheduled time backs up when it comes back.
-    Timer: { OnCalendar: BACKUP_SCHEDULE[kind], Persistent: "true", RandomizedDelaySec: "10min", Unit: `crm-db-backup@${kind}.service` },
+    Timer: { OnCalendar: BACKUP_SCHEDULE[kind], Persistent: "true", RandomizedDelaySec: "10min", Unit: backupServiceUnit(kind) },
     Install: { WantedBy: "timers.target" },
   });
 }
@@ -210,8 +215,8 @@ systemctl start --no-block crm-pgbackrest-repo.service`,
       ]
     : [];
   const timers = (["full", "diff"] as const).flatMap((kind) => [
-    writeFile(`/etc/systemd/system/crm-db-backup-${kind}.timer`, renderBackupTimer(kind), { onChange: "systemctl daemon-reload" }),
-    enableNow(`crm-db-backup-${kind}.timer`),
+    writeFile(`/etc/systemd/system/${backupTimerUnit(kind)}`, renderBackupTimer(kind), { onChange: "systemctl daemon-reload" }),
+    enableNow(backupTimerUnit(kind)),
   ]);
   return [
     ...mount,

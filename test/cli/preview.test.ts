@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { failsBeforeAnythingExists } from "../support/badInput";
 import { selfSigned } from "../support/certificates";
 import { testStack, VALID_SECRETS, type TestStack } from "../support/pulumi";
 
@@ -76,6 +77,22 @@ describe("the real Pulumi CLI on the vnx stack", function () {
         stack.pulumi("config", "rm", key);
       }
       assert.equal(stack.resourceCount(), 0, "the stack's state holds no resource");
+      assert.equal(machineState(), before, "no container or bridge appeared");
+    });
+  }
+
+  // A retention below one full backup (issue 11): refused before anything exists, for the single
+  // database and for the pair alike.
+  for (const standby of [false, true]) {
+    it(`crm:backupRetention = 0${standby ? " with crm:dbStandby" : ""} fails preview and up naming the setting, and nothing is created`, () => {
+      const before = machineState();
+      stack.configure({ "crm:backupRetention": 0, ...(standby ? { "crm:dbStandby": true } : {}) });
+      try {
+        failsBeforeAnythingExists(stack, /crm:backupRetention: must be at least 1 \(full backups to keep\)/);
+      } finally {
+        stack.pulumi("config", "rm", "crm:backupRetention");
+        stack.pulumi("config", "rm", "crm:dbStandby");
+      }
       assert.equal(machineState(), before, "no container or bridge appeared");
     });
   }

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TLS13_SUITES, TLS_CIPHERS } from "../../roles/balancer";
-import { BACKUP_PROGRAM, REPO_BRICK, REPO_MOUNT, STANZA } from "../../roles/backup";
+import { BACKUP_PROGRAM, BACKUP_SCHEDULE, backupServiceUnit, backupTimerUnit, REPO_BRICK, REPO_MOUNT, STANZA } from "../../roles/backup";
 import { assertUdpClosedAndPingOnlyService, backendSpreadFrom, uploadPhoto } from "../support/checks";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS, type TestStack } from "../support/pulumi";
@@ -196,6 +196,34 @@ describe("vnx stack, end to end", function () {
     const check = inContainer("bbdd", `runuser -u postgres -- pgbackrest --stanza=${STANZA} check`);
     assert.equal(check.status, 0, check.stdout + check.stderr);
     for (const nas of NAS) assert.match(inContainer(nas, `ls ${REPO_BRICK}/backup/${STANZA}`).stdout, /F\n/, `${nas} brick`);
+  });
+
+  it("schedules the single database's backups: both timers enabled and active with a next run, and the unit they start backs up", () => {
+    // At most a week (full, Sundays) or two days (diff, Monday to Saturday) ahead, plus the timers' random delay.
+    const horizonDays = { full: 7, diff: 2 } as const;
+    const now = Date.now() / 1000;
+    for (const kind of Object.keys(BACKUP_SCHEDULE) as (keyof typeof BACKUP_SCHEDULE)[]) {
+      const timer = backupTimerUnit(kind);
+      assert.equal(inContainer("bbdd", `systemctl is-enabled ${timer}`).stdout.trim(), "enabled", timer);
+      assert.equal(inContainer("bbdd", `systemctl is-active ${timer}`).stdout.trim(), "active", timer);
+      assert.equal(inContainer("bbdd", `systemctl show -p Triggers --value ${timer}`).stdout.trim(), backupServiceUnit(kind));
+      const next = inContainer("bbdd", `systemctl show -p NextElapseUSecRealtime --value ${timer}`).stdout.trim();
+      assert.notEqual(next, "", `${timer} has a next run`);
+      const at = Number(inContainer("bbdd", `date -d ${JSON.stringify(next)} +%s`).stdout.trim());
+      assert.ok(
+        at > now && at <= now + horizonDays[kind] * 86400 + 11 * 60,
+        `${timer}'s next run (${next}) is within ${horizonDays[kind]} days`,
+      );
+      // systemctl list-timers, as an operator would look: the timer is listed with what it activates.
+      assert.match(
+        inContainer("bbdd", `systemctl list-timers --all --no-legend ${timer}`).stdout,
+        new RegExp(`${timer}\\s+${backupServiceUnit(kind)}`),
+      );
+    }
+    // What the diff timer runs, run now: a differential backup on top of the deploy's full one.
+    const started = inContainer("bbdd", `systemctl start ${backupServiceUnit("diff")}`);
+    if (started.status !== 0) assert.fail(inContainer("bbdd", `journalctl -u ${backupServiceUnit("diff")} --no-pager -n 30`).stdout);
+    assert.match(inContainer("bbdd", `${BACKUP_PROGRAM} list`).stdout, /diff backup/);
   });
 
   it("every container restarted without Pulumi: the CRM serves again within 60 s", async () => {
