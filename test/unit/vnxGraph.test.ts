@@ -5,7 +5,10 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { registeredBy } from "../support/mockGraph";
+import { NAGIOS_CONF } from "../../roles/monitor";
+import { FIREWALL_INSIDE, FRONT_MEMBERS, SERVICE_ADDRESS } from "../../topology/plan";
+import { registeredBy, scriptOf, writtenBy } from "../support/mockGraph";
+import { objects, servicesOf } from "../support/nagios";
 import type { Registered } from "../support/vnxMockRun";
 import { VALID_SECRETS } from "../support/pulumi";
 
@@ -133,7 +136,7 @@ describe("vnx platform under mocks: the resource tree", function () {
     );
   });
 
-  it("crm:frontHa adds fw2 and lb2 under their components, conntrackd on the firewalls only, and drains both balancers on a rollout", () => {
+  it("crm:frontHa adds fw2 and lb2 under their components, conntrackd on the firewalls only, drains both balancers on a rollout, and Nagios watches both members", () => {
     const paired = registeredBy({ ...ALL_PARTS, "crm:frontHa": "true" });
     const named = (name: string) => paired.find((r) => r.name === name);
     for (const name of ["fw-fw2-container", "fw-fw2-role", "lb-lb2-container", "lb-lb2-role"]) assert.ok(named(name), name);
@@ -148,6 +151,31 @@ describe("vnx platform under mocks: the resource tree", function () {
     assert.equal(
       resources.find((r) => /fw2|lb2|fw-provision/.test(r.name)),
       undefined,
+    );
+
+    // Nagios (on: ALL_PARTS) watches both members of each pair at their own addresses, HAProxy on
+    // both balancers, and the shared addresses by ping: the objects the monitor host is given.
+    const nagiosHosts = (rs: Registered[]) => {
+      const cfg = writtenBy(scriptOf(rs.find((r) => r.name === "nagios-role")!), NAGIOS_CONF);
+      return { cfg, front: objects(cfg, "host").filter((h) => /^crm-(firewall|balancer)$/.test(h.hostgroups ?? "")) };
+    };
+    const { cfg, front } = nagiosHosts(paired);
+    assert.deepEqual(
+      front.map((h) => [h.host_name, h.address]),
+      [
+        ["fw", FRONT_MEMBERS.fw.lan2],
+        ["fw2", FRONT_MEMBERS.fw2.lan2],
+        ["lb", FRONT_MEMBERS.lb.lan3],
+        ["lb2", FRONT_MEMBERS.lb2.lan3],
+        ["fw-vip", FIREWALL_INSIDE],
+        ["lb-vip", SERVICE_ADDRESS],
+      ],
+    );
+    for (const lb of ["lb", "lb2"]) assert.match(servicesOf(cfg, lb).get("HAProxy stats") ?? "", /^crm-check-http!\d+!\/$/, lb);
+    for (const h of ["fw", "fw2", "fw-vip", "lb-vip"]) assert.deepEqual([...servicesOf(cfg, h).keys()], ["PING"], h);
+    assert.deepEqual(
+      nagiosHosts(resources).front.map((h) => h.host_name),
+      ["fw", "lb"],
     );
   });
 
