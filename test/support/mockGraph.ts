@@ -5,12 +5,17 @@ import { runInOwnProcess } from "./isolated";
 import type { Registered } from "./vnxMockRun";
 
 export function registeredBy(config: Record<string, string>): Registered[] {
-  const result = runInOwnProcess<{ resources: Registered[]; errors: string[] }>(
+  return runUnderMocks(config).resources;
+}
+
+/** What the program registered, and its stack outputs (index.ts's exports, resolved). */
+export function runUnderMocks(config: Record<string, string>): { resources: Registered[]; outputs: Record<string, unknown> } {
+  const result = runInOwnProcess<{ resources: Registered[]; outputs: Record<string, unknown>; errors: string[] }>(
     path.join(__dirname, "vnxMockRun.ts"),
     JSON.stringify(config),
   );
   assert.deepEqual(result.errors, []);
-  return result.resources;
+  return result;
 }
 
 /** The script a role command runs: its stdin (a secret under mocks: `{ value }`). */

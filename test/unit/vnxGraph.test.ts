@@ -5,9 +5,12 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { CERTIFICATE_PATH, certificateFile } from "../../roles/balancer";
+import { TRUSTED_CA_PATH } from "../../roles/client";
 import { NAGIOS_CONF } from "../../roles/monitor";
 import { FIREWALL_INSIDE, FRONT_MEMBERS, SERVICE_ADDRESS } from "../../topology/plan";
-import { registeredBy, scriptOf, writtenBy } from "../support/mockGraph";
+import { made } from "../support/certificates";
+import { registeredBy, runUnderMocks, scriptOf, writtenBy } from "../support/mockGraph";
 import { objects, servicesOf } from "../support/nagios";
 import type { Registered } from "../support/vnxMockRun";
 import { VALID_SECRETS } from "../support/pulumi";
@@ -177,6 +180,26 @@ describe("vnx platform under mocks: the resource tree", function () {
       nagiosHosts(resources).front.map((h) => h.host_name),
       ["fw", "lb"],
     );
+  });
+
+  it("a valid certificate of the user's own (crm:tlsCertificate, crm:tlsKey): no CA is made, the balancer serves it, and caCertificate is its chain's root", async () => {
+    // A chain as a user brings one: the service's certificate, then the CA that issued it.
+    const userCa = await made({ commonName: "a user's own CA", isCa: true, validityDays: 30 });
+    const leaf = await made({ commonName: "crm.example", isCa: false, ipAddresses: [SERVICE_ADDRESS], validityDays: 20 }, userCa);
+    const chain = leaf.certificatePem + userCa.certificatePem;
+    const own = runUnderMocks({ ...ALL_PARTS, "crm:tlsCertificate": chain, "crm:tlsKey": leaf.privateKeyPem });
+    const named = (name: string) => own.resources.find((r) => r.name === name)!;
+    assert.deepEqual(
+      own.resources.filter((r) => r.type.includes("crm-certificate")).map((r) => r.name),
+      [],
+    );
+    assert.equal(
+      writtenBy(scriptOf(named("lb-role")), CERTIFICATE_PATH),
+      certificateFile({ certificatePem: chain, privateKeyPem: leaf.privateKeyPem }),
+    );
+    assert.equal(own.outputs.caCertificate, userCa.certificatePem);
+    // The scenario's clients trust that root, as they trust the stack's own CA without one.
+    assert.equal(writtenBy(scriptOf(named("vnx-c1-role")), TRUSTED_CA_PATH), userCa.certificatePem);
   });
 
   it("scaling to 4 servers adds s4's resources and changes no other host's container", () => {
