@@ -41,6 +41,8 @@ export async function browserTrusting(ca: string): Promise<BrowserContext> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // Straight to the address asked for, whatever proxy the environment names.
+      '--no-proxy-server',
     ],
     viewport: { width: 1280, height: 800 },
   });
