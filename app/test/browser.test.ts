@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { ADMIN_PASSWORD, APP_DIR, AppProcess, tempDir } from './support/app.js';
+import { browserTrusting, SCREENSHOTS, signIn } from './support/browser.js';
 import { createDatabase, queryOnce } from './support/db.js';
 import { createSalesTeam } from './support/fixtures.js';
 import { solidPng } from './support/images.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PROJECT = path.resolve(APP_DIR, '..');
 
 interface Front {
@@ -40,19 +40,6 @@ async function httpsFront(backend: string): Promise<{ front: Front; haproxy: Chi
   return { front, haproxy };
 }
 
-/** A home whose NSS database trusts `ca` for TLS servers: where Chromium on Linux looks for added authorities. */
-function homeTrusting(ca: string): string {
-  const home = tempDir('chromium-home');
-  const db = `sql:${path.join(home, '.pki/nssdb')}`;
-  mkdirSync(path.join(home, '.pki/nssdb'), { recursive: true });
-  execFileSync('certutil', ['-N', '-d', db, '--empty-password']);
-  execFileSync('certutil', ['-A', '-d', db, '-t', 'C,,', '-n', 'crm-infra test CA', '-i', ca]);
-  return home;
-}
-// Kept after the run for a person to look at (git-ignored).
-const SCREENSHOTS = process.env.SCREENSHOT_DIR ?? path.join(APP_DIR, 'test-artifacts');
-mkdirSync(SCREENSHOTS, { recursive: true });
-
 describe('in a browser', function () {
   let app: AppProcess;
   let context: BrowserContext;
@@ -68,23 +55,8 @@ describe('in a browser', function () {
     app = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
     ({ front, haproxy } = await httpsFront(new URL(app.url).host));
     site = `https://127.0.0.1:${front.https}`;
-    context = await chromium.launchPersistentContext(tempDir('chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      // The CA is trusted the way a user adds one, not by ignoring certificate errors.
-      env: { ...process.env, HOME: homeTrusting(front.ca) },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 800 },
-    });
+    // The CA is trusted the way a user adds one, not by ignoring certificate errors.
+    context = await browserTrusting(front.ca);
     page = context.pages()[0] ?? (await context.newPage());
   });
   after(async () => {
@@ -111,9 +83,7 @@ describe('in a browser', function () {
   it('signs in, records a company, a customer with a photo and a visit, and finds them again', async () => {
     await page.goto(`${site}/customers`);
     assert.match(page.url(), /\/login\?next=/, 'signed-out users are sent to the sign-in page');
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, 'admin', ADMIN_PASSWORD);
     await page.waitForURL(/\/customers$/);
 
     await page.getByRole('link', { name: 'Companies' }).click();
@@ -202,9 +172,7 @@ describe('in a browser', function () {
 
     await context.clearCookies();
     await page.goto(`${site}/`);
-    await page.getByLabel('Username').fill('alice');
-    await page.getByLabel('Password').fill('alice-password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, 'alice', 'alice-password');
     await page.getByRole('heading', { name: 'Hello, Alice' }).waitFor();
     assert.equal(await page.locator('#pending-count').innerText(), '2');
     assert.match(await page.locator('table.list').innerText(), /Demo of the TPS report module[^]*Contract renewal talk/);

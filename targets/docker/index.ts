@@ -3,7 +3,8 @@
  * networks are the four LANs; each host is a container of one image (built from
  * crm:dockerBaseImage) booting systemd, with its static address on each of its LANs; each is
  * configured by the same role script as on vnx, piped into `docker exec` by a local command.
- * Addresses are the seed's plan moved to crm:dockerCidr (addresses.ts).
+ * Addresses are the seed's plan moved to crm:dockerCidr (addresses.ts). HTTP only: the balancer
+ * does not terminate TLS here, so a certificate of the user's own is refused, like the front pairs.
  */
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
@@ -17,6 +18,7 @@ import { managementRoleScript } from "../../roles/management";
 import { monitorRoleScript } from "../../roles/monitor";
 import { glusterFormationScript, nasRoleScript } from "../../roles/nas";
 import { roleScript, shellQuote } from "../../roles/script";
+import { TLS_KEYS } from "../../tls/checks";
 import { addressOn, LANS, SERVICE_ADDRESS, type HostPlan, type Lan } from "../../topology/plan";
 import type * as port from "../platform";
 import { insideAddress, lanSubnet, moveAddress, moveHost, movePolicy } from "./addresses";
@@ -279,6 +281,12 @@ export class DockerPlatform implements port.Platform {
   }
 
   loadBalancer(name: string, spec: port.LoadBalancerSpec, opts: port.RealizeOptions): port.RealizedLoadBalancer {
+    // Refused rather than ignored: a setting that silently does nothing is a knob nobody reads.
+    if (spec.tls?.own)
+      throw new pulumi.ResourceError(
+        `${TLS_KEYS.certificate}, ${TLS_KEYS.key}: the docker target serves the CRM over HTTP only (its balancer does not terminate TLS yet), so your certificate would not be used; remove both settings or use the vnx target`,
+        opts.parent,
+      );
     const service = this.moved(SERVICE_ADDRESS);
     const front = this.moved(addressOn(spec.host, "lan3"));
     const role = pulumi.all(spec.members.map((m) => pulumi.output(m.address))).apply((addresses) =>

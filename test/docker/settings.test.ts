@@ -3,8 +3,11 @@ import assert from "node:assert/strict";
 import { lanSubnet, moveAddress, moveHost } from "../../targets/docker/addresses";
 import { engineProblem, type CliAnswer } from "../../targets/docker/engine";
 import { parseDockerSettings } from "../../targets/docker/settings";
+import { selfSigned } from "../support/certificates";
 import { containerCreateArgs } from "../support/dockerReplay";
-import { planScenario } from "../../topology/plan";
+import { registeredBy } from "../support/mockGraph";
+import { VALID_SECRETS } from "../support/pulumi";
+import { planScenario, SERVICE_ADDRESS } from "../../topology/plan";
 
 describe("docker target: settings, addresses, preflight", () => {
   it("defaults to the local engine, debian:trixie, 10.2.0.0/16 and 127.0.0.1:8080", () => {
@@ -30,6 +33,29 @@ describe("docker target: settings, addresses, preflight", () => {
       assert.throws(() => parseDockerSettings({ [key]: value }), message);
     });
   }
+
+  describe("what it does not realize, refused naming the setting (the program under mocks)", function () {
+    this.timeout(60_000);
+    const docker = { "crm:target": "docker", ...VALID_SECRETS };
+
+    it("crm:frontHa: no front pairs behind the one published port", () => {
+      assert.throws(
+        () => registeredBy({ ...docker, "crm:frontHa": "true" }),
+        /crm:frontHa: the docker target cannot realize the front pairs/,
+      );
+    });
+
+    it("crm:tlsCertificate and crm:tlsKey: HTTP only, so a certificate of the user's own is refused, its key in no message", () => {
+      const own = selfSigned([SERVICE_ADDRESS], 30);
+      let message = "";
+      assert.throws(
+        () => registeredBy({ ...docker, "crm:tlsCertificate": own.certificatePem, "crm:tlsKey": own.privateKeyPem }),
+        (e: Error) => ((message = e.message), true),
+      );
+      assert.match(message, /crm:tlsCertificate, crm:tlsKey: the docker target serves the CRM over HTTP only/);
+      assert.ok(!message.includes(own.privateKeyPem.split("\n")[1]), "the key is in no message");
+    });
+  });
 
   it("moves the seed's addresses, and only those, to the stack's /16", () => {
     assert.equal(moveAddress("10.1.2.2", "10.2.0.0/16"), "10.2.2.2");

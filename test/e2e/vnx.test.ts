@@ -4,11 +4,14 @@
  * `pulumi destroy` must leave nothing behind. Needs root; takes a few minutes.
  */
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TLS13_SUITES, TLS_CIPHERS } from "../../roles/balancer";
 import { BACKUP_PROGRAM, BACKUP_SCHEDULE, backupServiceUnit, backupTimerUnit, REPO_BRICK, REPO_MOUNT, STANZA } from "../../roles/backup";
+import { visitInBrowser, type Visit } from "../support/browser";
+import { made } from "../support/certificates";
 import { assertUdpClosedAndPingOnlyService, backendSpreadFrom, uploadPhoto } from "../support/checks";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS, type TestStack } from "../support/pulumi";
@@ -22,6 +25,7 @@ import {
   openTcpPorts,
   ROOT,
   scenarioContainers,
+  SERVICE,
   serversUp,
   spread,
   stateDifference,
@@ -44,11 +48,21 @@ const ADDRESSES = [
   "10.1.4.31",
 ];
 
+/** A PEM written to a file of its own, for a tool that reads one; `remove` when done. */
+function pemFile(pem: string): { file: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "crm-e2e-pem-"));
+  const file = path.join(dir, "ca.pem");
+  fs.writeFileSync(file, pem);
+  return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
 describe("vnx stack, end to end", function () {
   this.timeout(30 * 60_000);
   let deployment: Deployment;
   let stack: TestStack;
   const up = () => deployment.up();
+  /** The stack's CA (its output caCertificate), as clients are to trust it. */
+  const stackCa = () => stack.run("stack", "output", "caCertificate", "--stack", stack.name).stdout;
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
@@ -90,6 +104,35 @@ describe("vnx stack, end to end", function () {
     for (const c of cookies) assert.match(c, /;\s*secure/i, c);
   });
 
+  it("Chromium on this machine, trusting only the stack's CA, is sent to https://10.1.2.2/, signs in and shows the customers (screenshot kept)", async () => {
+    const pem = stackCa();
+    const ca = pemFile(pem);
+    const other = pemFile((await made({ commonName: "crm-infra e2e: not the stack's CA", isCa: true, validityDays: 1 })).certificatePem);
+    try {
+      const r = visitInBrowser(SERVICE, ca.file, "vnx-stack-customers.png", VALID_SECRETS["crm:adminPassword"]);
+      assert.equal(r.status, 0, r.stderr);
+      const seen = JSON.parse(r.stdout) as Visit;
+      assert.equal(seen.landed, `https://${SERVICE}/login`);
+      assert.equal(seen.status, 200);
+      assert.match(seen.protocol ?? "", /^TLS 1\.[23]$/);
+      // Issued by the stack's CA: the one the browser was given.
+      assert.equal(seen.issuer, /CN=(.*)/.exec(new X509Certificate(pem).subject)?.[1]);
+      assert.match(seen.hsts ?? "", /max-age=\d+/);
+      assert.ok(seen.cookies.length > 0 && seen.cookies.every((c) => c.secure), JSON.stringify(seen.cookies));
+      assert.equal(seen.signedIn, `https://${SERVICE}/customers`);
+      assert.equal(seen.heading, "Customers");
+      assert.ok(fs.statSync(seen.screenshot).size > 0, seen.screenshot);
+      console.log(`      (screenshot: ${seen.screenshot})`);
+      // The trust is that CA's and nothing else's: given another CA, the same browser refuses the service.
+      const refused = visitInBrowser(SERVICE, other.file, "vnx-stack-refused.png", VALID_SECRETS["crm:adminPassword"]);
+      assert.notEqual(refused.status, 0, refused.stdout);
+      assert.match(refused.stderr, /net::ERR_CERT_AUTHORITY_INVALID/);
+    } finally {
+      ca.remove();
+      other.remove();
+    }
+  });
+
   it("TLS: sslscan from c1's network finds only TLS 1.2 and 1.3 and only strong suites; the chain is valid against the stack's CA", () => {
     const scan = inNetworkOf("c1", "sslscan", ["--no-colour", "--no-heartbleed", "10.1.2.2:443"]);
     assert.equal(scan.status, 0, scan.stderr);
@@ -109,14 +152,13 @@ describe("vnx stack, end to end", function () {
       [],
     );
     // The chain, against the stack's CA and nothing else, for the service's address.
-    const ca = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "crm-e2e-ca-")), "ca.pem");
-    fs.writeFileSync(ca, stack.run("stack", "output", "caCertificate", "--stack", stack.name).stdout);
+    const ca = pemFile(stackCa());
     const verify = inNetworkOf("c1", "openssl", [
       "s_client",
       "-connect",
       "10.1.2.2:443",
       "-CAfile",
-      ca,
+      ca.file,
       "-verify_ip",
       "10.1.2.2",
       "-verify_return_error",
@@ -124,7 +166,7 @@ describe("vnx stack, end to end", function () {
     ]);
     assert.equal(verify.status, 0, verify.stderr);
     assert.match(verify.stderr, /Verification: OK/);
-    fs.rmSync(path.dirname(ca), { recursive: true });
+    ca.remove();
   });
 
   it("a photo uploaded through s1 is served by s2 and s3 and stored on all three bricks", () => {
@@ -147,8 +189,7 @@ describe("vnx stack, end to end", function () {
   });
 
   it("requests per second from c1 through the firewall and the balancer: HTTPS and HTTP (scripts/rps.mjs, printed)", () => {
-    const ca = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "crm-e2e-rps-")), "ca.pem");
-    fs.writeFileSync(ca, stack.run("stack", "output", "caCertificate", "--stack", stack.name).stdout);
+    const ca = pemFile(stackCa());
     const runs: [string, string, string[]][] = [
       ["HTTPS, kept-alive", "https://10.1.2.2/login", []],
       ["HTTPS, a full handshake per request", "https://10.1.2.2/login", ["--new-connections"]],
@@ -156,14 +197,14 @@ describe("vnx stack, end to end", function () {
       ["HTTP (the redirect), a connection per request", "http://10.1.2.2/login", ["--new-connections"]],
     ];
     for (const [what, url, flags] of runs) {
-      const r = inNetworkOf("c1", process.execPath, [path.join(ROOT, "scripts/rps.mjs"), url, "10", "8", "--ca", ca, ...flags]);
+      const r = inNetworkOf("c1", process.execPath, [path.join(ROOT, "scripts/rps.mjs"), url, "10", "8", "--ca", ca.file, ...flags]);
       assert.equal(r.status, 0, r.stderr);
       const result = JSON.parse(r.stdout) as { rps: number; errors: number; statuses: Record<string, number> };
       console.log(`      (${what}: ${result.rps} requests/s, statuses ${JSON.stringify(result.statuses)}, ${result.errors} errors)`);
       assert.equal(result.errors, 0);
       assert.deepEqual(Object.keys(result.statuses), [url.startsWith("https") ? "200" : "301"]);
     }
-    fs.rmSync(path.dirname(ca), { recursive: true });
+    ca.remove();
   });
 
   it("the firewall lets through only ping, TCP/80 and TCP/443 to 10.1.2.2 (nmap from c1)", () => {

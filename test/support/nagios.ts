@@ -47,3 +47,30 @@ export function nagiosCommandLine(objects: string, check: string, address: strin
     .replaceAll("$HOSTADDRESS$", address)
     .replace(/\$ARG(\d)\$/g, (_, n: string) => values[Number(n) - 1] ?? "");
 }
+
+/** The object definitions of one type, as key → value maps. */
+export function objects(cfg: string, type: string): Record<string, string>[] {
+  return [...cfg.matchAll(new RegExp(`define ${type} \\{\\n([^}]*)\\}`, "g"))].map((m) =>
+    Object.fromEntries(
+      m[1]
+        .trim()
+        .split("\n")
+        .map((l) => {
+          const [k, ...v] = l.trim().split(/\s+/);
+          return [k, v.join(" ")];
+        }),
+    ),
+  );
+}
+
+/** Services that apply to a host (through its host group or by its name), by description → check command. */
+export function servicesOf(cfg: string, host: string): Map<string, string> {
+  const group = objects(cfg, "host").find((h) => h.host_name === host)!.hostgroups;
+  return new Map(
+    objects(cfg, "service")
+      .filter(
+        (s) => s.register !== "0" && ((s.hostgroup_name ?? "").split(",").includes(group) || (s.host_name ?? "").split(",").includes(host)),
+      )
+      .map((s) => [s.service_description, s.check_command]),
+  );
+}

@@ -31,9 +31,14 @@ export function inNetworkOf(host: string, command: string, args: readonly string
   return run("nsenter", ["-t", pid, "-n", "--", command, ...args]);
 }
 
-/** `host:port` of every TCP port nmap finds open (SYN scan of all ports, no ping) from a scenario host. */
-export function openTcpPorts(from: string, targets: readonly string[]): string[] {
-  const scan = inContainer(from, `nmap -sS -Pn -p- -n -T5 --min-rate 20000 --max-retries 1 -oG - ${targets.join(" ")}`);
+/**
+ * `host:port` of every TCP port nmap finds open (SYN scan of all ports, no ping) from a scenario
+ * host. Bounded: a scan still running after `seconds` is stopped and fails the caller (a partial
+ * scan would under-report what is open).
+ */
+export function openTcpPorts(from: string, targets: readonly string[], seconds = 300): string[] {
+  const scan = inContainer(from, `timeout ${seconds} nmap -sS -Pn -p- -n -T5 --min-rate 20000 --max-retries 1 -oG - ${targets.join(" ")}`);
+  if (scan.status === 124) throw new Error(`nmap did not finish within ${seconds} s`);
   if (scan.status !== 0) throw new Error(`nmap failed: ${scan.stderr}`);
   return parseOpenPorts(scan.stdout);
 }

@@ -2,8 +2,9 @@
  * Runs the program (index.ts) on the vnx target (or, with `crm:target` docker, the docker target)
  * under pulumi.runtime.setMocks, in a process of its own, and writes each registered resource with
  * what decides the shape of the tree and the engine's choices: URN, parent, dependencies,
- * deleteBeforeReplace, aliases, inputs (nested secrets keep their signature). No engine, no
- * containers: a change to a platform fails here in seconds, before the slow e2e.
+ * deleteBeforeReplace, aliases, inputs (nested secrets keep their signature); and the program's
+ * stack outputs (index.ts's exports) as they resolve. No engine, no containers: a change to a
+ * platform fails here in seconds, before the slow e2e.
  *
  *   node --import tsx test/support/vnxMockRun.ts CONFIG_JSON OUT_FILE
  */
@@ -46,6 +47,16 @@ const [configJson, outFile] = process.argv.slice(2);
 const registered: Registered[] = [];
 const inputsByName = new Map<string, Record<string, unknown>>();
 const errors: string[] = [];
+const outputs: Record<string, unknown> = {};
+
+/** An output's value; `undefined` for one that does not resolve within a second (unknown under mocks). */
+function settled(value: unknown): Promise<unknown> {
+  if (!pulumi.Output.isInstance(value)) return Promise.resolve(value);
+  return Promise.race([
+    new Promise((resolve) => value.apply((v) => resolve(v))),
+    new Promise((resolve) => setTimeout(() => resolve(undefined), 1000)),
+  ]);
+}
 
 async function main(): Promise<void> {
   process.on("unhandledRejection", (e) => errors.push(e instanceof Error ? e.message : String(e)));
@@ -94,15 +105,16 @@ async function main(): Promise<void> {
   // Nor is the docker engine's.
   DockerPlatform.onThisEngine = () => new DockerPlatform(loadDockerSettings());
   try {
-    await import(path.resolve(__dirname, "../../index.ts"));
+    const program = (await import(path.resolve(__dirname, "../../index.ts"))) as Record<string, unknown>;
     // Let every registration settle.
     await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const [name, value] of Object.entries(program)) if (name !== "default") outputs[name] = await settled(value);
   } catch (e) {
     errors.push(e instanceof Error ? e.message : String(e));
   }
   await pulumi.runtime.disconnect();
   const resources = registered.map((r) => ({ ...r, inputs: inputsByName.get(`${r.type}::${r.name}`) ?? {} }));
-  fs.writeFileSync(outFile, JSON.stringify({ resources, errors }));
+  fs.writeFileSync(outFile, JSON.stringify({ resources, outputs, errors }));
 }
 
 void main();

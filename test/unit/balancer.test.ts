@@ -144,7 +144,7 @@ describe("the balancer's role with HTTPS", () => {
     );
   });
 
-  it("redirects to 443 by scheme alone, and HTTPS is absent from an HTTP-only configuration (the clouds' HAProxy server)", () => {
+  it("redirects to 443 by scheme alone, and HTTPS is absent from an HTTP-only configuration (the docker target's balancer)", () => {
     assert.match(renderHaproxyConfig(tlsArgs), /http-request redirect scheme https code 301 unless \{ ssl_fc \}/);
     assert.doesNotMatch(renderHaproxyConfig(args), /ssl|Strict-Transport|redirect/);
     assert.throws(() => balancerRoleScript(tlsArgs), /HTTPS needs the service certificate/);

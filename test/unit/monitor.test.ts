@@ -12,6 +12,7 @@ import {
   type MonitorArgs,
 } from "../../roles/monitor";
 import { roleScript } from "../../roles/script";
+import { objects, servicesOf } from "../support/nagios";
 import { freePort, hasCommand, run, tempDir } from "../support/shell";
 
 const PASSWORD = `s3cr'et "pw" $HOME \`id\` \\ end`;
@@ -34,33 +35,6 @@ const args: MonitorArgs = {
   adminPassword: PASSWORD,
   listen: "10.1.3.15",
 };
-
-/** The object definitions of one type, as key → value maps. */
-function objects(cfg: string, type: string): Record<string, string>[] {
-  return [...cfg.matchAll(new RegExp(`define ${type} \\{\\n([^}]*)\\}`, "g"))].map((m) =>
-    Object.fromEntries(
-      m[1]
-        .trim()
-        .split("\n")
-        .map((l) => {
-          const [k, ...v] = l.trim().split(/\s+/);
-          return [k, v.join(" ")];
-        }),
-    ),
-  );
-}
-
-/** Services that apply to a host (through its host group or by its name), by description → check command. */
-function servicesOf(cfg: string, host: string): Map<string, string> {
-  const group = objects(cfg, "host").find((h) => h.host_name === host)!.hostgroups;
-  return new Map(
-    objects(cfg, "service")
-      .filter(
-        (s) => s.register !== "0" && ((s.hostgroup_name ?? "").split(",").includes(group) || (s.host_name ?? "").split(",").includes(host)),
-      )
-      .map((s) => [s.service_description, s.check_command]),
-  );
-}
 
 describe("nagios objects", () => {
   const cfg = renderNagiosObjects(args);

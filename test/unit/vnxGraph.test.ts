@@ -5,7 +5,13 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { registeredBy } from "../support/mockGraph";
+import { CERTIFICATE_PATH, certificateFile } from "../../roles/balancer";
+import { TRUSTED_CA_PATH } from "../../roles/client";
+import { NAGIOS_CONF } from "../../roles/monitor";
+import { FIREWALL_INSIDE, FRONT_MEMBERS, SERVICE_ADDRESS } from "../../topology/plan";
+import { made } from "../support/certificates";
+import { registeredBy, runUnderMocks, scriptOf, writtenBy } from "../support/mockGraph";
+import { objects, servicesOf } from "../support/nagios";
 import type { Registered } from "../support/vnxMockRun";
 import { VALID_SECRETS } from "../support/pulumi";
 
@@ -133,7 +139,7 @@ describe("vnx platform under mocks: the resource tree", function () {
     );
   });
 
-  it("crm:frontHa adds fw2 and lb2 under their components, conntrackd on the firewalls only, and drains both balancers on a rollout", () => {
+  it("crm:frontHa adds fw2 and lb2 under their components, conntrackd on the firewalls only, drains both balancers on a rollout, and Nagios watches both members", () => {
     const paired = registeredBy({ ...ALL_PARTS, "crm:frontHa": "true" });
     const named = (name: string) => paired.find((r) => r.name === name);
     for (const name of ["fw-fw2-container", "fw-fw2-role", "lb-lb2-container", "lb-lb2-role"]) assert.ok(named(name), name);
@@ -149,6 +155,51 @@ describe("vnx platform under mocks: the resource tree", function () {
       resources.find((r) => /fw2|lb2|fw-provision/.test(r.name)),
       undefined,
     );
+
+    // Nagios (on: ALL_PARTS) watches both members of each pair at their own addresses, HAProxy on
+    // both balancers, and the shared addresses by ping: the objects the monitor host is given.
+    const nagiosHosts = (rs: Registered[]) => {
+      const cfg = writtenBy(scriptOf(rs.find((r) => r.name === "nagios-role")!), NAGIOS_CONF);
+      return { cfg, front: objects(cfg, "host").filter((h) => /^crm-(firewall|balancer)$/.test(h.hostgroups ?? "")) };
+    };
+    const { cfg, front } = nagiosHosts(paired);
+    assert.deepEqual(
+      front.map((h) => [h.host_name, h.address]),
+      [
+        ["fw", FRONT_MEMBERS.fw.lan2],
+        ["fw2", FRONT_MEMBERS.fw2.lan2],
+        ["lb", FRONT_MEMBERS.lb.lan3],
+        ["lb2", FRONT_MEMBERS.lb2.lan3],
+        ["fw-vip", FIREWALL_INSIDE],
+        ["lb-vip", SERVICE_ADDRESS],
+      ],
+    );
+    for (const lb of ["lb", "lb2"]) assert.match(servicesOf(cfg, lb).get("HAProxy stats") ?? "", /^crm-check-http!\d+!\/$/, lb);
+    for (const h of ["fw", "fw2", "fw-vip", "lb-vip"]) assert.deepEqual([...servicesOf(cfg, h).keys()], ["PING"], h);
+    assert.deepEqual(
+      nagiosHosts(resources).front.map((h) => h.host_name),
+      ["fw", "lb"],
+    );
+  });
+
+  it("a valid certificate of the user's own (crm:tlsCertificate, crm:tlsKey): no CA is made, the balancer serves it, and caCertificate is its chain's root", async () => {
+    // A chain as a user brings one: the service's certificate, then the CA that issued it.
+    const userCa = await made({ commonName: "a user's own CA", isCa: true, validityDays: 30 });
+    const leaf = await made({ commonName: "crm.example", isCa: false, ipAddresses: [SERVICE_ADDRESS], validityDays: 20 }, userCa);
+    const chain = leaf.certificatePem + userCa.certificatePem;
+    const own = runUnderMocks({ ...ALL_PARTS, "crm:tlsCertificate": chain, "crm:tlsKey": leaf.privateKeyPem });
+    const named = (name: string) => own.resources.find((r) => r.name === name)!;
+    assert.deepEqual(
+      own.resources.filter((r) => r.type.includes("crm-certificate")).map((r) => r.name),
+      [],
+    );
+    assert.equal(
+      writtenBy(scriptOf(named("lb-role")), CERTIFICATE_PATH),
+      certificateFile({ certificatePem: chain, privateKeyPem: leaf.privateKeyPem }),
+    );
+    assert.equal(own.outputs.caCertificate, userCa.certificatePem);
+    // The scenario's clients trust that root, as they trust the stack's own CA without one.
+    assert.equal(writtenBy(scriptOf(named("vnx-c1-role")), TRUSTED_CA_PATH), userCa.certificatePem);
   });
 
   it("scaling to 4 servers adds s4's resources and changes no other host's container", () => {
