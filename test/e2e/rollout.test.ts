@@ -31,7 +31,8 @@ function ranAt(phase: "expand" | "contract", name: string): number | undefined {
   const at = sql(`SELECT extract(epoch FROM run_on::timestamptz) FROM ${table} WHERE name = '${name}'`);
   return at ? Number(at) : undefined;
 }
-const hasColumn = (column: string) => sql(`SELECT count(*) FROM information_schema.columns WHERE table_name = 'companies' AND column_name = '${column}'`) === "1";
+const hasColumn = (column: string) =>
+  sql(`SELECT count(*) FROM information_schema.columns WHERE table_name = 'companies' AND column_name = '${column}'`) === "1";
 
 /**
  * A schema change in a release: an expand migration that adds a nullable column of companies
