@@ -81,11 +81,13 @@ export function customAppEnv(mapping: AppSettings["env"], values: AppEnvValues):
   return Object.fromEntries(Object.entries(mapping).map(([name, v]) => [name, "from" in v ? sources[v.from] : v.value]));
 }
 
-/** The database URL a custom app's once-only commands connect with (crm-once). */
 /** crm.service's environment (DATABASE_URL and the secrets): the role writes it, systemd and crm-once read it. */
 export const APP_ENV_FILE = "/etc/crm/crm.env";
+/** The database URL a custom app's once-only commands connect with (crm-once). */
 const ONCE_ENV = "/etc/crm/once.env";
 const ONCE_PATH = "/usr/local/sbin/crm-once";
+/** The CRM's contract migrations, on every server of the project's CRM: the deployment runs it on one (roles/files/crm-contract). */
+export const CONTRACT_PATH = "/usr/local/sbin/crm-contract";
 
 /** The environment file of crm.service; holds secrets, so it is written mode 0600. */
 export function renderAppEnv(args: AppRoleArgs): string {
@@ -182,7 +184,9 @@ install -d -o crm -g crm -m 0750 ${UPLOAD_DIR}`,
     // The endpoint first: the app's migrations at start connect through it.
     args.databaseProxy ? dbProxyStep(args.databaseProxy) : "",
     writeFile(APP_ENV_FILE, renderAppEnv(args), { mode: "0600", onChange: "CRM_RESTART=1" }),
-    ...(args.custom ? customAppFiles(args.custom, args.databaseUrl) : []),
+    ...(args.custom
+      ? customAppFiles(args.custom, args.databaseUrl)
+      : [writeFile(CONTRACT_PATH, fs.readFileSync(path.join(__dirname, "files/crm-contract"), "utf8"), { mode: "0755" })]),
     writeFile("/etc/systemd/system/crm.service", renderAppUnit(args.custom), { onChange: "systemctl daemon-reload; CRM_RESTART=1" }),
     `systemctl enable --quiet crm.service
 if [ "\${CRM_RESTART:-0}" = 1 ]; then crm_start=restart; elif systemctl is-active --quiet crm.service; then crm_start=; else crm_start=start; fi

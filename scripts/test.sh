@@ -48,7 +48,7 @@ suite() {
 }
 
 suite "static checks" bash -c 'tsc --noEmit -p . && eslint . && prettier --check . &&
-  shellcheck -x -S warning scripts/*.sh scripts/vnx scripts/pulumi targets/cloud/scripts/*.sh roles/files/crm-once roles/files/crm-conntrack-failover \
+  shellcheck -x -S warning scripts/*.sh scripts/vnx scripts/pulumi targets/cloud/scripts/*.sh roles/files/crm-once roles/files/crm-contract roles/files/crm-conntrack-failover \
     roles/files/crm-db-backup roles/files/crm-db-restore roles/files/check_crm_backup_age && (cd targets/vnx/scripts && shellcheck -x -S warning ./*.sh) &&
   shellcheck -x -S warning targets/docker/scripts/*.sh targets/docker/image/*.sh &&
   (cd test/rehearsal && shellcheck -x -S warning ./*.sh) &&

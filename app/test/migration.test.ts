@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { runner } from 'node-pg-migrate';
@@ -15,19 +15,17 @@ const git = (...args: string[]): string => execFileSync('git', ['-C', APP_DIR, .
  */
 const DEPLOYED_UP_TO = '1735689600000_initial-schema.ts';
 
-/**
- * Builds the app as it was before the first migration after DEPLOYED_UP_TO was added:
- * the release that servers still run while the first upgraded server migrates the
- * shared database.
- */
-function buildPreviousRelease(): string {
-  const migrations = readdirSync(path.join(APP_DIR, 'src', 'migrations')).sort();
-  const firstNew = migrations[migrations.indexOf(DEPLOYED_UP_TO) + 1];
-  assert.ok(firstNew && migrations.includes(DEPLOYED_UP_TO), `a migration after ${DEPLOYED_UP_TO}`);
-  const added = git('log', '--diff-filter=A', '--format=%H', '--reverse', '--', `src/migrations/${firstNew}`).split('\n')[0];
-  assert.ok(added, `the commit that added ${firstNew}`);
+/** The commit before the one that added `file` (under src/): the release that ran without it. */
+function releaseBefore(file: string): string {
+  const added = git('log', '--diff-filter=A', '--format=%H', '--reverse', '--', `src/${file}`).split('\n')[0];
+  assert.ok(added, `the commit that added ${file}`);
+  return `${added}^`;
+}
+
+/** Builds the app as it was at `commit` (a release that servers still run during an upgrade); returns its server.js. */
+function buildRelease(commit: string): string {
   const dir = tempDir('previous-release');
-  const archive = execFileSync('git', ['-C', APP_DIR, 'archive', `${added}^`, '--', 'src', 'views', 'public', 'package.json', 'tsconfig.json']);
+  const archive = execFileSync('git', ['-C', APP_DIR, 'archive', commit, '--', 'src', 'views', 'public', 'package.json', 'tsconfig.json']);
   execFileSync('tar', ['-x', '-C', dir], { input: archive });
   // Its dependencies are a subset of today's; tsc compiles it the same way as build_app.
   symlinkSync(path.join(APP_DIR, 'node_modules'), path.join(dir, 'node_modules'));
@@ -35,6 +33,40 @@ function buildPreviousRelease(): string {
   mkdirSync(path.join(dir, 'uploads'));
   return path.join(dir, 'dist', 'server.js');
 }
+
+/**
+ * The release that servers still run while the first upgraded server applies the expand
+ * migrations added since DEPLOYED_UP_TO: the app before the first of them was added.
+ */
+function buildPreviousRelease(): string {
+  const migrations = readdirSync(path.join(APP_DIR, 'src', 'migrations')).sort();
+  const firstNew = migrations[migrations.indexOf(DEPLOYED_UP_TO) + 1];
+  assert.ok(firstNew && migrations.includes(DEPLOYED_UP_TO), `a migration after ${DEPLOYED_UP_TO}`);
+  return buildRelease(releaseBefore(`migrations/${firstNew}`));
+}
+
+/** `node dist/db/migrate.js ARGS` against the database, as the deployment runs it. */
+function migrateCommand(databaseUrl: string, ...args: string[]): { status: number | null; output: string } {
+  const r = spawnSync(process.execPath, [path.join(APP_DIR, 'dist', 'db', 'migrate.js'), ...args], {
+    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl },
+    encoding: 'utf8',
+  });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
+/** What the contract drops, as it stands in the database. */
+async function contracted(databaseUrl: string): Promise<Record<string, boolean>> {
+  const [row] = await queryOnce<Record<string, boolean>>(
+    databaseUrl,
+    `SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'is_admin') AS is_admin,
+            to_regclass('login_failures') IS NOT NULL AS login_failures,
+            EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'users_role_from_is_admin') AS trigger,
+            to_regprocedure('users_role_from_is_admin()') IS NOT NULL AS function`,
+  );
+  return row!;
+}
+const ALL_THERE = { is_admin: true, login_failures: true, trigger: true, function: true };
+const ALL_GONE = { is_admin: false, login_failures: false, trigger: false, function: false };
 
 describe('rolling upgrade: the previous release against the migrated schema', () => {
   let previous: string;
@@ -61,6 +93,7 @@ describe('rolling upgrade: the previous release against the migrated schema', ()
     // The first server of the new release starts and applies the expand migration.
     const next = await AppProcess.startHealthy(databaseUrl, uploadDir);
     assert.match(next.log, /migrations applied: \d/);
+    assert.deepEqual(await contracted(databaseUrl), ALL_THERE, 'no contract at the start of a server on a database in use');
 
     // The old server, still running, does its everyday work against the new schema.
     const [co] = await queryOnce<{ id: number }>(databaseUrl, "SELECT id FROM companies WHERE name = 'Before Co'");
@@ -106,6 +139,106 @@ describe('rolling upgrade: the previous release against the migrated schema', ()
     await new Client(restarted.url).login('admin', ADMIN_PASSWORD);
     await restarted.stop();
     await next.stop();
+  });
+});
+
+describe('contract: after every server runs the release, never before', () => {
+  const FIRST_CONTRACT = readdirSync(path.join(APP_DIR, 'src', 'migrations', 'contract')).sort()[0]!;
+  let previous: string;
+  before(function () {
+    this.timeout(120_000);
+    // The release whose code still writes users.is_admin: the one before the first contract.
+    previous = buildRelease(releaseBefore(`migrations/contract/${FIRST_CONTRACT}`));
+  });
+
+  it('the previous release works after expand and until contract; then the columns are gone and this release works; contract runs once', async () => {
+    const databaseUrl = await createDatabase('contract');
+    const uploadDir = tempDir('uploads');
+    const old = AppProcess.start(appEnv(databaseUrl, uploadDir, await freePort()), previous);
+    await old.waitHealthy();
+    const onOld = new Client(old.url);
+    await onOld.login('admin', ADMIN_PASSWORD);
+    const createUser = (on: Client, username: string, role: string) =>
+      on.submit('/users/new', '/users', { username, display_name: username, password: `${username}-password`, role });
+    assert.equal((await createUser(onOld, 'mainadmin', 'admin')).status, 303);
+
+    // Only old servers on the database: the contract is refused.
+    const early = migrateCommand(databaseUrl, '--contract');
+    assert.equal(early.status, 3, early.output);
+    assert.match(early.output, /contract refused: expand migrations \S+ are not applied/);
+    assert.deepEqual(await contracted(databaseUrl), ALL_THERE);
+
+    // The first server of this release: expand only.
+    const next = await AppProcess.startHealthy(databaseUrl, uploadDir);
+    assert.match(next.log, /migrations applied: 1767571200000_role-sync-both-ways\n/);
+    assert.deepEqual(await contracted(databaseUrl), ALL_THERE, 'no contract at the start of a server on a database in use');
+
+    // Both releases write users; each sees the other's roles (the old one writes is_admin, this one not).
+    assert.equal((await createUser(onOld, 'oldsales', 'salesperson')).status, 303);
+    const onNew = new Client(next.url);
+    await onNew.login('admin', ADMIN_PASSWORD);
+    assert.equal((await createUser(onNew, 'newadmin', 'admin')).status, 303);
+    const [mainadmin] = await queryOnce<{ id: number }>(databaseUrl, "SELECT id FROM users WHERE username = 'mainadmin'");
+    const demote = { username: 'mainadmin', display_name: 'mainadmin', role: 'salesperson' };
+    assert.equal((await onNew.submit(`/users/${mainadmin!.id}/edit`, `/users/${mainadmin!.id}`, demote)).status, 303);
+    const roles = async () =>
+      Object.fromEntries(
+        (await queryOnce<{ username: string; role: string; is_admin: boolean }>(databaseUrl, 'SELECT username, role, is_admin FROM users')).map((u) => [
+          u.username,
+          `${u.role}${u.is_admin ? ' is_admin' : ''}`,
+        ]),
+      );
+    assert.deepEqual(await roles(), { admin: 'admin is_admin', mainadmin: 'salesperson', oldsales: 'salesperson', newadmin: 'admin is_admin' });
+    for (const [username, users] of [['mainadmin', 403], ['newadmin', 200]] as const) {
+      const onOldAs = new Client(old.url);
+      await onOldAs.login(username, `${username}-password`);
+      assert.equal((await onOldAs.get('/users')).status, users, `${username} on the old server`);
+    }
+
+    // The last old server is gone: the deployment runs the contract.
+    assert.equal(await old.stop(), 0);
+    const ran = migrateCommand(databaseUrl, '--contract');
+    assert.equal(ran.status, 0, ran.output);
+    assert.match(ran.output, new RegExp(`migrations applied: ${FIRST_CONTRACT.replace(/\.ts$/, '')}\n`));
+    assert.deepEqual(await contracted(databaseUrl), ALL_GONE);
+    const again = migrateCommand(databaseUrl, '--contract');
+    assert.equal(again.status, 0, again.output);
+    assert.match(again.output, /migrations applied: none pending/);
+
+    // This release goes on, and starts again, on the contracted schema.
+    assert.equal((await createUser(onNew, 'lateadmin', 'admin')).status, 303);
+    const late = new Client(next.url);
+    await late.login('lateadmin', 'lateadmin-password');
+    assert.equal((await late.get('/users')).status, 200);
+    await next.stop();
+    const restarted = await AppProcess.startHealthy(databaseUrl, uploadDir);
+    await new Client(restarted.url).login('newadmin', 'newadmin-password');
+    await restarted.stop();
+
+    // The caveat: past the contract, the previous release cannot write users any more.
+    const rolledBack = AppProcess.start(appEnv(databaseUrl, uploadDir, await freePort()), previous);
+    await rolledBack.waitHealthy();
+    const onRolledBack = new Client(rolledBack.url);
+    await onRolledBack.login('admin', ADMIN_PASSWORD);
+    assert.equal((await createUser(onRolledBack, 'toolate', 'salesperson')).status, 500);
+    await rolledBack.stop();
+  });
+
+  it('on an empty database the first start applies expand and contract (no older server can exist)', async () => {
+    const databaseUrl = await createDatabase('fresh');
+    const app = await AppProcess.startHealthy(databaseUrl, tempDir('uploads'));
+    await app.stop();
+    assert.match(app.log, new RegExp(`migrations applied: .*${FIRST_CONTRACT.replace(/\.ts$/, '')}`));
+    assert.deepEqual(await contracted(databaseUrl), ALL_GONE);
+  });
+
+  it('a contract before any expand is refused and changes nothing', async () => {
+    const databaseUrl = await createDatabase('unexpanded');
+    const r = migrateCommand(databaseUrl, '--contract');
+    assert.equal(r.status, 3, r.output);
+    assert.match(r.output, /contract refused: expand migrations 1735689600000_initial-schema, .* are not applied/);
+    const [tables] = await queryOnce<{ n: number }>(databaseUrl, "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'");
+    assert.equal(tables!.n, 0);
   });
 });
 

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { appRoleScript, customAppEnv, type AppEnvValues, type CustomApp } from "../../roles/app";
+import { appRoleScript, CONTRACT_PATH, customAppEnv, type AppEnvValues, type CustomApp } from "../../roles/app";
 import { APP_BACKEND, balancerRoleScript, STATS_PORT } from "../../roles/balancer";
 import { dbRoleScript, type DbArgs } from "../../roles/db";
 import { BACKUP_PACKAGE, backedUpDbRoleScript, NRPE_PACKAGE, NRPE_PLUGIN_PACKAGE, repoVolumeArgs } from "../../roles/backup";
@@ -479,7 +479,21 @@ export class VnxPlatform implements Platform {
         }),
       );
     }
+    if (!spec.app) resources.push(this.contract(name, spec.servers[spec.servers.length - 1], bundle.release, resources, opts));
     return { resources, members: spec.servers.map((s) => ({ name: s.name, address: addressOn(s, "lan3") })) };
+  }
+
+  /**
+   * The CRM's contract migrations (app/README.md), once per release on the last server, after
+   * every server's release: no server of the previous release is left to need what they drop.
+   * A rollout stopped by an unhealthy server fails its release resource, so this never runs.
+   */
+  private contract(name: string, last: HostPlan, release: string, servers: pulumi.Resource[], opts: RealizeOptions): pulumi.Resource {
+    return new LocalCommand(
+      `${name}-contract`,
+      { create: `lxc-attach -n ${containerName(last)} --clear-env -- ${CONTRACT_PATH}`, triggers: [release], rerunOnChange: true },
+      { parent: opts.parent, dependsOn: servers },
+    );
   }
 
   /**

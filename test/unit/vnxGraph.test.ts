@@ -86,6 +86,18 @@ describe("vnx platform under mocks: the resource tree", function () {
       assert.ok(byName("crm-s1-role").dependencies.includes(byName(dep).urn), dep);
   });
 
+  it("runs the CRM's contract migrations once per release, on the last server, after every server's release", () => {
+    const contract = byName("crm-contract");
+    assert.equal(contract.parent, byName("crm").urn);
+    // Depending on the last server's role is what keeps it after the whole chain (each server waits for the one before).
+    for (const s of ["crm-s1-role", "crm-s2-role", "crm-s3-role"]) assert.ok(contract.dependencies.includes(byName(s).urn), s);
+    assert.ok(byName("crm-s3-role").dependencies.includes(byName("crm-s3-provision").urn));
+    assert.equal(contract.inputs.create, "lxc-attach -n crm-s3 --clear-env -- /usr/local/sbin/crm-contract");
+    // Each release once: the bundle's release is its trigger, as it is the release step's.
+    assert.deepEqual(contract.inputs.triggers, [(byName("crm-s3-provision").inputs.triggers as unknown[]).at(-1)]);
+    assert.equal(contract.inputs.rerunOnChange, true);
+  });
+
   it("keeps every URN of a stack deployed before this tree (0730fa9) reachable, by its URN or an alias", () => {
     const before = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures/vnx-urns-0730fa9.json"), "utf8")) as string[];
     const reachable = new Set(resources.flatMap((r) => [r.urn, ...r.aliases.map((a) => aliasUrn(r, a))]));
@@ -97,7 +109,7 @@ describe("vnx platform under mocks: the resource tree", function () {
 
   it("makes every container, bridge, image and role visible to refresh (a probe), and records the owner", () => {
     // Certificates live in the state only (nothing on the machine to probe): local commands are what refresh reads.
-    const local = resources.filter((r) => r.type.includes("crm-local-command") && !/-provision$|-bundle$|-volume$/.test(r.name));
+    const local = resources.filter((r) => r.type.includes("crm-local-command") && !/-provision$|-bundle$|-volume$|-contract$/.test(r.name));
     assert.deepEqual(
       local.filter((r) => typeof r.inputs.probe !== "string").map((r) => r.name),
       [],

@@ -42,8 +42,6 @@ export interface User {
   disabled: boolean;
 }
 
-// is_admin is still written (role = 'admin') for servers of the previous release
-// during a rolling upgrade; nothing in this release reads it.
 const COLUMNS = 'u.id, u.username, u.display_name, u.role, u.photo, u.disabled_at IS NOT NULL AS disabled';
 /** A User's columns, from `users u`. */
 export const USER_COLUMNS = COLUMNS;
@@ -83,8 +81,8 @@ export async function getActiveUser(db: pg.Pool, userId: number): Promise<User |
 
 export async function createUser(db: pg.Pool, u: UserInput, photo: string | null): Promise<number> {
   const r = await db.query<{ id: number }>(
-    `INSERT INTO users (username, display_name, password_hash, role, is_admin, photo)
-     VALUES ($1, $2, $3, $4, $4 = 'admin', $5) RETURNING id`,
+    `INSERT INTO users (username, display_name, password_hash, role, photo)
+     VALUES ($1, $2, $3, $4, $5) RETURNING id`,
     [u.username, u.display_name, await hashPassword(u.password), u.role, photo],
   );
   return r.rows[0]!.id;
@@ -93,7 +91,7 @@ export async function createUser(db: pg.Pool, u: UserInput, photo: string | null
 /** Updates name and role; a null photo keeps the current one. */
 export async function updateUser(db: pg.Pool, userId: number, u: UserEdit, photo: string | null): Promise<void> {
   await db.query(
-    `UPDATE users SET username = $2, display_name = $3, role = $4, is_admin = $4 = 'admin', photo = COALESCE($5, photo) WHERE id = $1`,
+    `UPDATE users SET username = $2, display_name = $3, role = $4, photo = COALESCE($5, photo) WHERE id = $1`,
     [userId, u.username, u.display_name, u.role, photo],
   );
 }
@@ -141,8 +139,8 @@ export async function ensureAdmin(db: pg.Pool, password: string): Promise<void> 
   const exists = await db.query("SELECT 1 FROM users WHERE username = 'admin'");
   if (exists.rowCount) return;
   await db.query(
-    `INSERT INTO users (username, display_name, password_hash, role, is_admin)
-     VALUES ('admin', 'Administrator', $1, 'admin', true) ON CONFLICT (username) DO NOTHING`,
+    `INSERT INTO users (username, display_name, password_hash, role)
+     VALUES ('admin', 'Administrator', $1, 'admin') ON CONFLICT (username) DO NOTHING`,
     [await hashPassword(password)],
   );
 }
