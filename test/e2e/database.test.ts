@@ -14,7 +14,7 @@
  */
 import assert from "node:assert/strict";
 import { deployScenario, type Deployment } from "../support/deploy";
-import { nagiosServices, UP_OR_OK } from "../support/nagios";
+import { nagiosServiceReport, nagiosServices, UP_OR_OK } from "../support/nagios";
 import { VALID_SECRETS } from "../support/pulumi";
 import { inContainer, leftovers, machineState, stateDifference, waitFor } from "../support/scenario";
 import { run, runAsync } from "../support/shell";
@@ -309,10 +309,15 @@ describe("vnx stack with the database pair (Patroni, etcd, pgBackRest)", functio
     const password = VALID_SECRETS["crm:adminPassword"];
     const watched = ["Patroni", "Patroni leader", "Replication lag", "Backup age", "PostgreSQL"];
     for (const node of ["bbdd", "bbdd2"]) {
-      await waitFor(`${node}'s database services OK in Nagios`, 180, () => {
-        const services = nagiosServices(password, node);
-        return watched.every((s) => services[s] === UP_OR_OK);
-      });
+      await waitFor(
+        `${node}'s database services OK in Nagios`,
+        180,
+        () => {
+          const services = nagiosServices(password, node);
+          return watched.every((s) => services[s] === UP_OR_OK);
+        },
+        () => nagiosServiceReport(password, node),
+      );
     }
   });
 

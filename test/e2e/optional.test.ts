@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { deployScenario, type Deployment } from "../support/deploy";
 import { VALID_SECRETS } from "../support/pulumi";
 import { get, inContainer, leftovers, machineState, openTcpPorts, stateDifference, waitFor } from "../support/scenario";
-import { NAGIOS, nagiosServices, nagiosStatus, UP_OR_OK } from "../support/nagios";
+import { NAGIOS, nagiosServiceReport, nagiosServices, nagiosStatus, UP_OR_OK } from "../support/nagios";
 import { run, ssh, tempDir } from "../support/shell";
 
 const GES = "10.1.3.20";
@@ -47,18 +47,30 @@ describe("vnx stack with the optional parts", function () {
 
   it("Nagios sees every host of the scenario up", async () => {
     const password = VALID_SECRETS["crm:adminPassword"];
-    await waitFor("every host UP in Nagios", 180, () => {
-      const states = nagiosStatus<{ hostlist: Record<string, number> }>(password, "query=hostlist")?.hostlist ?? {};
-      return WATCHED.every((h) => states[h] === UP_OR_OK);
-    });
+    let states: Record<string, number> = {};
+    await waitFor(
+      "every host UP in Nagios",
+      180,
+      () => {
+        states = nagiosStatus<{ hostlist: Record<string, number> }>(password, "query=hostlist")?.hostlist ?? {};
+        return WATCHED.every((h) => states[h] === UP_OR_OK);
+      },
+      // statusjson's host codes: 1 pending, 2 up, 4 down, 8 unreachable.
+      () => JSON.stringify(states),
+    );
   });
 
   it("Nagios sees the database's last backup young enough (NRPE on bbdd), and PostgreSQL up", async () => {
     const password = VALID_SECRETS["crm:adminPassword"];
-    await waitFor("bbdd's services OK in Nagios", 180, () => {
-      const services = nagiosServices(password, "bbdd");
-      return services["Backup age"] === UP_OR_OK && services.PostgreSQL === UP_OR_OK;
-    });
+    await waitFor(
+      "bbdd's services OK in Nagios",
+      180,
+      () => {
+        const services = nagiosServices(password, "bbdd");
+        return services["Backup age"] === UP_OR_OK && services.PostgreSQL === UP_OR_OK;
+      },
+      () => nagiosServiceReport(password, "bbdd"),
+    );
   });
 
   it("lets an operator in to ges by SSH key from the admin network, and refuses passwords", () => {

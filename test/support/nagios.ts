@@ -32,6 +32,18 @@ export function nagiosServices(password: string, host: string): Record<string, n
   );
 }
 
+const STATE_NAMES: Record<number, string> = { 1: "PENDING", 2: "OK", 4: "WARNING", 8: "UNKNOWN", 16: "CRITICAL" };
+
+/** One host's services as "description STATE: plugin output" lines, for a failure message. */
+export function nagiosServiceReport(password: string, host: string): string {
+  type Detail = { status: number; plugin_output: string };
+  const details =
+    nagiosStatus<{ servicelist: Record<string, Record<string, Detail>> }>(password, `query=servicelist&hostname=${host}&details=true`)
+      ?.servicelist[host] ?? {};
+  const lines = Object.entries(details).map(([name, d]) => `${name} ${STATE_NAMES[d.status] ?? d.status}: ${d.plugin_output}`);
+  return lines.length ? `${host}: ${lines.join("; ")}` : `${host}: Nagios did not answer`;
+}
+
 /** The command line of `check` (e.g. `crm-check-http!8008!/health`) against `address`, as Nagios expands it. */
 export function nagiosCommandLine(objects: string, check: string, address: string, port?: number): string {
   const [name, ...args] = check.split("!");

@@ -214,13 +214,19 @@ export function loadStream(pathname: string, opts: { concurrency: number; maxReq
 }
 
 /** Polls `check` every second until it is true or `seconds` pass; returns the seconds it took. */
-export async function waitFor(what: string, seconds: number, check: () => boolean | Promise<boolean>): Promise<number> {
+export async function waitFor(
+  what: string,
+  seconds: number,
+  check: () => boolean | Promise<boolean>,
+  lastSeen?: () => string,
+): Promise<number> {
   const start = Date.now();
   while (Date.now() - start < seconds * 1000) {
     if (await check()) return (Date.now() - start) / 1000;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  throw new Error(`${what}: not within ${seconds} s`);
+  // What was seen last says which part was not there, rather than only that the whole was not.
+  throw new Error(`${what}: not within ${seconds} s${lastSeen ? `; last seen: ${lastSeen()}` : ""}`);
 }
 
 /** Which servers HAProxy currently sees as UP, from its statistics page (CSV) on lb's front side. */
