@@ -10,7 +10,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { appRoleScript } from "../../roles/app";
+import { appRoleScript, CONTRACT_PATH } from "../../roles/app";
 import { balancerRoleScript, STATS_PORT } from "../../roles/balancer";
 import { dbRoleScript } from "../../roles/db";
 import { firewallRoleScript } from "../../roles/firewall";
@@ -277,7 +277,16 @@ export class DockerPlatform implements port.Platform {
         ],
       });
     });
-    return { resources, members };
+    // The CRM's contract migrations (app/README.md), once per release, after every server runs it:
+    // all servers take a release together here, so none of the previous one is left to need what
+    // they drop. A server whose release fails fails `up` before this runs.
+    const last = containerName(spec.servers[spec.servers.length - 1]);
+    const contract = this.command(
+      `${name}-contract`,
+      { create: `docker exec ${last} ${CONTRACT_PATH}`, triggers: [release] },
+      { parent: opts.parent, dependsOn: resources },
+    );
+    return { resources: [...resources, contract], members };
   }
 
   loadBalancer(name: string, spec: port.LoadBalancerSpec, opts: port.RealizeOptions): port.RealizedLoadBalancer {

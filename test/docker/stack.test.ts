@@ -45,8 +45,9 @@ function expected(n: number): Record<string, number> {
     // A volume of their own for the three bricks and the database's files.
     "docker:index/volume:Volume": 4,
     [CONTAINER]: n + 8,
-    // boot and role for every host; the app copy for each server; bundle, the Gluster volume, the published port.
-    [COMMAND]: 2 * (n + 8) + n + 3,
+    // boot and role for every host; the app copy for each server; bundle, the Gluster volume, the published port,
+    // the contract migrations.
+    [COMMAND]: 2 * (n + 8) + n + 4,
   };
 }
 
@@ -178,6 +179,21 @@ describe("docker stack under mocks", function () {
     assert.equal(inputs(named(three, "crm-s1-boot")).create, "'targets/docker/scripts/boot.sh' crmd-s1 --route 10.2.0.0/16=10.2.3.1");
     const lb = named(three, "lb-role").dependencies;
     for (const s of ["crm-s1-role", "crm-s2-role", "crm-s3-role"]) assert.ok(lb.includes(urn(s)), `lb after ${s}`);
+  });
+
+  it("runs the CRM's contract migrations once, on the last server, after every server took the release", () => {
+    for (const [rs, last] of [
+      [three, "s3"],
+      [four, "s4"],
+    ] as const) {
+      const contract = named(rs, "crm-contract");
+      assert.equal(inputs(contract).create, `docker exec crmd-${last} /usr/local/sbin/crm-contract`);
+      const servers = rs.filter((r) => /^crm-s\d+-role$/.test(r.name)).map((r) => r.urn);
+      assert.equal(servers.length, rs === three ? 3 : 4);
+      for (const server of servers) assert.ok(contract.dependencies.includes(server), `contract after ${server}`);
+      // A new release (a new bundle) runs it again; nothing else does.
+      assert.deepEqual(inputs(contract).triggers, inputs(named(rs, "crm-bundle")).triggers);
+    }
   });
 
   it("shares no container, network, bridge or address with the vnx stack: both can be up at once", () => {
